@@ -1,0 +1,49 @@
+/* cli/cli.h — shared helpers of the `flotilla` program (argument handling, output, errors).
+ * The program is a thin client of the library: every command calls the public API. */
+#ifndef FL_CLI_H
+#define FL_CLI_H
+
+#include "flotilla/flotilla.h"
+#include <jansson.h>
+#include <stdio.h>
+
+/* Options every command accepts. */
+typedef struct cli_common {
+    const char *catalog_path;  /* --catalog, or $FLOTILLA_CATALOG, or NULL (built-in) */
+    int json;                  /* --json */
+    const char *out_path;      /* -o / --output */
+} cli_common;
+
+/* Print "flotilla: <message>" to stderr for a failed call; returns the exit code (1 for bad
+ * input, 2 for usage errors, 3 for infeasible, 4 for internal failures). */
+int cli_fail(const fl_error *err);
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* Consume a common option at argv[*i] (advancing *i past its value). 1 when consumed, 0 when
+ * not a common option, -1 on a missing value (message printed). */
+int cli_common_opt(cli_common *c, int argc, char **argv, int *i);
+/* Open the catalog named by the common options. */
+int cli_open_catalog(const cli_common *c, fl_catalog **cat);
+/* Read a whole file ("-" = stdin) into a NUL-terminated buffer; prints the error. */
+char *cli_read_file(const char *path, const char *what);
+/* Write text to path atomically (temp file + rename), or to stdout when path is NULL or "-". */
+int cli_write_output(const char *path, const char *text);
+/* Parse a positive integer option value. */
+int cli_parse_int(const char *opt, const char *v, int min, int max, int *out);
+int cli_parse_double(const char *opt, const char *v, double min, double max, double *out);
+/* 1 when stderr is a terminal (progress output allowed). */
+int cli_stderr_tty(void);
+
+/* Human-readable tables of plans (cli/table_train.c, cli/table_serve.c). */
+void cli_print_training_plan(FILE *f, json_t *doc);
+void cli_print_serving_plan(FILE *f, json_t *doc);
+
+/* Commands. */
+int cmd_profiles(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
+int cmd_place(int argc, char **argv);
+int cmd_whatif(int argc, char **argv);
+
+#endif

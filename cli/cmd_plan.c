@@ -1,0 +1,107 @@
+/* cli/cmd_plan.c — `flotilla plan JOB.json`: plan a training or serving job. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *help =
+    "usage: flotilla plan JOB.json [--availability AVAIL.json] [--current PLACEMENT.json]\n"
+    "                     [--horizon-hours H] [--top K] [--pareto] [--marginal] [--time-limit S]\n"
+    "                     [-o PLAN.json] [--json] [--catalog PATH]\n"
+    "\n"
+    "Plans the job (kind training or serving) on the catalog's offerings, limited by the\n"
+    "availability when given. Prints a summary table; --json prints the deployment JSON;\n"
+    "-o writes the deployment JSON to a file (atomically) and still prints the table.\n";
+
+int cmd_plan(int argc, char **argv)
+{
+    cli_common c = {0};
+    const char *job_path = NULL, *av_path = NULL, *cur_path = NULL;
+    fl_plan_options opts;
+    fl_plan_options_init(&opts);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            return 0;
+        }
+        int r = cli_common_opt(&c, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r) continue;
+        int need = strcmp(a, "--availability") == 0 || strcmp(a, "--current") == 0 ||
+                   strcmp(a, "--horizon-hours") == 0 || strcmp(a, "--top") == 0 || strcmp(a, "--time-limit") == 0;
+        if (need && i + 1 >= argc)
+            return cli_usage_error("plan", "%s needs a value", a);
+        if (strcmp(a, "--availability") == 0) av_path = argv[++i];
+        else if (strcmp(a, "--current") == 0) cur_path = argv[++i];
+        else if (strcmp(a, "--horizon-hours") == 0) {
+            if (cli_parse_double(a, argv[++i], 0, 1e6, &opts.horizon_hours)) return 2;
+        } else if (strcmp(a, "--top") == 0) {
+            if (cli_parse_int(a, argv[++i], 1, 100, &opts.top_k)) return 2;
+        } else if (strcmp(a, "--time-limit") == 0) {
+            if (cli_parse_double(a, argv[++i], 0.01, 3600, &opts.time_limit_s)) return 2;
+        } else if (strcmp(a, "--pareto") == 0) opts.pareto = 1;
+        else if (strcmp(a, "--marginal") == 0) opts.marginal = 1;
+        else if (a[0] == '-' && a[1]) return cli_usage_error("plan", "unknown option '%s'", a);
+        else if (!job_path) job_path = a;
+        else return cli_usage_error("plan", "unexpected argument '%s'", a);
+    }
+    if (!job_path)
+        return cli_usage_error("plan", "missing JOB.json");
+    int rc = 0;
+    fl_catalog *cat = NULL;
+    fl_job *job = NULL;
+    fl_availability *av = NULL;
+    fl_plan *plan = NULL;
+    char *job_text = NULL, *av_text = NULL, *cur_text = NULL;
+    fl_error err;
+    fl_error_clear(&err);
+    if ((rc = cli_open_catalog(&c, &cat)))
+        goto done;
+    if (!(job_text = cli_read_file(job_path, "job"))) { rc = 1; goto done; }
+    if (fl_job_from_json(cat, job_text, &job, &err)) { rc = cli_fail(&err); goto done; }
+    if (av_path) {
+        if (!(av_text = cli_read_file(av_path, "availability"))) { rc = 1; goto done; }
+        if (fl_availability_from_json(cat, av_text, &av, &err)) {
+            rc = cli_fail(&err);
+            goto done;
+        }
+    }
+    if (cur_path) {
+        if (!(cur_text = cli_read_file(cur_path, "current placement"))) { rc = 1; goto done; }
+        opts.current_placement_json = cur_text;
+    }
+    if (fl_plan_job(cat, job, av, &opts, &plan, &err)) { rc = cli_fail(&err); goto done; }
+    char *s = fl_plan_to_json(plan, 1);
+    if (!s) { rc = 4; goto done; }
+    if (c.json && !c.out_path) {
+        rc = cli_write_output(NULL, s);
+    } else {
+        if (c.out_path)
+            rc = cli_write_output(c.out_path, s);
+        if (rc == 0) {
+            char *t = fl_plan_to_json(plan, 0);
+            json_t *doc = t ? json_loads(t, 0, NULL) : NULL;
+            if (doc) {
+                if (fl_plan_get_kind(plan) == FL_JOB_TRAINING)
+                    cli_print_training_plan(stdout, doc);
+                else
+                    cli_print_serving_plan(stdout, doc);
+                if (c.out_path)
+                    printf("plan written to %s\n", c.out_path);
+            }
+            json_decref(doc);
+            fl_free(t);
+        }
+    }
+    fl_free(s);
+done:
+    fl_plan_free(plan);
+    fl_availability_free(av);
+    fl_job_free(job);
+    fl_catalog_free(cat);
+    free(job_text);
+    free(av_text);
+    free(cur_text);
+    return rc;
+}

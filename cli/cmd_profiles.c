@@ -1,0 +1,357 @@
+/* cli/cmd_profiles.c — `flotilla profiles list|show|import|export`: catalog management. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *help =
+    "usage: flotilla profiles list gpus|offerings|zones|models|measured|nodes [--gpu G] [--zone Z] [--json]\n"
+    "       flotilla profiles show NAME [--json]        (a GPU, model or zone, by name or alias)\n"
+    "       flotilla profiles import --catalog PATH --nvidia-smi FILE.xml [--zone Z] [--node NAME]\n"
+    "       flotilla profiles import --catalog PATH --offerings FILE.csv [--cloud aws|gcp|azure|lambda]\n"
+    "       flotilla profiles import --catalog PATH --measured FILE.jsonl\n"
+    "       flotilla profiles export TABLE [--json] [-o FILE]\n"
+    "\n"
+    "Without --catalog the built-in catalog is used (read-only). `import` needs --catalog PATH:\n"
+    "a PATH that does not exist yet is created from the built-in catalog first.\n";
+
+static double gb(double b) { return b / 1e9; }
+
+static void list_gpus(const fl_catalog *cat)
+{
+    printf("%-16s %-7s %-10s %8s %9s %9s %9s %-7s %9s %6s\n", "gpu", "vendor", "arch", "mem GB", "HBM GB/s",
+           "bf16 TF", "fp16 TF", "link", "link GB/s", "TDP W");
+    for (size_t i = 0; i < fl_catalog_gpu_count(cat); i++) {
+        const fl_gpu *g = fl_catalog_gpu(cat, i);
+        printf("%-16s %-7s %-10s %8.1f %9.0f %9.0f %9.0f %-7s %9.0f %6.0f\n", g->name, g->vendor, g->architecture,
+               gb(g->memory_bytes), gb(g->hbm_bw), g->bf16_flops / 1e12, g->fp16_flops / 1e12, g->link_type,
+               gb(g->link_bw), g->tdp_w);
+    }
+}
+
+static void list_models(const fl_catalog *cat)
+{
+    printf("%-14s %7s %6s %6s %5s %3s %7s %7s %-7s %8s %s\n", "model", "params", "layers", "hidden", "heads", "kv",
+           "ffn", "vocab", "act", "experts", "");
+    for (size_t i = 0; i < fl_catalog_model_count(cat); i++) {
+        const fl_model *m = fl_catalog_model(cat, i);
+        printf("%-14s %6.1fB %6d %6d %5d %3d %7d %7d %-7s %5dx%d\n", m->name, m->params / 1e9, m->layers, m->hidden,
+               m->heads, m->kv_heads, m->ffn, m->vocab, m->activation == FL_ACT_SWIGLU ? "swiglu" : "gelu",
+               m->experts, m->top_k);
+    }
+}
+
+static void list_zones(const fl_catalog *cat)
+{
+    printf("%-32s %-7s %-22s %-9s %s\n", "zone", "cloud", "region", "continent", "offerings");
+    for (size_t i = 0; i < fl_catalog_zone_count(cat); i++) {
+        const fl_zone *z = fl_catalog_zone(cat, i);
+        int n = 0;
+        for (size_t j = 0; j < fl_catalog_offering_count(cat); j++)
+            n += fl_catalog_offering(cat, j)->zone_index == (int)i;
+        printf("%-32s %-7s %-22s %-9s %d\n", z->name, z->cloud, z->region, z->continent, n);
+    }
+}
+
+static void list_offerings(const fl_catalog *cat, int gpu, int zone)
+{
+    printf("%-28s %-26s %-16s %4s %10s %10s %9s\n", "zone", "instance", "gpu", "gpus", "$/h", "spot $/h", "$/GPU-h");
+    for (size_t i = 0; i < fl_catalog_offering_count(cat); i++) {
+        const fl_offering *o = fl_catalog_offering(cat, i);
+        if ((gpu >= 0 && o->gpu_index != gpu) || (zone >= 0 && o->zone_index != zone))
+            continue;
+        char spot[32] = "-";
+        if (o->spot_price_per_hour > 0)
+            snprintf(spot, sizeof spot, "%.3f", o->spot_price_per_hour);
+        printf("%-28s %-26s %-16s %4d %10.3f %10s %9.3f\n", o->zone, o->instance_type, o->gpu, o->gpus_per_instance,
+               o->price_per_hour, spot, o->price_per_hour / o->gpus_per_instance);
+    }
+}
+
+static void list_measured(const fl_catalog *cat)
+{
+    printf("%-16s %-10s %-5s %6s %5s %6s %3s %12s %12s %12s\n", "gpu", "kind", "dtype", "h", "s", "b", "", "fwd s",
+           "fwd+bwd s", "seconds");
+    for (size_t i = 0; i < fl_catalog_measured_count(cat); i++) {
+        const fl_measured *m = fl_catalog_measured(cat, i);
+        printf("%-16s %-10s %-5s %6d %5d %6d %3s %12.6g %12.6g %12.6g\n", m->gpu, m->kind, m->dtype, m->h, m->s, m->b,
+               "", m->fwd_s, m->fwdbwd_s, m->seconds);
+    }
+}
+
+static void list_nodes(const fl_catalog *cat)
+{
+    printf("%-24s %-24s %-16s %5s %8s %6s\n", "node", "zone", "gpu", "gpus", "mem GB", "nvlink");
+    for (size_t i = 0; i < fl_catalog_node_count(cat); i++) {
+        const fl_node *n = fl_catalog_node(cat, i);
+        printf("%-24s %-24s %-16s %5d %8.1f %6s\n", n->name, n->zone, n->gpu, n->gpu_count, gb(n->memory_bytes),
+               n->nvlink ? "yes" : "no");
+    }
+}
+
+/* `list --json` filtered by GPU/zone is rare; JSON lists come straight from the export. */
+static int do_list(const fl_catalog *cat, const cli_common *c, const char *what, const char *gpu, const char *zone)
+{
+    static const char *tables[] = {"gpus", "offerings", "zones", "models", "measured", "nodes", NULL};
+    int t = -1;
+    for (int i = 0; tables[i]; i++)
+        if (strcmp(what, tables[i]) == 0 || (strncmp(what, tables[i], strlen(what)) == 0 && strlen(what) >= 3))
+            t = i;
+    if (t < 0)
+        return cli_usage_error("profiles", "unknown list '%s' (gpus, offerings, zones, models, measured, nodes)", what);
+    fl_error err;
+    fl_error_clear(&err);
+    int gi = -1, zi = -1;
+    if (gpu && (gi = fl_catalog_find_gpu(cat, gpu, "--gpu", &err)) < 0)
+        return cli_fail(&err);
+    if (zone && (zi = fl_catalog_find_zone(cat, zone, "--zone", &err)) < 0)
+        return cli_fail(&err);
+    if (c->json && gi < 0 && zi < 0) {
+        char *s = NULL;
+        if (fl_catalog_export(cat, tables[t], 1, &s, &err))
+            return cli_fail(&err);
+        int rc = cli_write_output(c->out_path, s);
+        fl_free(s);
+        return rc;
+    }
+    if (c->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < fl_catalog_offering_count(cat); i++) {
+            const fl_offering *o = fl_catalog_offering(cat, i);
+            if ((gi >= 0 && o->gpu_index != gi) || (zi >= 0 && o->zone_index != zi))
+                continue;
+            json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:f,s:o,s:s}", "cloud", o->cloud, "region", o->region,
+                                  "zone", o->zone, "instance_type", o->instance_type, "gpu", o->gpu,
+                                  "gpus_per_instance", o->gpus_per_instance, "price_per_hour", o->price_per_hour,
+                                  "spot_price_per_hour",
+                                  o->spot_price_per_hour > 0 ? json_real(o->spot_price_per_hour) : json_null(),
+                                  "source", o->source);
+            json_array_append_new(arr, r);
+        }
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(arr);
+        int rc = cli_write_output(c->out_path, s);
+        free(s);
+        return rc;
+    }
+    switch (t) {
+    case 0: list_gpus(cat); break;
+    case 1: list_offerings(cat, gi, zi); break;
+    case 2: list_zones(cat); break;
+    case 3: list_models(cat); break;
+    case 4: list_measured(cat); break;
+    case 5: list_nodes(cat); break;
+    }
+    return 0;
+}
+
+static int do_show(const fl_catalog *cat, const cli_common *c, const char *name)
+{
+    fl_error err;
+    fl_error_clear(&err);
+    json_t *o = NULL;
+    int i;
+    if ((i = fl_catalog_find_gpu(cat, name, "NAME", NULL)) >= 0) {
+        const fl_gpu *g = fl_catalog_gpu(cat, (size_t)i);
+        o = json_pack("{s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:f,s:f,s:f,s:s,s:s}", "type", "gpu",
+                      "name", g->name, "vendor", g->vendor, "architecture", g->architecture, "memory_bytes",
+                      g->memory_bytes, "usable_memory_bytes", g->usable_memory_bytes, "hbm_bw_bytes_per_s", g->hbm_bw,
+                      "bf16_flops", g->bf16_flops, "fp16_flops", g->fp16_flops, "fp32_flops", g->fp32_flops,
+                      "fp8_flops", g->fp8_flops, "int8_ops", g->int8_ops, "link_type", g->link_type,
+                      "link_bw_bytes_per_s", g->link_bw, "pcie_bw_bytes_per_s", g->pcie_bw, "tdp_w", g->tdp_w,
+                      "aliases", g->aliases, "source", g->source);
+        json_t *offs = json_array();
+        for (size_t j = 0; j < fl_catalog_offering_count(cat); j++) {
+            const fl_offering *of = fl_catalog_offering(cat, j);
+            if (of->gpu_index == i)
+                json_array_append_new(offs, json_pack("{s:s,s:s,s:i,s:f}", "zone", of->zone, "instance_type",
+                                                      of->instance_type, "gpus", of->gpus_per_instance,
+                                                      "price_per_hour", of->price_per_hour));
+        }
+        json_object_set_new(o, "offerings", offs);
+    } else if ((i = fl_catalog_find_model(cat, name, "NAME", NULL)) >= 0) {
+        const fl_model *m = fl_catalog_model(cat, (size_t)i);
+        o = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:s,s:b,s:s,s:i,s:i,s:i,s:f,s:f,s:s,s:s}", "type", "model",
+                      "name", m->name, "layers", m->layers, "hidden", m->hidden, "heads", m->heads, "kv_heads",
+                      m->kv_heads, "ffn", m->ffn, "vocab", m->vocab, "activation",
+                      m->activation == FL_ACT_SWIGLU ? "swiglu" : "gelu", "tied_embeddings", m->tied_embeddings,
+                      "positional", m->rope ? "rope" : "learned", "max_positions", m->max_positions, "experts",
+                      m->experts, "top_k", m->top_k, "params", m->params, "active_params", m->active_params, "aliases",
+                      m->aliases, "source", m->source);
+    } else if ((i = fl_catalog_find_zone(cat, name, "NAME", NULL)) >= 0) {
+        const fl_zone *z = fl_catalog_zone(cat, (size_t)i);
+        o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "zone", "name", z->name, "cloud", z->cloud, "region",
+                      z->region, "continent", z->continent, "source", z->source);
+        json_t *offs = json_array();
+        for (size_t j = 0; j < fl_catalog_offering_count(cat); j++) {
+            const fl_offering *of = fl_catalog_offering(cat, j);
+            if (of->zone_index == i)
+                json_array_append_new(offs, json_pack("{s:s,s:s,s:i,s:f}", "instance_type", of->instance_type, "gpu",
+                                                      of->gpu, "gpus", of->gpus_per_instance, "price_per_hour",
+                                                      of->price_per_hour));
+        }
+        json_object_set_new(o, "offerings", offs);
+    } else {
+        fl_catalog_find_gpu(cat, name, "NAME", &err);
+        fprintf(stderr, "flotilla: '%s' is not a GPU, model or zone of the catalog (closest GPU: %s)\n", name,
+                strstr(err.message, "closest: ") ? strstr(err.message, "closest: ") + 9 : "?");
+        return 1;
+    }
+    if (c->json) {
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        int rc = cli_write_output(c->out_path, s);
+        free(s);
+        json_decref(o);
+        return rc;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (json_is_array(v)) {
+            printf("%-22s %zu\n", k, json_array_size(v));
+            size_t j;
+            json_t *e;
+            json_array_foreach(v, j, e) {
+                char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                printf("    %s\n", s);
+                free(s);
+            }
+        } else if (json_is_string(v))
+            printf("%-22s %s\n", k, json_string_value(v));
+        else if (json_is_integer(v))
+            printf("%-22s %lld\n", k, (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            printf("%-22s %.6g\n", k, json_real_value(v));
+        else if (json_is_boolean(v))
+            printf("%-22s %s\n", k, json_is_true(v) ? "true" : "false");
+    }
+    json_decref(o);
+    return 0;
+}
+
+static int do_import(fl_catalog *cat, const cli_common *c, int argc, char **argv)
+{
+    const char *xml = NULL, *csv = NULL, *jsonl = NULL, *zone = NULL, *node = NULL, *cloud = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char **dst = NULL;
+        if (strcmp(argv[i], "--nvidia-smi") == 0) dst = &xml;
+        else if (strcmp(argv[i], "--offerings") == 0) dst = &csv;
+        else if (strcmp(argv[i], "--measured") == 0) dst = &jsonl;
+        else if (strcmp(argv[i], "--zone") == 0) dst = &zone;
+        else if (strcmp(argv[i], "--node") == 0) dst = &node;
+        else if (strcmp(argv[i], "--cloud") == 0) dst = &cloud;
+        else return cli_usage_error("profiles", "unknown import option '%s'", argv[i]);
+        if (i + 1 >= argc)
+            return cli_usage_error("profiles", "%s needs a value", argv[i]);
+        *dst = argv[++i];
+    }
+    if (!!xml + !!csv + !!jsonl != 1)
+        return cli_usage_error("profiles", "import takes exactly one of --nvidia-smi, --offerings, --measured");
+    fl_error err;
+    fl_error_clear(&err);
+    size_t rows = 0;
+    fl_status st;
+    if (xml)
+        st = fl_catalog_import_nvidia_smi(cat, xml, zone, node, &err);
+    else if (csv)
+        st = fl_catalog_import_offerings(cat, csv, cloud, &rows, &err);
+    else
+        st = fl_catalog_import_measured(cat, jsonl, &rows, &err);
+    if (st)
+        return cli_fail(&err);
+    if (xml) {
+        const fl_node *n = NULL;
+        for (size_t i = 0; i < fl_catalog_node_count(cat); i++)
+            if (!node || strcmp(fl_catalog_node(cat, i)->name, node) == 0)
+                n = fl_catalog_node(cat, i);
+        if (c->json && n)
+            printf("{\"node\": \"%s\", \"zone\": \"%s\", \"gpu\": \"%s\", \"gpus\": %d}\n", n->name, n->zone, n->gpu,
+                   n->gpu_count);
+        else if (n)
+            printf("imported node %s: %d x %s in %s into %s\n", n->name, n->gpu_count, n->gpu, n->zone,
+                   fl_catalog_path(cat));
+    } else if (c->json) {
+        printf("{\"rows\": %zu}\n", rows);
+    } else {
+        printf("imported %zu %s rows into %s\n", rows, csv ? "offering" : "measured", fl_catalog_path(cat));
+    }
+    return 0;
+}
+
+int cmd_profiles(int argc, char **argv)
+{
+    cli_common c = {0};
+    const char *sub = NULL, *gpu = NULL, *zone = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0, rc = 0;
+    if (!rest)
+        return 4;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help, stdout);
+            free(rest);
+            return 0;
+        }
+        int r = cli_common_opt(&c, argc, argv, &i);
+        if (r < 0) { free(rest); return 2; }
+        if (r)
+            continue;
+        if (!sub) { sub = argv[i]; continue; }
+        rest[nrest++] = argv[i];
+    }
+    if (!sub) {
+        fputs(help, stderr);
+        free(rest);
+        return 2;
+    }
+    int is_import = strcmp(sub, "import") == 0;
+    if (is_import && !c.catalog_path && !getenv("FLOTILLA_CATALOG")) {
+        free(rest);
+        return cli_usage_error("profiles", "import changes a catalog file: give --catalog PATH "
+                                           "(created from the built-in catalog when it does not exist)");
+    }
+    fl_catalog *cat = NULL;
+    if ((rc = cli_open_catalog(&c, &cat))) {
+        free(rest);
+        return rc;
+    }
+    if (strcmp(sub, "list") == 0) {
+        const char *what = NULL;
+        for (int i = 0; i < nrest; i++) {
+            if (strcmp(rest[i], "--gpu") == 0 && i + 1 < nrest) gpu = rest[++i];
+            else if (strcmp(rest[i], "--zone") == 0 && i + 1 < nrest) zone = rest[++i];
+            else if (!what) what = rest[i];
+            else { rc = cli_usage_error("profiles", "unexpected argument '%s'", rest[i]); goto done; }
+        }
+        rc = what ? do_list(cat, &c, what, gpu, zone)
+                  : cli_usage_error("profiles", "list what? gpus, offerings, zones, models, measured, nodes");
+    } else if (strcmp(sub, "show") == 0) {
+        rc = nrest == 1 ? do_show(cat, &c, rest[0]) : cli_usage_error("profiles", "show takes one NAME");
+    } else if (is_import) {
+        rc = do_import(cat, &c, nrest, rest);
+    } else if (strcmp(sub, "export") == 0) {
+        if (nrest != 1) {
+            rc = cli_usage_error("profiles", "export takes one TABLE");
+        } else {
+            fl_error err;
+            fl_error_clear(&err);
+            char *s = NULL;
+            if (fl_catalog_export(cat, rest[0], c.json, &s, &err))
+                rc = cli_fail(&err);
+            else {
+                size_t n = strlen(s);
+                if (n && s[n - 1] == '\n')
+                    s[n - 1] = '\0';
+                rc = cli_write_output(c.out_path, s);
+            }
+            fl_free(s);
+        }
+    } else {
+        rc = cli_usage_error("profiles", "unknown subcommand '%s' (list, show, import, export)", sub);
+    }
+done:
+    fl_catalog_free(cat);
+    free(rest);
+    return rc;
+}

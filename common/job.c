@@ -1,0 +1,626 @@
+/* common/job.c — parsing and validating jobs (training, serving) and availability from JSON. */
+#include "common/job.h"
+#include "common/error.h"
+#include "common/json_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const dtype_names[] = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", NULL};
+static const char *const recompute_names[] = {"none", "selective", "full", "auto", NULL};
+static const char *const objective_names[] = {"max_throughput", "min_cost", "max_throughput_per_dollar", NULL};
+
+double fl_dtype_bytes(fl_dtype d)
+{
+    static const double b[] = {4, 2, 2, 1, 1, 0.5};
+    return (unsigned)d < 6 ? b[d] : 2;
+}
+const char *fl_dtype_name(fl_dtype d) { return (unsigned)d < 6 ? dtype_names[d] : "bf16"; }
+int fl_dtype_parse(const char *s)
+{
+    for (int i = 0; s && dtype_names[i]; i++)
+        if (strcasecmp(s, dtype_names[i]) == 0)
+            return i;
+    return -1;
+}
+const char *fl_recompute_name(fl_recompute r) { return (unsigned)r < 4 ? recompute_names[r] : "none"; }
+int fl_recompute_parse(const char *s)
+{
+    for (int i = 0; s && recompute_names[i]; i++)
+        if (strcasecmp(s, recompute_names[i]) == 0)
+            return i;
+    return -1;
+}
+const char *fl_objective_name(fl_objective o) { return (unsigned)o < 3 ? objective_names[o] : "max_throughput"; }
+
+int fl_job_allows_gpu(const fl_job *job, int gpu_index)
+{
+    if (job->n_allowed_gpus == 0)
+        return 1;
+    for (int i = 0; i < job->n_allowed_gpus; i++)
+        if (job->allowed_gpus[i] == gpu_index)
+            return 1;
+    return 0;
+}
+
+int fl_job_allows_zone(const fl_job *job, int zone_index)
+{
+    if (job->n_allowed_zones == 0)
+        return 1;
+    for (int i = 0; i < job->n_allowed_zones; i++)
+        if (job->allowed_zones[i] == zone_index)
+            return 1;
+    return 0;
+}
+
+fl_status fl_model_from_json(const fl_catalog *cat, json_t *v, const char *path, fl_model *out,
+                             char **name_out, int *index_out, fl_error *err)
+{
+    *name_out = NULL;
+    *index_out = -1;
+    if (json_is_string(v)) {
+        int i = fl_catalog_find_model(cat, json_string_value(v), path, err);
+        if (i < 0)
+            return FL_ENOTFOUND;
+        *out = *fl_catalog_model(cat, (size_t)i);
+        *name_out = strdup(out->name);
+        *index_out = i;
+        if (!*name_out)
+            return fl_fail(err, FL_ENOMEM, path, "out of memory");
+        out->name = *name_out;
+        out->aliases = "";
+        out->source = "catalog";
+        return FL_OK;
+    }
+    if (!json_is_object(v))
+        return fl_fail(err, FL_EINVAL, path, "%s: expected a catalog model name or an object with the model's shape", path);
+    fl_model m;
+    memset(&m, 0, sizeof m);
+    const char *name = "custom";
+    fl_status rc;
+    int act = 0, pos = 0;
+    static const char *const acts[] = {"gelu", "swiglu", NULL};
+    static const char *const poss[] = {"learned", "rope", NULL};
+    m.experts = 1;
+    m.top_k = 1;
+    m.max_positions = 2048;
+    if ((rc = fl_json_str(v, path, "name", &name, err)) ||
+        (rc = fl_json_req_int(v, path, "layers", 1, 100000, &m.layers, err)) ||
+        (rc = fl_json_req_int(v, path, "hidden", 1, 1 << 20, &m.hidden, err)) ||
+        (rc = fl_json_req_int(v, path, "heads", 1, 1 << 14, &m.heads, err)) ||
+        (rc = fl_json_req_int(v, path, "vocab", 1, 1 << 24, &m.vocab, err)))
+        return rc;
+    m.kv_heads = m.heads;
+    m.ffn = 4 * m.hidden;
+    if ((rc = fl_json_int(v, path, "kv_heads", 1, 1 << 14, &m.kv_heads, err)) ||
+        (rc = fl_json_int(v, path, "ffn", 1, 1 << 24, &m.ffn, err)) ||
+        (rc = fl_json_enum(v, path, "activation", acts, &act, err)) ||
+        (rc = fl_json_bool(v, path, "tied_embeddings", &m.tied_embeddings, err)) ||
+        (rc = fl_json_enum(v, path, "positional", poss, &pos, err)) ||
+        (rc = fl_json_int(v, path, "max_positions", 1, 1 << 24, &m.max_positions, err)) ||
+        (rc = fl_json_int(v, path, "experts", 1, 1024, &m.experts, err)) ||
+        (rc = fl_json_int(v, path, "top_k", 1, 1024, &m.top_k, err)))
+        return rc;
+    char p[128];
+    if (m.hidden % m.heads)
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, "heads"),
+                       "%s: %d heads do not divide hidden %d", p, m.heads, m.hidden);
+    if (m.heads % m.kv_heads)
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, "kv_heads"),
+                       "%s: %d kv_heads do not divide %d heads", p, m.kv_heads, m.heads);
+    if (m.top_k > m.experts)
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, "top_k"), "%s: top_k %d exceeds experts %d", p,
+                       m.top_k, m.experts);
+    m.activation = act ? FL_ACT_SWIGLU : FL_ACT_GELU;
+    m.rope = pos;
+    *name_out = strdup(name);
+    if (!*name_out)
+        return fl_fail(err, FL_ENOMEM, path, "out of memory");
+    m.name = *name_out;
+    m.aliases = "";
+    m.source = "inline";
+    fl_model_derive(&m);
+    *out = m;
+    return FL_OK;
+}
+
+json_t *fl_model_to_json_obj(const fl_model *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(m->name));
+    json_object_set_new(o, "layers", json_integer(m->layers));
+    json_object_set_new(o, "hidden", json_integer(m->hidden));
+    json_object_set_new(o, "heads", json_integer(m->heads));
+    json_object_set_new(o, "kv_heads", json_integer(m->kv_heads));
+    json_object_set_new(o, "ffn", json_integer(m->ffn));
+    json_object_set_new(o, "vocab", json_integer(m->vocab));
+    json_object_set_new(o, "activation", json_string(m->activation == FL_ACT_SWIGLU ? "swiglu" : "gelu"));
+    json_object_set_new(o, "tied_embeddings", json_boolean(m->tied_embeddings));
+    json_object_set_new(o, "positional", json_string(m->rope ? "rope" : "learned"));
+    json_object_set_new(o, "max_positions", json_integer(m->max_positions));
+    json_object_set_new(o, "experts", json_integer(m->experts));
+    json_object_set_new(o, "top_k", json_integer(m->top_k));
+    json_object_set_new(o, "params", json_real(m->params));
+    return o;
+}
+
+/* "allow": {"gpus": [...], "zones": [...], "spot": bool} */
+static fl_status parse_allow(fl_job *job, json_t *root, fl_error *err)
+{
+    json_t *allow = json_object_get(root, "allow");
+    if (!allow || json_is_null(allow))
+        return FL_OK;
+    if (!json_is_object(allow))
+        return fl_fail(err, FL_EINVAL, "job.allow", "job.allow: expected an object");
+    fl_status rc = fl_json_bool(allow, "job.allow", "spot", &job->allow_spot, err);
+    if (rc)
+        return rc;
+    const char *keys[2] = {"gpus", "zones"};
+    for (int k = 0; k < 2; k++) {
+        json_t *arr = json_object_get(allow, keys[k]);
+        if (!arr || json_is_null(arr))
+            continue;
+        char p[128];
+        snprintf(p, sizeof p, "job.allow.%s", keys[k]);
+        if (!json_is_array(arr))
+            return fl_fail(err, FL_EINVAL, p, "%s: expected an array of names", p);
+        size_t n = json_array_size(arr);
+        if (n == 0)
+            return fl_fail(err, FL_EINVAL, p, "%s: empty list allows nothing; omit it to allow all", p);
+        int *idx = calloc(n, sizeof *idx);
+        if (!idx)
+            return fl_fail(err, FL_ENOMEM, p, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(arr, i);
+            char pe[160];
+            snprintf(pe, sizeof pe, "%s[%zu]", p, i);
+            if (!json_is_string(e)) {
+                free(idx);
+                return fl_fail(err, FL_EINVAL, pe, "%s: expected a name", pe);
+            }
+            int j = k == 0 ? fl_catalog_find_gpu(job->cat, json_string_value(e), pe, err)
+                           : fl_catalog_find_zone(job->cat, json_string_value(e), pe, err);
+            if (j < 0) {
+                free(idx);
+                return FL_ENOTFOUND;
+            }
+            idx[i] = j;
+        }
+        if (k == 0) { job->allowed_gpus = idx; job->n_allowed_gpus = (int)n; }
+        else { job->allowed_zones = idx; job->n_allowed_zones = (int)n; }
+    }
+    return FL_OK;
+}
+
+static fl_status parse_precision(fl_job *job, json_t *root, fl_error *err)
+{
+    json_t *pr = json_object_get(root, "precision");
+    job->compute_dtype = FL_DT_BF16;
+    job->master_dtype = FL_DT_FP32;
+    job->grad_dtype = FL_DT_FP32;
+    job->master_weights = 1;
+    if (!pr || json_is_null(pr))
+        return FL_OK;
+    if (!json_is_object(pr))
+        return fl_fail(err, FL_EINVAL, "job.precision", "job.precision: expected an object");
+    int c = -1, m = -1, g = -1;
+    fl_status rc;
+    if ((rc = fl_json_enum(pr, "job.precision", "compute", dtype_names, &c, err)))
+        return rc;
+    json_t *mw = json_object_get(pr, "master_weights");
+    if (json_is_false(mw) || (json_is_string(mw) && strcasecmp(json_string_value(mw), "none") == 0)) {
+        job->master_weights = 0;
+    } else if ((rc = fl_json_enum(pr, "job.precision", "master_weights", dtype_names, &m, err))) {
+        return rc;
+    }
+    if ((rc = fl_json_enum(pr, "job.precision", "grads", dtype_names, &g, err)))
+        return rc;
+    if (c >= 0) job->compute_dtype = (fl_dtype)c;
+    if (m >= 0) job->master_dtype = (fl_dtype)m;
+    if (g >= 0) job->grad_dtype = (fl_dtype)g;
+    if (job->compute_dtype == FL_DT_FP32)
+        job->master_weights = 0;
+    return FL_OK;
+}
+
+static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
+{
+    fl_status rc;
+    int rcmp = FL_RC_NONE, attn = 0, opt = 0;
+    static const char *const attns[] = {"flash", "standard", NULL};
+    static const char *const opts[] = {"adam", "sgd", NULL};
+    job->seq_len = 2048;
+    job->zero_stage = 0;
+    if ((rc = fl_json_req_int(root, "job", "global_batch", 1, 100000000, &job->global_batch, err)) ||
+        (rc = fl_json_int(root, "job", "seq_len", 1, 10000000, &job->seq_len, err)) ||
+        (rc = fl_json_int(root, "job", "zero_stage", 0, 3, &job->zero_stage, err)) ||
+        (rc = fl_json_enum(root, "job", "recompute", recompute_names, &rcmp, err)) ||
+        (rc = fl_json_enum(root, "job", "attention", attns, &attn, err)) ||
+        (rc = fl_json_enum(root, "job", "optimizer", opts, &opt, err)) ||
+        (rc = fl_json_num(root, "job", "min_tokens_per_s", 0, 1e18, &job->min_tokens_per_s, err)) ||
+        (rc = fl_json_num(root, "job", "train_tokens", 0, 1e20, &job->train_tokens, err)) ||
+        (rc = fl_json_int(root, "job", "max_gpus", 1, 10000000, &job->max_gpus, err)))
+        return rc;
+    job->recompute = (fl_recompute)rcmp;
+    job->flash = attn == 0;
+    job->optimizer = (fl_optimizer)opt;
+    if (job->model.max_positions > 0 && job->seq_len > job->model.max_positions && !job->model.rope)
+        return fl_fail(err, FL_EINVAL, "job.seq_len", "job.seq_len: %d exceeds the model's %d learned positions",
+                       job->seq_len, job->model.max_positions);
+    return FL_OK;
+}
+
+/* Parse one served model's workload and SLO. `obj` holds model/precision/workload/slo. */
+static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, fl_serve_model *sm, fl_error *err)
+{
+    fl_status rc;
+    char p[160];
+    sm->weights_dtype = job->compute_dtype;
+    json_t *pr = json_object_get(obj, "precision");
+    if (json_is_object(pr)) {
+        int w = -1, kv = -1;
+        snprintf(p, sizeof p, "%s.precision", path);
+        if ((rc = fl_json_enum(pr, p, "compute", dtype_names, &w, err)) ||
+            (rc = fl_json_enum(pr, p, "weights", dtype_names, &w, err)) ||
+            (rc = fl_json_enum(pr, p, "kv_cache", dtype_names, &kv, err)))
+            return rc;
+        if (w >= 0) sm->weights_dtype = (fl_dtype)w;
+        sm->kv_dtype = kv >= 0 ? (fl_dtype)kv : FL_DT_BF16;
+    } else {
+        sm->kv_dtype = FL_DT_BF16;
+    }
+    if (sm->weights_dtype == FL_DT_FP32)
+        sm->kv_dtype = FL_DT_FP32;
+    json_t *wl = json_object_get(obj, "workload");
+    snprintf(p, sizeof p, "%s.workload", path);
+    if (!json_is_object(wl))
+        return fl_fail(err, FL_EINVAL, p, "%s: missing (an object with rate_rps and classes, or a trace)", p);
+    const char *trace = NULL;
+    if ((rc = fl_json_str(wl, p, "trace", &trace, err)))
+        return rc;
+    if (trace) {
+        sm->trace_path = strdup(trace);
+        if (!sm->trace_path)
+            return fl_fail(err, FL_ENOMEM, p, "out of memory");
+    }
+    if ((rc = trace ? fl_json_num(wl, p, "rate_rps", 1e-9, 1e9, &sm->rate_rps, err)
+                    : fl_json_req_num(wl, p, "rate_rps", 1e-9, 1e9, &sm->rate_rps, err))) {
+        if (err && json_is_number(json_object_get(wl, "rate_rps")) && json_number_value(json_object_get(wl, "rate_rps")) <= 0)
+            snprintf(err->message, sizeof err->message, "%s.rate_rps: must be positive (got %g)", p,
+                     json_number_value(json_object_get(wl, "rate_rps")));
+        return rc;
+    }
+    json_t *classes = json_object_get(wl, "classes");
+    char pc[200];
+    snprintf(pc, sizeof pc, "%s.classes", p);
+    if (!classes && trace)
+        return FL_OK;
+    if (!json_is_array(classes) || json_array_size(classes) == 0)
+        return fl_fail(err, FL_EINVAL, pc, "%s: expected a non-empty array of {input, output, share}", pc);
+    if (json_array_size(classes) > FL_MAX_CLASSES)
+        return fl_fail(err, FL_EINVAL, pc, "%s: at most %d request classes", pc, FL_MAX_CLASSES);
+    double sum = 0;
+    for (size_t i = 0; i < json_array_size(classes); i++) {
+        json_t *c = json_array_get(classes, i);
+        char pi[220];
+        snprintf(pi, sizeof pi, "%s[%zu]", pc, i);
+        if (!json_is_object(c))
+            return fl_fail(err, FL_EINVAL, pi, "%s: expected an object", pi);
+        fl_request_class *rq = &sm->classes[i];
+        rq->share = 1.0;
+        if ((rc = fl_json_req_int(c, pi, "input", 1, 10000000, &rq->input, err)) ||
+            (rc = fl_json_req_int(c, pi, "output", 1, 10000000, &rq->output, err)) ||
+            (rc = fl_json_num(c, pi, "share", 0, 1, &rq->share, err)))
+            return rc;
+        if (json_array_size(classes) > 1 && !json_object_get(c, "share"))
+            return fl_fail(err, FL_EINVAL, pi, "%s.share: missing (required with several classes)", pi);
+        if (sm->model.max_positions > 0 && rq->input + rq->output > sm->model.max_positions && !sm->model.rope)
+            return fl_fail(err, FL_EINVAL, pi, "%s: input+output %d exceeds the model's %d positions", pi,
+                           rq->input + rq->output, sm->model.max_positions);
+        sum += rq->share;
+    }
+    sm->n_classes = (int)json_array_size(classes);
+    if (fabs(sum - 1.0) > 1e-6)
+        return fl_fail(err, FL_EINVAL, pc, "%s: shares sum to %g, they must sum to 1", pc, sum);
+    json_t *slo = json_object_get(obj, "slo");
+    snprintf(p, sizeof p, "%s.slo", path);
+    if (slo && !json_is_null(slo)) {
+        if (!json_is_object(slo))
+            return fl_fail(err, FL_EINVAL, p, "%s: expected an object", p);
+        if ((rc = fl_json_num(slo, p, "ttft_p90_s", 1e-6, 1e6, &sm->ttft_p90_s, err)) ||
+            (rc = fl_json_num(slo, p, "tpot_p90_s", 1e-6, 1e6, &sm->tpot_p90_s, err)))
+            return rc;
+    }
+    return FL_OK;
+}
+
+static fl_status parse_serving(fl_job *job, json_t *root, fl_error *err)
+{
+    json_t *models = json_object_get(root, "models");
+    fl_status rc;
+    if (json_is_array(models)) {
+        size_t n = json_array_size(models);
+        if (n == 0 || n > FL_MAX_SERVE_MODELS)
+            return fl_fail(err, FL_EINVAL, "job.models", "job.models: expected 1 to %d models", FL_MAX_SERVE_MODELS);
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_array_get(models, i);
+            char p[64];
+            snprintf(p, sizeof p, "job.models[%zu]", i);
+            if (!json_is_object(o))
+                return fl_fail(err, FL_EINVAL, p, "%s: expected an object with model, workload, slo", p);
+            fl_serve_model *sm = &job->serve[i];
+            int idx;
+            char pm[80];
+            snprintf(pm, sizeof pm, "%s.model", p);
+            json_t *mv = json_object_get(o, "model");
+            if (!mv)
+                return fl_fail(err, FL_EINVAL, pm, "%s: missing (required)", pm);
+            job->n_serve_models = (int)i + 1;
+            if ((rc = fl_model_from_json(job->cat, mv, pm, &sm->model, &sm->name_owned, &idx, err)) ||
+                (rc = parse_serve_model(job, o, p, sm, err)))
+                return rc;
+        }
+        job->model = job->serve[0].model;
+        return FL_OK;
+    }
+    job->n_serve_models = 1;
+    job->serve[0].model = job->model;
+    return parse_serve_model(job, root, "job", &job->serve[0], err);
+}
+
+fl_status fl_job_from_json(const fl_catalog *cat, const char *json, fl_job **out, fl_error *err)
+{
+    if (!out)
+        return fl_fail(err, FL_EMISUSE, "out", "fl_job_from_json: out is NULL");
+    *out = NULL;
+    if (!cat)
+        return fl_fail(err, FL_EMISUSE, "catalog", "fl_job_from_json: catalog is NULL");
+    json_t *root;
+    fl_status rc = fl_json_parse_object(json, "job", &root, err);
+    if (rc)
+        return rc;
+    fl_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        json_decref(root);
+        return fl_fail(err, FL_ENOMEM, "job", "out of memory");
+    }
+    job->cat = cat;
+    job->raw = root;
+    job->model_index = -1;
+    job->horizon_hours = 24;
+    int kind = -1, obj = 0;
+    static const char *const kinds[] = {"training", "serving", NULL};
+    if (!json_object_get(root, "kind")) {
+        rc = fl_fail(err, FL_EINVAL, "job.kind", "job.kind: missing (\"training\" or \"serving\")");
+        goto fail;
+    }
+    if ((rc = fl_json_enum(root, "job", "kind", kinds, &kind, err)))
+        goto fail;
+    job->kind = (fl_job_kind)kind;
+    job->objective = job->kind == FL_JOB_SERVING ? FL_OBJ_MIN_COST : FL_OBJ_MAX_THROUGHPUT;
+    obj = (int)job->objective;
+    json_t *mv = json_object_get(root, "model");
+    if (!mv && job->kind == FL_JOB_SERVING && json_is_array(json_object_get(root, "models")))
+        mv = json_object_get(json_array_get(json_object_get(root, "models"), 0), "model");
+    if (!mv) {
+        rc = fl_fail(err, FL_EINVAL, "job.model", "job.model: missing (a catalog name or an inline model object)");
+        goto fail;
+    }
+    if ((rc = fl_model_from_json(cat, mv, "job.model", &job->model, &job->model_name, &job->model_index, err)))
+        goto fail;
+    if ((rc = parse_precision(job, root, err)) ||
+        (rc = fl_json_enum(root, "job", "objective", objective_names, &obj, err)) ||
+        (rc = fl_json_num(root, "job", "budget_per_hour", 0, 1e9, &job->budget_per_hour, err)) ||
+        (rc = fl_json_num(root, "job", "horizon_hours", 0, 1e6, &job->horizon_hours, err)) ||
+        (rc = parse_allow(job, root, err)))
+        goto fail;
+    job->objective = (fl_objective)obj;
+    if (json_is_number(json_object_get(root, "budget_per_hour")) && job->budget_per_hour <= 0) {
+        rc = fl_fail(err, FL_EINVAL, "job.budget_per_hour", "job.budget_per_hour: must be positive");
+        goto fail;
+    }
+    rc = job->kind == FL_JOB_TRAINING ? parse_training(job, root, err) : parse_serving(job, root, err);
+    if (rc)
+        goto fail;
+    *out = job;
+    return FL_OK;
+fail:
+    fl_job_free(job);
+    return rc;
+}
+
+void fl_job_free(fl_job *job)
+{
+    if (!job)
+        return;
+    for (int i = 0; i < job->n_serve_models; i++) {
+        free(job->serve[i].trace_path);
+        free(job->serve[i].name_owned);
+    }
+    free(job->allowed_gpus);
+    free(job->allowed_zones);
+    free(job->model_name);
+    json_decref(job->raw);
+    free(job);
+}
+
+fl_job_kind fl_job_get_kind(const fl_job *job) { return job ? job->kind : FL_JOB_TRAINING; }
+
+char *fl_job_to_json(const fl_job *job)
+{
+    if (!job)
+        return NULL;
+    json_t *o = json_deep_copy(job->raw);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "model", fl_model_to_json_obj(&job->model));
+    char *s = fl_json_dump(o, 1);
+    json_decref(o);
+    return s;
+}
+
+/* ---- availability ---- */
+
+fl_status fl_availability_new(const fl_catalog *cat, fl_availability **out, fl_error *err)
+{
+    if (!out || !cat)
+        return fl_fail(err, FL_EMISUSE, "availability", "fl_availability_new: NULL argument");
+    fl_availability *av = calloc(1, sizeof *av);
+    if (!av)
+        return fl_fail(err, FL_ENOMEM, "availability", "out of memory");
+    av->cat = cat;
+    av->n_zones = fl_catalog_zone_count(cat);
+    av->n_gpus = fl_catalog_gpu_count(cat);
+    av->count = malloc((av->n_zones * av->n_gpus + 1) * sizeof *av->count);
+    if (!av->count) {
+        free(av);
+        return fl_fail(err, FL_ENOMEM, "availability", "out of memory");
+    }
+    for (size_t i = 0; i < av->n_zones * av->n_gpus; i++)
+        av->count[i] = -1;
+    *out = av;
+    return FL_OK;
+}
+
+void fl_availability_free(fl_availability *av)
+{
+    if (!av)
+        return;
+    free(av->count);
+    free(av);
+}
+
+fl_availability *fl_availability_clone(const fl_availability *av)
+{
+    if (!av)
+        return NULL;
+    fl_availability *c = NULL;
+    if (fl_availability_new(av->cat, &c, NULL))
+        return NULL;
+    c->limited = av->limited;
+    memcpy(c->count, av->count, av->n_zones * av->n_gpus * sizeof *c->count);
+    return c;
+}
+
+static void make_limited(fl_availability *av)
+{
+    if (av->limited)
+        return;
+    av->limited = 1;
+    for (size_t i = 0; i < av->n_zones * av->n_gpus; i++)
+        av->count[i] = 0;
+}
+
+fl_status fl_availability_set(fl_availability *av, const char *zone, const char *gpu, int count, fl_error *err)
+{
+    if (!av)
+        return fl_fail(err, FL_EMISUSE, "availability", "availability is NULL");
+    char field[200];
+    snprintf(field, sizeof field, "zones.%s", zone ? zone : "(null)");
+    int z = fl_catalog_find_zone(av->cat, zone, field, err);
+    if (z < 0)
+        return FL_ENOTFOUND;
+    snprintf(field, sizeof field, "zones.%s.%s", zone, gpu ? gpu : "(null)");
+    int g = fl_catalog_find_gpu(av->cat, gpu, field, err);
+    if (g < 0)
+        return FL_ENOTFOUND;
+    if (count < 0)
+        return fl_fail(err, FL_EINVAL, field, "%s: count must be >= 0 (got %d)", field, count);
+    make_limited(av);
+    av->count[(size_t)z * av->n_gpus + (size_t)g] = count;
+    return FL_OK;
+}
+
+int fl_availability_get(const fl_availability *av, int zone_index, int gpu_index)
+{
+    if (!av || zone_index < 0 || gpu_index < 0 || (size_t)zone_index >= av->n_zones || (size_t)gpu_index >= av->n_gpus)
+        return 0;
+    return av->count[(size_t)zone_index * av->n_gpus + (size_t)gpu_index];
+}
+
+int fl_availability_is_limited(const fl_availability *av) { return av ? av->limited : 0; }
+
+fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_availability **out, fl_error *err)
+{
+    if (!out)
+        return fl_fail(err, FL_EMISUSE, "out", "out is NULL");
+    *out = NULL;
+    json_t *root;
+    fl_status rc = fl_json_parse_object(json, "availability", &root, err);
+    if (rc)
+        return rc;
+    fl_availability *av;
+    if ((rc = fl_availability_new(cat, &av, err))) {
+        json_decref(root);
+        return rc;
+    }
+    json_t *zones = json_object_get(root, "zones");
+    if (!json_is_object(zones)) {
+        rc = fl_fail(err, FL_EINVAL, "zones", "availability.zones: missing or not an object of zone → {gpu: count}");
+        goto done;
+    }
+    const char *zk;
+    json_t *zv;
+    make_limited(av);
+    json_object_foreach(zones, zk, zv) {
+        char p[200];
+        snprintf(p, sizeof p, "zones.%s", zk);
+        if (!json_is_object(zv)) {
+            rc = fl_fail(err, FL_EINVAL, p, "%s: expected an object of GPU name → count", p);
+            goto done;
+        }
+        const char *gk;
+        json_t *gv;
+        json_object_foreach(zv, gk, gv) {
+            char pg[260];
+            snprintf(pg, sizeof pg, "%s.%s", p, gk);
+            if (!json_is_integer(gv)) {
+                rc = fl_fail(err, FL_EINVAL, pg, "%s: expected a whole number of GPUs", pg);
+                goto done;
+            }
+            json_int_t c = json_integer_value(gv);
+            if (c < 0 || c > 100000000) {
+                rc = fl_fail(err, FL_EINVAL, pg, "%s: count must be between 0 and 1e8 (got %lld)", pg, (long long)c);
+                goto done;
+            }
+            if ((rc = fl_availability_set(av, zk, gk, (int)c, err)))
+                goto done;
+        }
+    }
+    if (json_object_size(zones) == 0)
+        rc = fl_fail(err, FL_EINVAL, "zones", "availability.zones: empty — no GPUs available anywhere");
+done:
+    json_decref(root);
+    if (rc)
+        fl_availability_free(av);
+    else
+        *out = av;
+    return rc;
+}
+
+char *fl_availability_to_json(const fl_availability *av)
+{
+    if (!av)
+        return NULL;
+    json_t *root = json_object(), *zones = json_object();
+    json_object_set_new(root, "zones", zones);
+    for (size_t z = 0; z < av->n_zones; z++) {
+        json_t *zo = NULL;
+        for (size_t g = 0; g < av->n_gpus; g++) {
+            int c = av->count[z * av->n_gpus + g];
+            if (c <= 0)
+                continue;
+            if (!zo) {
+                zo = json_object();
+                json_object_set_new(zones, fl_catalog_zone(av->cat, z)->name, zo);
+            }
+            json_object_set_new(zo, fl_catalog_gpu(av->cat, g)->name, json_integer(c));
+        }
+    }
+    char *s = fl_json_dump(root, 1);
+    json_decref(root);
+    return s;
+}

@@ -1,0 +1,102 @@
+/* common/job.h — the parsed job (internal layout of fl_job) and the availability table.
+ * Shared by the planner, the simulator and the CLI; created only by common/job.c. */
+#ifndef FL_COMMON_JOB_H
+#define FL_COMMON_JOB_H
+
+#include "flotilla/fl_job.h"
+#include "profiles/catalog.h"
+#include <jansson.h>
+
+typedef enum fl_dtype { FL_DT_FP32 = 0, FL_DT_BF16, FL_DT_FP16, FL_DT_FP8, FL_DT_INT8, FL_DT_INT4 } fl_dtype;
+typedef enum fl_recompute { FL_RC_NONE = 0, FL_RC_SELECTIVE, FL_RC_FULL, FL_RC_AUTO } fl_recompute;
+typedef enum fl_objective {
+    FL_OBJ_MAX_THROUGHPUT = 0, FL_OBJ_MIN_COST, FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR
+} fl_objective;
+typedef enum fl_optimizer { FL_OPT_ADAM = 0, FL_OPT_SGD } fl_optimizer;
+
+/* Bytes per element of a dtype. */
+double fl_dtype_bytes(fl_dtype d);
+const char *fl_dtype_name(fl_dtype d);
+/* Parse "bf16", "fp16", "fp32", "fp8", "int8", "int4"; -1 when unknown. */
+int fl_dtype_parse(const char *s);
+const char *fl_recompute_name(fl_recompute r);
+int fl_recompute_parse(const char *s);
+const char *fl_objective_name(fl_objective o);
+
+#define FL_MAX_CLASSES 32
+#define FL_MAX_SERVE_MODELS 8
+
+typedef struct fl_request_class {
+    int input, output;  /* tokens */
+    double share;       /* fraction of requests, sums to 1 */
+} fl_request_class;
+
+/* One model served by a serving job (a job may serve several models sharing the GPU pool). */
+typedef struct fl_serve_model {
+    fl_model model;          /* copy; name points into the job's strings */
+    fl_dtype weights_dtype;  /* precision.compute (or precision.weights) */
+    fl_dtype kv_dtype;       /* precision.kv_cache, default = compute dtype (>= 16-bit) */
+    double rate_rps;
+    int n_classes;
+    fl_request_class classes[FL_MAX_CLASSES];
+    double ttft_p90_s, tpot_p90_s;  /* SLO; 0 = none */
+    char *trace_path;        /* workload.trace CSV, or NULL */
+    char *name_owned;        /* model name storage for job.models[] entries (NULL otherwise) */
+} fl_serve_model;
+
+struct fl_job {
+    fl_job_kind kind;
+    const fl_catalog *cat;
+    json_t *raw;             /* the job as given (owned) */
+
+    /* model (training: the model; serving: models[0] mirrors it) */
+    fl_model model;          /* copy from the catalog or inline; strings owned by the job */
+    int model_index;         /* catalog index, -1 when inline */
+    char *model_name;        /* owned */
+
+    /* training */
+    int global_batch, seq_len;
+    fl_dtype compute_dtype, master_dtype, grad_dtype;
+    int master_weights;      /* 1 when fp32 master weights are kept */
+    fl_optimizer optimizer;
+    int zero_stage;          /* 0..3 */
+    fl_recompute recompute;
+    int flash;               /* attention: 1 flash, 0 standard */
+    int max_gpus;            /* 0 = no limit */
+    double min_tokens_per_s;
+    double train_tokens;     /* 0 = not given */
+
+    /* common */
+    fl_objective objective;
+    double budget_per_hour;  /* 0 = no budget */
+    int allow_spot;
+    int n_allowed_gpus;      /* 0 = all */
+    int *allowed_gpus;       /* catalog GPU indexes */
+    int n_allowed_zones;     /* 0 = all */
+    int *allowed_zones;      /* catalog zone indexes */
+    double horizon_hours;    /* replanning horizon (default 24) */
+
+    /* serving */
+    int n_serve_models;
+    fl_serve_model serve[FL_MAX_SERVE_MODELS];
+};
+
+/* 1 when GPU gpu_index / zone zone_index is allowed by job.allow. */
+int fl_job_allows_gpu(const fl_job *job, int gpu_index);
+int fl_job_allows_zone(const fl_job *job, int zone_index);
+
+/* Parse an inline model object ("model": {...}) or resolve a catalog name into *out.
+ * Strings are duplicated into *names_out (caller frees). `path` is the JSON path for errors. */
+fl_status fl_model_from_json(const fl_catalog *cat, json_t *v, const char *path, fl_model *out,
+                             char **name_out, int *index_out, fl_error *err);
+/* The model as a JSON object (shape fields + params). */
+json_t *fl_model_to_json_obj(const fl_model *m);
+
+struct fl_availability {
+    const fl_catalog *cat;
+    int limited;             /* 0: unlimited on every offering */
+    size_t n_zones, n_gpus;
+    int *count;              /* n_zones * n_gpus, -1 = not listed (0 when limited) */
+};
+
+#endif

@@ -1,0 +1,177 @@
+/* common/json_util.c — typed JSON member reads with path-naming errors, file loading. */
+#include "common/json_util.h"
+#include "common/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *fl_json_path(char *buf, size_t n, const char *path, const char *key)
+{
+    if (path && *path)
+        snprintf(buf, n, "%s.%s", path, key);
+    else
+        snprintf(buf, n, "%s", key);
+    return buf;
+}
+
+fl_status fl_json_parse_object(const char *text, const char *what, json_t **out, fl_error *err)
+{
+    json_error_t je;
+    *out = NULL;
+    if (!text)
+        return fl_fail(err, FL_EMISUSE, what, "%s: JSON text is NULL", what);
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!v)
+        return fl_fail(err, FL_EPARSE, what, "%s: malformed JSON at line %d column %d: %s", what, je.line,
+                       je.column, je.text);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return fl_fail(err, FL_EINVAL, what, "%s: expected a JSON object", what);
+    }
+    *out = v;
+    return FL_OK;
+}
+
+fl_status fl_read_file(const char *path, const char *field, char **out, size_t *len, fl_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fl_fail(err, FL_EIO, field, "cannot read %s: %s", path, strerror(errno));
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        return fl_fail(err, FL_ENOMEM, field, "out of memory reading %s", path);
+    if (bad) {
+        free(buf);
+        return fl_fail(err, FL_EIO, field, "error reading %s", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return FL_OK;
+}
+
+static json_t *member(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_null(v) ? NULL : v;
+}
+
+fl_status fl_json_num(json_t *obj, const char *path, const char *key, double min, double max, double *out, fl_error *err)
+{
+    char p[128];
+    json_t *v = member(obj, key);
+    if (!v)
+        return FL_OK;
+    if (!json_is_number(v))
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: expected a number", p);
+    double d = json_number_value(v);
+    if (!isfinite(d) || d < min || d > max)
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: %g is out of range [%g, %g]", p, d,
+                       min, max);
+    *out = d;
+    return FL_OK;
+}
+
+fl_status fl_json_int(json_t *obj, const char *path, const char *key, long min, long max, int *out, fl_error *err)
+{
+    char p[128];
+    json_t *v = member(obj, key);
+    if (!v)
+        return FL_OK;
+    double d;
+    if (json_is_integer(v))
+        d = (double)json_integer_value(v);
+    else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))
+        d = json_real_value(v);
+    else
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: expected an integer", p);
+    if (d < (double)min || d > (double)max)
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: %.0f is out of range [%ld, %ld]", p,
+                       d, min, max);
+    *out = (int)d;
+    return FL_OK;
+}
+
+fl_status fl_json_bool(json_t *obj, const char *path, const char *key, int *out, fl_error *err)
+{
+    char p[128];
+    json_t *v = member(obj, key);
+    if (!v)
+        return FL_OK;
+    if (!json_is_boolean(v))
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: expected true or false", p);
+    *out = json_is_true(v);
+    return FL_OK;
+}
+
+fl_status fl_json_str(json_t *obj, const char *path, const char *key, const char **out, fl_error *err)
+{
+    char p[128];
+    json_t *v = member(obj, key);
+    if (!v)
+        return FL_OK;
+    if (!json_is_string(v))
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: expected a string", p);
+    *out = json_string_value(v);
+    return FL_OK;
+}
+
+fl_status fl_json_req_int(json_t *obj, const char *path, const char *key, long min, long max, int *out, fl_error *err)
+{
+    char p[128];
+    if (!member(obj, key))
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: missing (required)", p);
+    return fl_json_int(obj, path, key, min, max, out, err);
+}
+
+fl_status fl_json_req_num(json_t *obj, const char *path, const char *key, double min, double max, double *out, fl_error *err)
+{
+    char p[128];
+    if (!member(obj, key))
+        return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: missing (required)", p);
+    return fl_json_num(obj, path, key, min, max, out, err);
+}
+
+fl_status fl_json_enum(json_t *obj, const char *path, const char *key, const char *const *choices, int *out, fl_error *err)
+{
+    const char *s = NULL;
+    fl_status rc = fl_json_str(obj, path, key, &s, err);
+    if (rc || !s)
+        return rc;
+    for (int i = 0; choices[i]; i++)
+        if (strcasecmp(choices[i], s) == 0) {
+            *out = i;
+            return FL_OK;
+        }
+    char p[128], list[256] = "";
+    size_t off = 0;
+    for (int i = 0; choices[i] && off < sizeof list; i++)
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", choices[i]);
+    return fl_fail(err, FL_EINVAL, fl_json_path(p, sizeof p, path, key), "%s: '%s' is not one of: %s", p, s, list);
+}
+
+char *fl_json_dump(json_t *v, int pretty)
+{
+    return json_dumps(v, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+}

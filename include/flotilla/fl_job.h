@@ -1,0 +1,44 @@
+/* flotilla — jobs (training or serving) and GPU availability, from JSON (shapes in docs/json.md). */
+#ifndef FLOTILLA_FL_JOB_H
+#define FLOTILLA_FL_JOB_H
+
+#include "fl_catalog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fl_job fl_job;
+typedef struct fl_availability fl_availability;
+
+typedef enum fl_job_kind { FL_JOB_TRAINING = 0, FL_JOB_SERVING = 1 } fl_job_kind;
+
+/* Parse and validate a job. Names (model, GPUs, zones) are resolved against `cat`, which must
+ * outlive the job. Errors name the JSON path, e.g. "job.global_batch". */
+FL_API fl_status fl_job_from_json(const fl_catalog *cat, const char *json, fl_job **out, fl_error *err);
+FL_API void fl_job_free(fl_job *job);
+FL_API fl_job_kind fl_job_get_kind(const fl_job *job);
+/* The job as normalised JSON (defaults filled in, model expanded). Caller frees with fl_free. */
+FL_API char *fl_job_to_json(const fl_job *job);
+
+/* Availability: how many GPUs of each type can be had in each zone. A fresh object allows the
+ * catalog's offerings with no count limit; setting any count switches to "only what is listed". */
+FL_API fl_status fl_availability_new(const fl_catalog *cat, fl_availability **out, fl_error *err);
+/* {"zones": {"gcp:us-central1-a": {"A100-SXM-40GB": 64}, ...}} */
+FL_API fl_status fl_availability_from_json(const fl_catalog *cat, const char *json,
+                                          fl_availability **out, fl_error *err);
+FL_API fl_availability *fl_availability_clone(const fl_availability *av);
+FL_API void fl_availability_free(fl_availability *av);
+/* Set the count of `gpu` in `zone` (names or aliases). count >= 0. */
+FL_API fl_status fl_availability_set(fl_availability *av, const char *zone, const char *gpu,
+                                    int count, fl_error *err);
+/* Count of GPUs of type gpu_index in zone_index: -1 when unlimited (no counts given). */
+FL_API int fl_availability_get(const fl_availability *av, int zone_index, int gpu_index);
+/* 1 when counts were given (the availability is a closed list). */
+FL_API int fl_availability_is_limited(const fl_availability *av);
+FL_API char *fl_availability_to_json(const fl_availability *av);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

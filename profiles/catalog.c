@@ -1,0 +1,632 @@
+/* profiles/catalog.c — opening catalogs: schema creation, the built-in CSV seed, loading the
+ * SQLite tables into the in-memory arrays, and the simple accessors. */
+#include "profiles/catalog.h"
+#include "profiles/csv.h"
+#include "common/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+/* ---- string pool: every string of the arrays lives here, freed at once ---- */
+
+struct fl_strpool {
+    struct fl_strpool *next;
+    size_t used, cap;
+    char data[];
+};
+
+static const char *pool_dup(fl_strpool **pool, const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n = strlen(s) + 1;
+    if (!*pool || (*pool)->used + n > (*pool)->cap) {
+        size_t cap = n > 65536 ? n : 65536;
+        fl_strpool *b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = *pool;
+        b->used = 0;
+        b->cap = cap;
+        *pool = b;
+    }
+    char *d = (*pool)->data + (*pool)->used;
+    memcpy(d, s, n);
+    (*pool)->used += n;
+    return d;
+}
+
+static void pool_free(fl_strpool *p)
+{
+    while (p) {
+        fl_strpool *n = p->next;
+        free(p);
+        p = n;
+    }
+}
+
+/* ---- schema ---- */
+
+static const char *schema_sql =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE gpus(name TEXT PRIMARY KEY COLLATE NOCASE, vendor TEXT NOT NULL, architecture TEXT,"
+    " memory_bytes REAL NOT NULL CHECK(memory_bytes > 0), usable_memory_bytes REAL,"
+    " hbm_bw_bytes_per_s REAL NOT NULL CHECK(hbm_bw_bytes_per_s > 0), bf16_flops REAL,"
+    " fp16_flops REAL NOT NULL CHECK(fp16_flops > 0), fp32_flops REAL, fp8_flops REAL, int8_ops REAL,"
+    " link_type TEXT NOT NULL, link_bw_bytes_per_s REAL NOT NULL CHECK(link_bw_bytes_per_s > 0),"
+    " pcie_bw_bytes_per_s REAL, tdp_w REAL, aliases TEXT, source TEXT NOT NULL);"
+    "CREATE TABLE models(name TEXT PRIMARY KEY COLLATE NOCASE, layers INTEGER NOT NULL CHECK(layers > 0),"
+    " hidden INTEGER NOT NULL CHECK(hidden > 0), heads INTEGER NOT NULL CHECK(heads > 0),"
+    " kv_heads INTEGER NOT NULL CHECK(kv_heads > 0), ffn INTEGER NOT NULL CHECK(ffn > 0),"
+    " vocab INTEGER NOT NULL CHECK(vocab > 0), activation TEXT NOT NULL CHECK(activation IN ('gelu','swiglu')),"
+    " tied_embeddings INTEGER NOT NULL, positional TEXT NOT NULL CHECK(positional IN ('learned','rope')),"
+    " max_positions INTEGER, experts INTEGER NOT NULL DEFAULT 1, top_k INTEGER NOT NULL DEFAULT 1,"
+    " aliases TEXT, source TEXT NOT NULL);"
+    "CREATE TABLE zones(zone TEXT PRIMARY KEY COLLATE NOCASE, cloud TEXT NOT NULL, region TEXT NOT NULL,"
+    " continent TEXT NOT NULL, source TEXT NOT NULL);"
+    "CREATE TABLE network(class TEXT PRIMARY KEY CHECK(class IN ('same_zone','same_region','same_continent',"
+    "'intercontinental')), bandwidth_bytes_per_s REAL NOT NULL CHECK(bandwidth_bytes_per_s > 0),"
+    " latency_s REAL NOT NULL CHECK(latency_s >= 0), egress_per_gb REAL NOT NULL CHECK(egress_per_gb >= 0),"
+    " source TEXT NOT NULL);"
+    "CREATE TABLE network_overrides(zone_a TEXT NOT NULL REFERENCES zones(zone),"
+    " zone_b TEXT NOT NULL REFERENCES zones(zone), bandwidth_bytes_per_s REAL NOT NULL CHECK(bandwidth_bytes_per_s > 0),"
+    " latency_s REAL CHECK(latency_s IS NULL OR latency_s >= 0), egress_per_gb REAL NOT NULL CHECK(egress_per_gb >= 0),"
+    " source TEXT NOT NULL, PRIMARY KEY(zone_a, zone_b));"
+    "CREATE TABLE offerings(cloud TEXT NOT NULL, region TEXT NOT NULL, zone TEXT NOT NULL REFERENCES zones(zone),"
+    " instance_type TEXT NOT NULL, gpu TEXT NOT NULL REFERENCES gpus(name),"
+    " gpus_per_instance INTEGER NOT NULL CHECK(gpus_per_instance > 0), vcpus REAL, memory_gib REAL,"
+    " price_per_hour REAL NOT NULL CHECK(price_per_hour > 0), spot_price_per_hour REAL CHECK(spot_price_per_hour > 0),"
+    " network_bw_bytes_per_s REAL, source TEXT NOT NULL, PRIMARY KEY(zone, instance_type));"
+    "CREATE TABLE measured(id INTEGER PRIMARY KEY, gpu TEXT NOT NULL REFERENCES gpus(name), kind TEXT NOT NULL,"
+    " dtype TEXT, h INTEGER, a INTEGER, ffn INTEGER, s INTEGER, b INTEGER, m INTEGER, n INTEGER, k INTEGER,"
+    " fwd_s REAL, fwdbwd_s REAL, act_bytes REAL, seconds REAL, bytes REAL, source TEXT NOT NULL);"
+    "CREATE TABLE nodes(name TEXT PRIMARY KEY, zone TEXT NOT NULL REFERENCES zones(zone),"
+    " gpu TEXT NOT NULL REFERENCES gpus(name), gpu_count INTEGER NOT NULL CHECK(gpu_count > 0),"
+    " memory_bytes REAL, nvlink INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL);";
+
+static const struct { const char *file, *table; } builtin_tables[] = {
+    {"gpus.csv", "gpus"},           {"models.csv", "models"},
+    {"zones.csv", "zones"},         {"network.csv", "network"},
+    {"network_overrides.csv", "network_overrides"}, {"offerings.csv", "offerings"},
+};
+
+fl_status fl_catalog_insert_csv(sqlite3 *db, const char *table, const char *what,
+                                const char *text, size_t len, fl_error *err)
+{
+    fl_csv csv;
+    fl_csv_init(&csv, text, len);
+    int r = fl_csv_next(&csv);
+    if (r != 1) {
+        fl_csv_free(&csv);
+        return fl_fail(err, FL_EPARSE, what, "%s: missing CSV header line", what);
+    }
+    size_t ncol = csv.n_fields;
+    /* build INSERT with the header's column names */
+    size_t cap = 256;
+    for (size_t i = 0; i < ncol; i++)
+        cap += strlen(csv.fields[i]) + 8;
+    char *sql = malloc(cap);
+    if (!sql) {
+        fl_csv_free(&csv);
+        return fl_fail(err, FL_ENOMEM, what, "out of memory");
+    }
+    size_t off = (size_t)snprintf(sql, cap, "INSERT INTO %s(", table);
+    for (size_t i = 0; i < ncol; i++) {
+        for (const char *c = csv.fields[i]; *c; c++)
+            if (!(*c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) {
+                free(sql);
+                fl_fail(err, FL_EPARSE, what, "%s line 1: bad column name '%s'", what, csv.fields[i]);
+                fl_csv_free(&csv);
+                return FL_EPARSE;
+            }
+        off += (size_t)snprintf(sql + off, cap - off, "%s%s", i ? "," : "", csv.fields[i]);
+    }
+    off += (size_t)snprintf(sql + off, cap - off, ") VALUES(");
+    for (size_t i = 0; i < ncol; i++)
+        off += (size_t)snprintf(sql + off, cap - off, "%s?", i ? "," : "");
+    snprintf(sql + off, cap - off, ")");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fl_fail(err, FL_EPARSE, what, "%s: header does not match table %s: %s", what, table, sqlite3_errmsg(db));
+        free(sql);
+        fl_csv_free(&csv);
+        return FL_EPARSE;
+    }
+    free(sql);
+    fl_status rc = FL_OK;
+    while ((r = fl_csv_next(&csv)) == 1) {
+        if (csv.n_fields != ncol) {
+            rc = fl_fail(err, FL_EPARSE, what, "%s line %d: %zu fields, header has %zu", what, csv.line,
+                         csv.n_fields, ncol);
+            break;
+        }
+        sqlite3_reset(st);
+        for (size_t i = 0; i < ncol; i++) {
+            const char *v = csv.fields[i];
+            if (!*v) {
+                sqlite3_bind_null(st, (int)i + 1);
+                continue;
+            }
+            char *endp;
+            double d = strtod(v, &endp);
+            if (*endp == '\0' && endp != v)
+                sqlite3_bind_double(st, (int)i + 1, d);
+            else
+                sqlite3_bind_text(st, (int)i + 1, v, -1, SQLITE_TRANSIENT);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = fl_fail(err, FL_EPARSE, what, "%s line %d: rejected by table %s: %s", what, csv.line, table,
+                         sqlite3_errmsg(db));
+            break;
+        }
+    }
+    if (r == -1 && rc == FL_OK)
+        rc = fl_fail(err, FL_EPARSE, what, "%s line %d: unterminated quoted field", what, csv.line);
+    sqlite3_finalize(st);
+    fl_csv_free(&csv);
+    return rc;
+}
+
+fl_status fl_catalog_exec(fl_catalog *cat, const char *sql, fl_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(cat->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fl_fail(err, FL_ECATALOG, "catalog", "catalog %s: %s", cat->path, msg ? msg : "error");
+        sqlite3_free(msg);
+        return FL_ECATALOG;
+    }
+    return FL_OK;
+}
+
+/* Create the schema and fill it from the embedded data/ CSV files, in one transaction. */
+static fl_status seed_builtin(fl_catalog *cat, fl_error *err)
+{
+    fl_status rc = fl_catalog_exec(cat, "BEGIN", err);
+    if (rc) return rc;
+    rc = fl_catalog_exec(cat, schema_sql, err);
+    for (size_t t = 0; rc == FL_OK && t < sizeof builtin_tables / sizeof builtin_tables[0]; t++) {
+        const fl_builtin_file *f = NULL;
+        for (size_t i = 0; i < fl_builtin_file_count; i++)
+            if (strcmp(fl_builtin_files[i].name, builtin_tables[t].file) == 0)
+                f = &fl_builtin_files[i];
+        if (!f) {
+            rc = fl_fail(err, FL_ECATALOG, builtin_tables[t].file, "built-in data file %s missing", builtin_tables[t].file);
+            break;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "data/%s", f->name);
+        rc = fl_catalog_insert_csv(cat->db, builtin_tables[t].table, what, f->text, f->len, err);
+    }
+    if (rc == FL_OK) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "INSERT INTO meta VALUES('created_by','flotilla %s'); PRAGMA user_version=%d;",
+                 fl_version(), FL_CATALOG_SCHEMA_VERSION);
+        rc = fl_catalog_exec(cat, sql, err);
+    }
+    if (rc == FL_OK)
+        rc = fl_catalog_exec(cat, "COMMIT", err);
+    else
+        sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* ---- loading tables into arrays ---- */
+
+static double col_d(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? 0.0 : sqlite3_column_double(st, i);
+}
+
+static const char *col_s(fl_catalog *cat, sqlite3_stmt *st, int i)
+{
+    return pool_dup(&cat->strings, (const char *)sqlite3_column_text(st, i));
+}
+
+/* Run `sql`, call `row` for each result into a freshly allocated array of `elem` bytes. */
+static fl_status load_rows(fl_catalog *cat, const char *sql, size_t elem, void **arr, size_t *n,
+                           void (*row)(fl_catalog *, sqlite3_stmt *, void *), fl_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(cat->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s is corrupt or not a flotilla catalog: %s",
+                       cat->path, sqlite3_errmsg(cat->db));
+    size_t cap = 16, cnt = 0;
+    char *a = calloc(cap, elem);
+    int r;
+    while (a && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            char *na = realloc(a, cap * 2 * elem);
+            if (!na) { free(a); a = NULL; break; }
+            a = na;
+            memset(a + cap * elem, 0, cap * elem);
+            cap *= 2;
+        }
+        row(cat, st, a + cnt * elem);
+        cnt++;
+    }
+    if (!a) {
+        sqlite3_finalize(st);
+        return fl_fail(err, FL_ENOMEM, "catalog", "out of memory loading catalog");
+    }
+    if (r != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        free(a);
+        return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+    }
+    sqlite3_finalize(st);
+    *arr = a;
+    *n = cnt;
+    return FL_OK;
+}
+
+static void row_gpu(fl_catalog *cat, sqlite3_stmt *st, void *p)
+{
+    fl_gpu *g = p;
+    g->name = col_s(cat, st, 0);
+    g->vendor = col_s(cat, st, 1);
+    g->architecture = col_s(cat, st, 2);
+    g->memory_bytes = col_d(st, 3);
+    g->usable_memory_bytes = col_d(st, 4);
+    if (g->usable_memory_bytes <= 0)
+        g->usable_memory_bytes = g->memory_bytes;
+    g->hbm_bw = col_d(st, 5);
+    g->bf16_flops = col_d(st, 6);
+    g->fp16_flops = col_d(st, 7);
+    g->fp32_flops = col_d(st, 8);
+    g->fp8_flops = col_d(st, 9);
+    g->int8_ops = col_d(st, 10);
+    g->link_type = col_s(cat, st, 11);
+    g->link_bw = col_d(st, 12);
+    g->pcie_bw = col_d(st, 13);
+    g->tdp_w = col_d(st, 14);
+    g->aliases = col_s(cat, st, 15);
+    g->source = col_s(cat, st, 16);
+}
+
+static void row_model(fl_catalog *cat, sqlite3_stmt *st, void *p)
+{
+    fl_model *m = p;
+    m->name = col_s(cat, st, 0);
+    m->layers = sqlite3_column_int(st, 1);
+    m->hidden = sqlite3_column_int(st, 2);
+    m->heads = sqlite3_column_int(st, 3);
+    m->kv_heads = sqlite3_column_int(st, 4);
+    m->ffn = sqlite3_column_int(st, 5);
+    m->vocab = sqlite3_column_int(st, 6);
+    const char *act = (const char *)sqlite3_column_text(st, 7);
+    m->activation = act && strcasecmp(act, "swiglu") == 0 ? FL_ACT_SWIGLU : FL_ACT_GELU;
+    m->tied_embeddings = sqlite3_column_int(st, 8);
+    const char *pos = (const char *)sqlite3_column_text(st, 9);
+    m->rope = pos && strcasecmp(pos, "rope") == 0;
+    m->max_positions = sqlite3_column_int(st, 10);
+    m->experts = sqlite3_column_int(st, 11);
+    m->top_k = sqlite3_column_int(st, 12);
+    if (m->experts < 1) m->experts = 1;
+    if (m->top_k < 1) m->top_k = 1;
+    m->aliases = col_s(cat, st, 13);
+    m->source = col_s(cat, st, 14);
+}
+
+/* Parameter count from the shape: embeddings (+ learned positions), per layer attention
+ * (q, o: h*h each; k, v: h*kv_dim each) with biases for gelu-style models, MLP (2 or 3 matrices
+ * per expert) plus router, two norms per layer, final norm, untied LM head. */
+void fl_model_derive(fl_model *m)
+{
+    double h = m->hidden, f = m->ffn, v = m->vocab;
+    double head_dim = (double)m->hidden / m->heads;
+    double kvd = head_dim * m->kv_heads;
+    int gelu = m->activation == FL_ACT_GELU;
+    double attn = 2 * h * h + 2 * h * kvd + (gelu ? (2 * h + 2 * kvd) : 0);
+    double mlp_one = (gelu ? 2 * h * f + f + h : 3 * h * f);
+    double router = m->experts > 1 ? h * m->experts : 0;
+    double norms = gelu ? 4 * h : 2 * h;
+    double layer = attn + mlp_one * m->experts + router + norms;
+    double layer_active = attn + mlp_one * (m->experts > 1 ? m->top_k : 1) + router + norms;
+    double emb = v * h + (m->rope ? 0 : (double)m->max_positions * h);
+    double head = m->tied_embeddings ? 0 : v * h;
+    double fin = gelu ? 2 * h : h;
+    m->params = emb + m->layers * layer + fin + head;
+    m->active_params = emb + m->layers * layer_active + fin + head;
+}
+
+static void row_zone(fl_catalog *cat, sqlite3_stmt *st, void *p)
+{
+    fl_zone *z = p;
+    z->name = col_s(cat, st, 0);
+    z->cloud = col_s(cat, st, 1);
+    z->region = col_s(cat, st, 2);
+    z->continent = col_s(cat, st, 3);
+    z->source = col_s(cat, st, 4);
+}
+
+static void row_offering(fl_catalog *cat, sqlite3_stmt *st, void *p)
+{
+    fl_offering *o = p;
+    o->cloud = col_s(cat, st, 0);
+    o->region = col_s(cat, st, 1);
+    o->zone = col_s(cat, st, 2);
+    o->instance_type = col_s(cat, st, 3);
+    o->gpu = col_s(cat, st, 4);
+    o->gpus_per_instance = sqlite3_column_int(st, 5);
+    o->vcpus = col_d(st, 6);
+    o->memory_gib = col_d(st, 7);
+    o->price_per_hour = col_d(st, 8);
+    o->spot_price_per_hour = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1.0 : col_d(st, 9);
+    o->network_bw = col_d(st, 10);
+    o->source = col_s(cat, st, 11);
+    o->zone_index = -1;
+    o->gpu_index = -1;
+}
+
+static void row_measured(fl_catalog *cat, sqlite3_stmt *st, void *p)
+{
+    fl_measured *m = p;
+    m->gpu = col_s(cat, st, 0);
+    m->kind = col_s(cat, st, 1);
+    m->dtype = col_s(cat, st, 2);
+    m->h = sqlite3_column_int(st, 3);
+    m->a = sqlite3_column_int(st, 4);
+    m->ffn = sqlite3_column_int(st, 5);
+    m->s = sqlite3_column_int(st, 6);
+    m->b = sqlite3_column_int(st, 7);
+    m->m = sqlite3_column_int64(st, 8);
+    m->n = sqlite3_column_int64(st, 9);
+    m->k = sqlite3_column_int64(st, 10);
+    m->fwd_s = col_d(st, 11);
+    m->fwdbwd_s = col_d(st, 12);
+    m->act_bytes = col_d(st, 13);
+    m->seconds = col_d(st, 14);
+    m->bytes = col_d(st, 15);
+    m->source = col_s(cat, st, 16);
+    m->gpu_index = -1;
+}
+
+static void row_node(fl_catalog *cat, sqlite3_stmt *st, void *p)
+{
+    fl_node *n = p;
+    n->name = col_s(cat, st, 0);
+    n->zone = col_s(cat, st, 1);
+    n->gpu = col_s(cat, st, 2);
+    n->gpu_count = sqlite3_column_int(st, 3);
+    n->memory_bytes = col_d(st, 4);
+    n->nvlink = sqlite3_column_int(st, 5);
+    n->source = col_s(cat, st, 6);
+    n->gpu_index = -1;
+    n->zone_index = -1;
+}
+
+static void free_arrays(fl_catalog *cat)
+{
+    free(cat->gpus); free(cat->models); free(cat->zones); free(cat->offerings);
+    free(cat->measured); free(cat->nodes); free(cat->links);
+    pool_free(cat->strings);
+    cat->gpus = NULL; cat->models = NULL; cat->zones = NULL; cat->offerings = NULL;
+    cat->measured = NULL; cat->nodes = NULL; cat->links = NULL; cat->strings = NULL;
+    cat->n_gpus = cat->n_models = cat->n_zones = cat->n_offerings = cat->n_measured = cat->n_nodes = 0;
+}
+
+static int find_exact(const char *name, const void *arr, size_t n, size_t elem, size_t name_off)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = *(const char *const *)((const char *)arr + i * elem + name_off);
+        if (strcasecmp(s, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static fl_status load_network(fl_catalog *cat, fl_error *err)
+{
+    static const char *names[] = {"", "same_zone", "same_region", "same_continent", "intercontinental"};
+    for (int c = 0; c < 5; c++) {
+        cat->net_class[c].cls = (fl_net_class)c;
+        cat->net_class[c].bandwidth = 0;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(cat->db, "SELECT class, bandwidth_bytes_per_s, latency_s, egress_per_gb FROM network",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *cls = (const char *)sqlite3_column_text(st, 0);
+        for (int c = 1; c < 5; c++)
+            if (cls && strcmp(cls, names[c]) == 0) {
+                cat->net_class[c].bandwidth = sqlite3_column_double(st, 1);
+                cat->net_class[c].latency = sqlite3_column_double(st, 2);
+                cat->net_class[c].egress_per_gb = sqlite3_column_double(st, 3);
+            }
+    }
+    sqlite3_finalize(st);
+    for (int c = 1; c < 5; c++)
+        if (cat->net_class[c].bandwidth <= 0)
+            return fl_fail(err, FL_ECATALOG, "network", "catalog %s: network class %s missing", cat->path, names[c]);
+    size_t nz = cat->n_zones;
+    cat->links = malloc((nz ? nz * nz : 1) * sizeof *cat->links);
+    if (!cat->links)
+        return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    for (size_t a = 0; a < nz; a++)
+        for (size_t b = 0; b < nz; b++) {
+            const fl_zone *za = &cat->zones[a], *zb = &cat->zones[b];
+            fl_net_class c;
+            if (a == b) c = FL_NET_SAME_ZONE;
+            else if (strcmp(za->cloud, zb->cloud) == 0 && strcmp(za->region, zb->region) == 0) c = FL_NET_SAME_REGION;
+            else if (strcmp(za->continent, zb->continent) == 0) c = FL_NET_SAME_CONTINENT;
+            else c = FL_NET_INTERCONTINENTAL;
+            cat->links[a * nz + b] = cat->net_class[c];
+        }
+    if (sqlite3_prepare_v2(cat->db, "SELECT zone_a, zone_b, bandwidth_bytes_per_s, latency_s, egress_per_gb"
+                           " FROM network_overrides", -1, &st, NULL) != SQLITE_OK)
+        return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int a = find_exact((const char *)sqlite3_column_text(st, 0), cat->zones, nz, sizeof(fl_zone), 0);
+        int b = find_exact((const char *)sqlite3_column_text(st, 1), cat->zones, nz, sizeof(fl_zone), 0);
+        if (a < 0 || b < 0)
+            continue;
+        fl_link l = cat->links[(size_t)a * nz + (size_t)b];
+        l.bandwidth = sqlite3_column_double(st, 2);
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) /* else keep the class latency */
+            l.latency = sqlite3_column_double(st, 3);
+        l.egress_per_gb = sqlite3_column_double(st, 4);
+        cat->links[(size_t)a * nz + (size_t)b] = l;
+        cat->links[(size_t)b * nz + (size_t)a] = l;
+    }
+    sqlite3_finalize(st);
+    return FL_OK;
+}
+
+fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err)
+{
+    free_arrays(cat);
+    fl_status rc;
+    void *a;
+    if ((rc = load_rows(cat, "SELECT name, vendor, architecture, memory_bytes, usable_memory_bytes,"
+                        " hbm_bw_bytes_per_s, bf16_flops, fp16_flops, fp32_flops, fp8_flops, int8_ops, link_type,"
+                        " link_bw_bytes_per_s, pcie_bw_bytes_per_s, tdp_w, aliases, source FROM gpus ORDER BY rowid",
+                        sizeof(fl_gpu), &a, &cat->n_gpus, row_gpu, err)))
+        return rc;
+    cat->gpus = a;
+    if ((rc = load_rows(cat, "SELECT name, layers, hidden, heads, kv_heads, ffn, vocab, activation, tied_embeddings,"
+                        " positional, max_positions, experts, top_k, aliases, source FROM models ORDER BY rowid",
+                        sizeof(fl_model), &a, &cat->n_models, row_model, err)))
+        return rc;
+    cat->models = a;
+    for (size_t i = 0; i < cat->n_models; i++)
+        fl_model_derive(&cat->models[i]);
+    if ((rc = load_rows(cat, "SELECT zone, cloud, region, continent, source FROM zones ORDER BY zone",
+                        sizeof(fl_zone), &a, &cat->n_zones, row_zone, err)))
+        return rc;
+    cat->zones = a;
+    if ((rc = load_rows(cat, "SELECT cloud, region, zone, instance_type, gpu, gpus_per_instance, vcpus, memory_gib,"
+                        " price_per_hour, spot_price_per_hour, network_bw_bytes_per_s, source FROM offerings"
+                        " ORDER BY zone, gpu, gpus_per_instance, instance_type",
+                        sizeof(fl_offering), &a, &cat->n_offerings, row_offering, err)))
+        return rc;
+    cat->offerings = a;
+    if ((rc = load_rows(cat, "SELECT gpu, kind, dtype, h, a, ffn, s, b, m, n, k, fwd_s, fwdbwd_s, act_bytes,"
+                        " seconds, bytes, source FROM measured ORDER BY id",
+                        sizeof(fl_measured), &a, &cat->n_measured, row_measured, err)))
+        return rc;
+    cat->measured = a;
+    if ((rc = load_rows(cat, "SELECT name, zone, gpu, gpu_count, memory_bytes, nvlink, source FROM nodes ORDER BY name",
+                        sizeof(fl_node), &a, &cat->n_nodes, row_node, err)))
+        return rc;
+    cat->nodes = a;
+    if (!cat->strings && (cat->n_gpus || cat->n_zones))
+        return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    /* resolve indexes (foreign keys guarantee existence; case may differ) */
+    for (size_t i = 0; i < cat->n_offerings; i++) {
+        fl_offering *o = &cat->offerings[i];
+        o->gpu_index = find_exact(o->gpu, cat->gpus, cat->n_gpus, sizeof(fl_gpu), 0);
+        o->zone_index = find_exact(o->zone, cat->zones, cat->n_zones, sizeof(fl_zone), 0);
+        if (o->gpu_index < 0 || o->zone_index < 0)
+            return fl_fail(err, FL_ECATALOG, "offerings", "catalog %s: offering %s in %s refers to unknown %s",
+                           cat->path, o->instance_type, o->zone, o->gpu_index < 0 ? "GPU" : "zone");
+    }
+    for (size_t i = 0; i < cat->n_measured; i++)
+        cat->measured[i].gpu_index = find_exact(cat->measured[i].gpu, cat->gpus, cat->n_gpus, sizeof(fl_gpu), 0);
+    for (size_t i = 0; i < cat->n_nodes; i++) {
+        cat->nodes[i].gpu_index = find_exact(cat->nodes[i].gpu, cat->gpus, cat->n_gpus, sizeof(fl_gpu), 0);
+        cat->nodes[i].zone_index = find_exact(cat->nodes[i].zone, cat->zones, cat->n_zones, sizeof(fl_zone), 0);
+    }
+    if (cat->n_gpus == 0 || cat->n_models == 0)
+        return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s has no GPUs or no models", cat->path);
+    return load_network(cat, err);
+}
+
+fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
+{
+    if (!out)
+        return fl_fail(err, FL_EMISUSE, "out", "fl_catalog_open: out is NULL");
+    *out = NULL;
+    fl_catalog *cat = calloc(1, sizeof *cat);
+    if (!cat)
+        return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    int exists = 0;
+    if (path) {
+        struct stat sb;
+        exists = stat(path, &sb) == 0;
+        if (exists && !S_ISREG(sb.st_mode)) {
+            free(cat);
+            return fl_fail(err, FL_EIO, "catalog", "catalog %s is not a regular file", path);
+        }
+    }
+    cat->path = strdup(path ? path : ":memory:");
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    fl_status rc = FL_OK;
+    if (!cat->path) {
+        free(cat);
+        return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    }
+    if (sqlite3_open_v2(cat->path, &cat->db, flags, NULL) != SQLITE_OK) {
+        rc = fl_fail(err, FL_EIO, "catalog", "cannot open catalog %s: %s", cat->path,
+                     cat->db ? sqlite3_errmsg(cat->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(cat->db, 2000);
+    if ((rc = fl_catalog_exec(cat, "PRAGMA foreign_keys=ON", err)))
+        goto fail;
+    if (!exists) {
+        if ((rc = seed_builtin(cat, err)))
+            goto fail;
+    } else {
+        sqlite3_stmt *st;
+        int ver = -1;
+        if (sqlite3_prepare_v2(cat->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW)
+                ver = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        if (ver <= 0) {
+            rc = fl_fail(err, FL_ECATALOG, "catalog", "%s is not a flotilla catalog (corrupt or not SQLite)", path);
+            goto fail;
+        }
+        if (ver > FL_CATALOG_SCHEMA_VERSION) {
+            rc = fl_fail(err, FL_ECATALOG, "catalog", "catalog %s has schema version %d; this flotilla reads up to %d",
+                         path, ver, FL_CATALOG_SCHEMA_VERSION);
+            goto fail;
+        }
+    }
+    if ((rc = fl_catalog_reload(cat, err)))
+        goto fail;
+    *out = cat;
+    return FL_OK;
+fail:
+    fl_catalog_free(cat);
+    return rc;
+}
+
+void fl_catalog_free(fl_catalog *cat)
+{
+    if (!cat)
+        return;
+    free_arrays(cat);
+    if (cat->db)
+        sqlite3_close(cat->db);
+    free(cat->path);
+    free(cat);
+}
+
+const char *fl_catalog_path(const fl_catalog *cat) { return cat ? cat->path : NULL; }
+int fl_catalog_schema_version(const fl_catalog *cat) { return cat ? FL_CATALOG_SCHEMA_VERSION : 0; }
+
+#define ACCESSORS(kind, type, arr, n)                                              \
+    size_t fl_catalog_##kind##_count(const fl_catalog *cat) { return cat ? cat->n : 0; } \
+    const type *fl_catalog_##kind(const fl_catalog *cat, size_t i)                 \
+    {                                                                              \
+        return cat && i < cat->n ? &cat->arr[i] : NULL;                            \
+    }
+ACCESSORS(gpu, fl_gpu, gpus, n_gpus)
+ACCESSORS(model, fl_model, models, n_models)
+ACCESSORS(zone, fl_zone, zones, n_zones)
+ACCESSORS(offering, fl_offering, offerings, n_offerings)
+ACCESSORS(measured, fl_measured, measured, n_measured)
+ACCESSORS(node, fl_node, nodes, n_nodes)
+
+fl_link fl_catalog_link(const fl_catalog *cat, int zone_a, int zone_b)
+{
+    if (!cat || zone_a < 0 || zone_b < 0 || (size_t)zone_a >= cat->n_zones || (size_t)zone_b >= cat->n_zones)
+        return cat ? cat->net_class[FL_NET_INTERCONTINENTAL] : (fl_link){FL_NET_INTERCONTINENTAL, 1e8, 0.1, 0.05};
+    return cat->links[(size_t)zone_a * cat->n_zones + (size_t)zone_b];
+}

@@ -1,0 +1,117 @@
+/* profiles/lookup.c — name resolution of GPUs, models and zones: canonical names and aliases,
+ * case-insensitive, with suggestions of close names in the error. */
+#include "profiles/catalog.h"
+#include "common/error.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* 1 when `name` equals one of the ';'-separated aliases (case-insensitive, trimmed). */
+static int alias_match(const char *aliases, const char *name)
+{
+    if (!aliases)
+        return 0;
+    size_t n = strlen(name);
+    const char *p = aliases;
+    while (*p) {
+        while (*p == ';' || *p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ';')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == n && n > 0 && strncasecmp(p, name, n) == 0)
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* Levenshtein distance on lowercase, capped inputs (for suggestions only). */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63) la = 63;
+    if (lb > 63) lb = 63;
+    int d[64][64];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + c < v) v = d[i - 1][j - 1] + c;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+/* Generic lookup over an array of records whose first member is the name, with aliases at
+ * `alias_off` (or none when alias_off is 0). */
+static int lookup(const void *arr, size_t n, size_t elem, size_t alias_off, const char *what,
+                  const char *name, const char *field, fl_error *err)
+{
+    if (!name || !*name) {
+        fl_fail(err, FL_EINVAL, field, "%s: empty %s name", field ? field : what, what);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = *(const char *const *)((const char *)arr + i * elem);
+        if (strcasecmp(s, name) == 0)
+            return (int)i;
+    }
+    if (alias_off)
+        for (size_t i = 0; i < n; i++) {
+            const char *al = *(const char *const *)((const char *)arr + i * elem + alias_off);
+            if (alias_match(al, name))
+                return (int)i;
+        }
+    if (err) {
+        /* suggest the three closest canonical names */
+        int best[3] = {-1, -1, -1}, bd[3] = {1 << 30, 1 << 30, 1 << 30};
+        for (size_t i = 0; i < n; i++) {
+            const char *s = *(const char *const *)((const char *)arr + i * elem);
+            int d = edit_distance(s, name);
+            for (int k = 0; k < 3; k++)
+                if (d < bd[k]) {
+                    for (int j = 2; j > k; j--) { bd[j] = bd[j - 1]; best[j] = best[j - 1]; }
+                    bd[k] = d; best[k] = (int)i;
+                    break;
+                }
+        }
+        char sugg[256] = "";
+        size_t off = 0;
+        for (int k = 0; k < 3 && best[k] >= 0; k++) {
+            const char *s = *(const char *const *)((const char *)arr + (size_t)best[k] * elem);
+            off += (size_t)snprintf(sugg + off, sizeof sugg - off, "%s%s", k ? ", " : "", s);
+            if (off >= sizeof sugg) break;
+        }
+        fl_fail(err, FL_ENOTFOUND, field, "%s: unknown %s '%s' (closest: %s; see `flotilla profiles list %ss`)",
+                field ? field : what, what, name, sugg, what);
+    }
+    return -1;
+}
+
+int fl_catalog_find_gpu(const fl_catalog *cat, const char *name, const char *field, fl_error *err)
+{
+    if (!cat) { fl_fail(err, FL_EMISUSE, "catalog", "catalog is NULL"); return -1; }
+    return lookup(cat->gpus, cat->n_gpus, sizeof(fl_gpu), offsetof(fl_gpu, aliases), "gpu", name, field, err);
+}
+
+int fl_catalog_find_model(const fl_catalog *cat, const char *name, const char *field, fl_error *err)
+{
+    if (!cat) { fl_fail(err, FL_EMISUSE, "catalog", "catalog is NULL"); return -1; }
+    return lookup(cat->models, cat->n_models, sizeof(fl_model), offsetof(fl_model, aliases), "model", name, field, err);
+}
+
+int fl_catalog_find_zone(const fl_catalog *cat, const char *name, const char *field, fl_error *err)
+{
+    if (!cat) { fl_fail(err, FL_EMISUSE, "catalog", "catalog is NULL"); return -1; }
+    return lookup(cat->zones, cat->n_zones, sizeof(fl_zone), 0, "zone", name, field, err);
+}
