@@ -252,25 +252,40 @@ static int do_import(fl_catalog *cat, const cli_common *c, int argc, char **argv
     fl_error_clear(&err);
     size_t rows = 0;
     fl_status st;
+    /* remember the node names before, to report the node an import added */
+    size_t n_before = fl_catalog_node_count(cat);
+    char **before = calloc(n_before + 1, sizeof *before);
+    for (size_t i = 0; before && i < n_before; i++)
+        before[i] = strdup(fl_catalog_node(cat, i)->name);
     if (xml)
         st = fl_catalog_import_nvidia_smi(cat, xml, zone, node, &err);
     else if (csv)
         st = fl_catalog_import_offerings(cat, csv, cloud, &rows, &err);
     else
         st = fl_catalog_import_measured(cat, jsonl, &rows, &err);
+    const fl_node *n = NULL;
+    for (size_t i = 0; !st && xml && i < fl_catalog_node_count(cat); i++) {
+        const fl_node *c = fl_catalog_node(cat, i);
+        int known = 0;
+        for (size_t j = 0; before && j < n_before; j++)
+            known |= before[j] && strcmp(before[j], c->name) == 0;
+        if ((node && strcmp(c->name, node) == 0) || (!node && !known))
+            n = c;
+    }
+    for (size_t i = 0; before && i < n_before; i++)
+        free(before[i]);
+    free(before);
     if (st)
         return cli_fail(&err);
     if (xml) {
-        const fl_node *n = NULL;
-        for (size_t i = 0; i < fl_catalog_node_count(cat); i++)
-            if (!node || strcmp(fl_catalog_node(cat, i)->name, node) == 0)
-                n = fl_catalog_node(cat, i);
         if (c->json && n)
             printf("{\"node\": \"%s\", \"zone\": \"%s\", \"gpu\": \"%s\", \"gpus\": %d}\n", n->name, n->zone, n->gpu,
                    n->gpu_count);
         else if (n)
             printf("imported node %s: %d x %s in %s into %s\n", n->name, n->gpu_count, n->gpu, n->zone,
                    fl_catalog_path(cat));
+        else
+            printf("re-imported node into %s (name unchanged)\n", fl_catalog_path(cat));
     } else if (c->json) {
         printf("{\"rows\": %zu}\n", rows);
     } else {

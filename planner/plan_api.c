@@ -127,6 +127,27 @@ char *fl_plan_to_json(const fl_plan *plan, int pretty)
     return plan ? fl_json_dump(plan->doc, pretty) : NULL;
 }
 
+fl_status fl_plan_json_into(const fl_plan *plan, int pretty, char *buf, size_t cap, size_t *needed, fl_error *err)
+{
+    if (!plan)
+        return fl_fail(err, FL_EMISUSE, "plan", "fl_plan_json_into: plan is NULL");
+    char *s = fl_json_dump(plan->doc, pretty);
+    if (!s)
+        return fl_fail(err, FL_ENOMEM, "plan", "out of memory");
+    size_t n = strlen(s) + 1;
+    if (needed)
+        *needed = n;
+    if (!buf || cap < n) {
+        if (buf && cap)
+            buf[0] = '\0';
+        free(s);
+        return fl_fail(err, FL_ERANGE, "buf", "buffer of %zu bytes is too small: the plan JSON needs %zu", cap, n);
+    }
+    memcpy(buf, s, n);
+    free(s);
+    return FL_OK;
+}
+
 fl_status fl_plan_simulate(const fl_catalog *cat, fl_plan *plan, fl_error *err)
 {
     if (!cat || !plan)

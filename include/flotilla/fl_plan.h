@@ -35,6 +35,12 @@ FL_API fl_status fl_plan_from_json(const fl_catalog *cat, const char *json, fl_p
 /* Serialise (pretty when `pretty`). Caller frees with fl_free. */
 FL_API char *fl_plan_to_json(const fl_plan *plan, int pretty);
 
+/* Serialise into a caller-provided buffer (for bindings that cannot free library memory).
+ * *needed (when non-NULL) receives the size including the NUL. FL_ERANGE when cap is too small
+ * (the buffer is then left empty). */
+FL_API fl_status fl_plan_json_into(const fl_plan *plan, int pretty, char *buf, size_t cap, size_t *needed,
+                                  fl_error *err);
+
 /* (Re-)simulate the plan and store the result in its "simulation" object. */
 FL_API fl_status fl_plan_simulate(const fl_catalog *cat, fl_plan *plan, fl_error *err);
 

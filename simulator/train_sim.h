@@ -1,0 +1,160 @@
+/* simulator/train_sim.h — the training runtime and memory model (internal API).
+ *
+ * Owned by the simulator (issue 3). The planner (issue 4) builds candidates with the per-layer
+ * primitives and judges whole plans with fl_train_simulate; `flotilla simulate` reads plan JSON
+ * into these structures (simulator/train_plan.c).
+ *
+ * Units: seconds, bytes, FLOP. Layer ranges are half-open [first_layer, last_layer) over the
+ * model's transformer layers; the first stage also holds the embeddings, the last the LM head
+ * and loss. */
+#ifndef FL_SIMULATOR_TRAIN_SIM_H
+#define FL_SIMULATOR_TRAIN_SIM_H
+
+#include "common/job.h"
+
+/* Job-level settings shared by every stage of a plan. */
+typedef struct fl_train_setup {
+    const fl_model *model;
+    int seq_len;
+    int micro_batch;            /* sequences per micro-batch */
+    fl_dtype compute_dtype;     /* bf16/fp16/fp32 (fp8 for compute-only estimates) */
+    int master_weights;         /* fp32 master copy kept */
+    fl_dtype grad_dtype;
+    fl_optimizer optimizer;
+    int zero_stage;             /* 0..3, sharded over the data-parallel group of the stage */
+    fl_recompute recompute;     /* NONE, SELECTIVE or FULL (AUTO is resolved by the planner) */
+    int flash;                  /* 1: memory-efficient attention (no s*s scores kept) */
+    int interleave;             /* virtual pipeline chunks per stage (1 = plain 1F1B) */
+    int sequence_parallel;      /* 1: reduce-scatter/all-gather instead of all-reduce under tp */
+    int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass */
+} fl_train_setup;
+
+/* Fill a setup from a parsed job (micro_batch = 1, interleave = 1, overlap on). */
+void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job);
+
+typedef struct fl_train_stage {
+    int first_layer, last_layer;  /* [first, last) */
+    int gpu;                      /* catalog GPU index */
+    int zone;                     /* catalog zone index */
+    int tp;                       /* tensor-parallel degree (GPUs of this stage in one node) */
+} fl_train_stage;
+
+typedef struct fl_train_pipeline {
+    int replicas;                 /* data-parallel copies of this pipeline */
+    int micro_batches;            /* per replica per iteration */
+    int n_stages;
+    const fl_train_stage *stages;
+} fl_train_pipeline;
+
+typedef struct fl_train_stage_result {
+    double fwd_s, bwd_s;          /* one micro-batch through the stage (compute + tp comm) */
+    double compute_s;             /* fwd+bwd compute of all micro-batches of the iteration */
+    double p2p_s;                 /* activation/gradient transfer to the next stage, per micro-batch */
+    double tp_comm_s;             /* tensor-parallel communication per iteration */
+    double peak_memory_bytes;     /* per GPU */
+    double memory_capacity_bytes; /* per GPU */
+    int fits;
+} fl_train_stage_result;
+
+typedef struct fl_train_result {
+    double iteration_s, tokens_per_s, mfu;
+    double dp_allreduce_s, optimizer_s, bubble_fraction;
+    double model_flops;           /* useful FLOPs per iteration (no recomputation) */
+    int fits;
+    char reason[256];             /* why it does not fit, or "" */
+    char bottleneck[160];         /* "stage 1 compute (V100-SXM2-16GB)" */
+    int n_stage_results;          /* capacity of `stages` in, number written out */
+    fl_train_stage_result *stages;/* caller-provided, pipeline-major order; may be NULL */
+} fl_train_result;
+
+/* Simulate one iteration of a whole plan: every pipeline's 1F1B (or interleaved) schedule as
+ * events over heterogeneous stage times, DP all-reduce per stage across the replicas of all
+ * pipelines holding the same layers, optimizer step; memory per stage. Validates the input
+ * (layer ranges cover [0, layers) without gaps/overlaps, tp divides heads, indexes valid). */
+fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, const fl_train_pipeline *pipes,
+                            int n_pipes, fl_train_result *res, fl_error *err);
+
+/* --- primitives for fast candidate construction (planner) --- */
+
+/* One transformer layer, one micro-batch, on a tp group of `gpu`: forward and backward seconds
+ * (backward includes recomputation and tp communication). */
+void fl_train_layer_time(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, double *fwd_s,
+                         double *bwd_s);
+/* Extra time of the embeddings (has_first) and LM head + loss (has_last) for one micro-batch. */
+void fl_train_edge_time(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int has_first,
+                        int has_last, double *fwd_s, double *bwd_s);
+/* Peak memory per GPU of a stage holding `layers` layers, with `in_flight` micro-batches of
+ * activations kept (1F1B: p - stage_index), `dp` data-parallel copies (for ZeRO sharding). */
+double fl_train_stage_memory(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int layers,
+                             int has_first, int has_last, int in_flight, int dp);
+/* Memory a training process can use on one GPU of this type. */
+double fl_train_memory_capacity(const fl_catalog *cat, int gpu);
+/* Seconds to send `bytes` between two GPUs in zones za, zb (same node when same_node). */
+double fl_train_p2p_time(const fl_catalog *cat, int gpu, int za, int zb, int same_node, double bytes);
+
+/* --- internals shared by simulator/train_*.c (added by the simulator; not used by the planner) --- */
+
+/* Largest pipeline depth fl_train_simulate accepts. */
+#define FL_TRAIN_MAX_STAGES 512
+
+/* Performance figures of one GPU type for one compute dtype (train_compute.c). */
+typedef struct fl_train_gpu_perf {
+    double peak_flops;     /* dense tensor peak of the dtype */
+    double gemm_eff;       /* large-GEMM fraction of peak */
+    double attn_fwd_eff;   /* flash attention forward, fraction of peak */
+    double attn_bwd_eff;   /* flash attention backward */
+    int sms;               /* streaming multiprocessors / compute units (wave quantisation) */
+    double hbm_bw;         /* achievable HBM bytes/s (copy kernels) */
+    double link_bw;        /* achievable intra-node collective bandwidth per GPU, bytes/s */
+    double link_lat;       /* intra-node collective step latency, s */
+} fl_train_gpu_perf;
+
+void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_train_gpu_perf *p);
+
+/* Analytic split of one layer's time (one micro-batch, tp group), used by the measured-profile
+ * scaling and the accuracy tables. */
+typedef struct fl_train_layer_cost {
+    double fwd_compute_s, bwd_compute_s;  /* kernels only (bwd includes recomputation) */
+    double fwd_comm_s, bwd_comm_s;        /* tensor-parallel collectives */
+    double fwd_flops;                     /* useful forward FLOPs of the layer (per tp group) */
+    double act_bytes;                     /* activations kept for backward per GPU */
+    int measured;                         /* 1 when scaled from a measured catalog point */
+} fl_train_layer_cost;
+
+/* Purely analytic layer cost (no catalog measured points). */
+void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp,
+                                  fl_train_layer_cost *c);
+/* Layer cost preferring the catalog's measured "layer" points of this GPU when the shape is close. */
+void fl_train_layer_cost_get(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp,
+                             fl_train_layer_cost *c);
+/* Useful FLOPs of one micro-batch through the whole model forward (all layers, head). */
+double fl_train_model_fwd_flops(const fl_train_setup *s);
+/* Ring all-reduce of `bytes` per member over n members with bandwidth bw and step latency lat. */
+double fl_train_allreduce_time(double bytes, int n, double bw, double lat);
+/* Parameters of one transformer layer and of the edges (embeddings / final norm + head). */
+double fl_train_layer_params(const fl_model *m);
+double fl_train_embed_params(const fl_model *m);
+double fl_train_head_params(const fl_model *m, int pipeline_split);
+/* Largest number of GPUs per instance any offering of this GPU type has (8 when unknown). */
+int fl_train_node_gpus(const fl_catalog *cat, int gpu);
+
+/* Peak memory per GPU of a stage from a precomputed layer cost (act_bytes of one layer and
+ * act_full_bytes of one layer without recomputation). */
+double fl_train_stage_memory_from(const fl_train_setup *s, const fl_train_layer_cost *c, double act_full_bytes,
+                                  int tp, int layers, int has_first, int has_last, double in_flight, int dp);
+/* Micro-batches of activations a stage keeps at its peak: 1F1B min(p - stage, m); interleaved
+ * Megatron warm-up ((p - stage - 1) * 2 + (v - 1) * p + 1 chunks of 1/v of the stage). */
+double fl_train_in_flight(int p, int stage, int m, int chunks);
+
+/* Pipeline schedule (train_schedule.c). Per stage: forward and backward seconds of one
+ * micro-batch (fwd[], bwd[]) and the transfer time to the next stage (p2p[], last unused).
+ * Writes the pipeline's end time, per-stage time of its last backward (last_bwd_end[]) and
+ * the bubble fraction. chunks > 1 simulates the interleaved schedule. */
+typedef struct fl_train_sched_out {
+    double end_s;
+    double bubble_fraction;
+} fl_train_sched_out;
+void fl_train_schedule(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
+                       double *last_bwd_end, fl_train_sched_out *out);
+
+#endif
