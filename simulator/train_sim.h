@@ -156,5 +156,8 @@ typedef struct fl_train_sched_out {
 } fl_train_sched_out;
 void fl_train_schedule(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
                        double *last_bwd_end, fl_train_sched_out *out);
+/* The same with an explicit budget of simulated ops (beyond it: steady-state extension). */
+void fl_train_schedule_budget(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
+                              double *last_bwd_end, fl_train_sched_out *out, long max_ops);
 
 #endif

@@ -1,0 +1,230 @@
+/* planner/train_doc.c — turn a MILP solution of the training planner into the plan document
+ * of the JSON contract ("resources", "parallelism", "job", "model"), re-simulate it with the
+ * simulator (fl_train_plan_simulate) and score it by the job's objective. */
+#include "planner/train_internal.h"
+#include "common/error.h"
+#include "common/plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* GPUs of stages with tp >= 2^l that the solution puts on cell c. */
+static long cell_need(const fl_tp_set *set, const fl_tp_solution *sol, int c, int l)
+{
+    long n = 0;
+    for (int t = 0; t < set->n_tpl; t++) {
+        if (!sol->x[t])
+            continue;
+        const fl_tp_template *tp = &set->tpl[t];
+        for (int k = 0; k < tp->n_cells; k++)
+            if (tp->cells[k] == c)
+                n += (long)tp->gpus[k][l] * sol->x[t];
+    }
+    return n;
+}
+
+static long cell_have(const fl_tp_pool *pool, const int *inst, int c, int l)
+{
+    long n = 0;
+    for (int o = 0; o < pool->n_offers; o++)
+        if (pool->offers[o].cell == c && pool->offers[o].gpi >= (1 << l))
+            n += (long)inst[o] * pool->offers[o].gpi;
+    return n;
+}
+
+/* Release instances the trimmed solution no longer needs, most expensive per GPU first. */
+static void trim_instances(const fl_tp_pool *pool, const fl_tp_set *set, const fl_tp_solution *sol, int *inst)
+{
+    for (int c = 0; c < pool->n_cells; c++) {
+        long need[FL_TP_LEVELS];
+        for (int l = 0; l < FL_TP_LEVELS; l++)
+            need[l] = cell_need(set, sol, c, l);
+        for (;;) {
+            int best = -1;
+            for (int o = 0; o < pool->n_offers; o++) {
+                const fl_tp_offer *f = &pool->offers[o];
+                if (f->cell != c || inst[o] == 0)
+                    continue;
+                inst[o]--;
+                int ok = 1;
+                for (int l = 0; l < FL_TP_LEVELS && ok; l++)
+                    ok = cell_have(pool, inst, c, l) >= need[l];
+                inst[o]++;
+                if (ok && (best < 0 || f->price / f->gpi > pool->offers[best].price / pool->offers[best].gpi))
+                    best = o;
+            }
+            if (best < 0)
+                break;
+            inst[best]--;
+        }
+    }
+}
+
+static json_t *job_obj(const fl_job *job, fl_recompute rc_used)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "seq_len", json_integer(job->seq_len));
+    json_object_set_new(j, "global_batch", json_integer(job->global_batch));
+    json_t *pr = json_object();
+    json_object_set_new(pr, "compute", json_string(fl_dtype_name(job->compute_dtype)));
+    json_object_set_new(pr, "master_weights",
+                        json_string(job->master_weights ? fl_dtype_name(job->master_dtype) : "none"));
+    json_object_set_new(pr, "grads", json_string(fl_dtype_name(job->grad_dtype)));
+    json_object_set_new(j, "precision", pr);
+    json_object_set_new(j, "optimizer", json_string(job->optimizer == FL_OPT_SGD ? "sgd" : "adam"));
+    json_object_set_new(j, "zero_stage", json_integer(job->zero_stage));
+    json_object_set_new(j, "recompute", json_string(fl_recompute_name(rc_used)));
+    json_object_set_new(j, "attention", json_string(job->flash ? "flash" : "standard"));
+    json_object_set_new(j, "objective", json_string(fl_objective_name(job->objective)));
+    if (job->budget_per_hour > 0)
+        json_object_set_new(j, "budget_per_hour", json_real(job->budget_per_hour));
+    if (job->min_tokens_per_s > 0)
+        json_object_set_new(j, "min_tokens_per_s", json_real(job->min_tokens_per_s));
+    if (job->train_tokens > 0)
+        json_object_set_new(j, "train_tokens", json_real(job->train_tokens));
+    if (job->max_gpus > 0)
+        json_object_set_new(j, "max_gpus", json_integer(job->max_gpus));
+    json_object_set_new(j, "allow_spot", json_boolean(job->allow_spot));
+    return j;
+}
+
+static json_t *stages_arr(const fl_catalog *cat, const fl_tp_pool *pool, const fl_tp_set *set, const fl_tp_template *t)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < t->n_stages; i++) {
+        const fl_tp_stage *st = &set->stages[t->first_stage + i];
+        const fl_tp_cell *cl = &pool->cells[st->cell];
+        json_t *s = json_object();
+        json_t *ly = json_array();
+        json_array_append_new(ly, json_integer(st->first));
+        json_array_append_new(ly, json_integer(st->last));
+        json_object_set_new(s, "layers", ly);
+        json_object_set_new(s, "gpu", json_string(fl_catalog_gpu(cat, (size_t)cl->gpu)->name));
+        json_object_set_new(s, "zone", json_string(fl_catalog_zone(cat, (size_t)cl->zone)->name));
+        json_object_set_new(s, "tp", json_integer(st->tp));
+        json_array_append_new(a, s);
+    }
+    return a;
+}
+
+/* Simulate the pipelines of template t alone as the plan uses them; 1 when they fit. */
+static int template_fits(const fl_catalog *cat, const fl_tp_pool *pool, const fl_tp_set *set, int t, int replicas,
+                         long m)
+{
+    const fl_tp_template *tp = &set->tpl[t];
+    fl_train_stage *st = calloc((size_t)tp->n_stages, sizeof *st);
+    if (!st)
+        return 1;
+    for (int i = 0; i < tp->n_stages; i++) {
+        const fl_tp_stage *s = &set->stages[tp->first_stage + i];
+        st[i] = (fl_train_stage){.first_layer = s->first, .last_layer = s->last, .gpu = pool->cells[s->cell].gpu,
+                                 .zone = pool->cells[s->cell].zone, .tp = s->tp};
+    }
+    fl_train_pipeline p = {.replicas = replicas, .micro_batches = (int)m, .n_stages = tp->n_stages, .stages = st};
+    fl_train_result r;
+    memset(&r, 0, sizeof r);
+    int ok = fl_train_simulate(cat, &set->setup, &p, 1, &r, NULL) == FL_OK && r.fits;
+    free(st);
+    return ok;
+}
+
+fl_status fl_tp_solution_doc(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, const fl_tp_set *set,
+                             const fl_tp_solution *sol, json_t **doc_out, int *bad_template, fl_error *err)
+{
+    *doc_out = NULL;
+    *bad_template = -1;
+    int *inst = malloc(((size_t)pool->n_offers + 1) * sizeof *inst);
+    if (!inst)
+        return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+    memcpy(inst, sol->inst, (size_t)pool->n_offers * sizeof *inst);
+    trim_instances(pool, set, sol, inst);
+
+    json_t *doc = json_object();
+    json_object_set_new(doc, "kind", json_string("training"));
+    json_object_set_new(doc, "model", fl_model_to_json_obj(&job->model));
+    json_object_set_new(doc, "job", job_obj(job, set->setup.recompute));
+    json_t *res = json_array();
+    for (int o = 0; o < pool->n_offers; o++) {
+        if (!inst[o])
+            continue;
+        const fl_tp_offer *f = &pool->offers[o];
+        const fl_offering *of = fl_catalog_offering(cat, (size_t)f->offering);
+        json_t *r = json_object();
+        json_object_set_new(r, "cloud", json_string(of->cloud));
+        json_object_set_new(r, "zone", json_string(of->zone));
+        json_object_set_new(r, "instance_type", json_string(of->instance_type));
+        json_object_set_new(r, "gpu", json_string(of->gpu));
+        json_object_set_new(r, "gpus_per_instance", json_integer(f->gpi));
+        json_object_set_new(r, "instances", json_integer(inst[o]));
+        json_object_set_new(r, "price_per_hour", json_real(f->price));
+        json_object_set_new(r, "spot", json_boolean(f->spot));
+        json_array_append_new(res, r);
+    }
+    json_object_set_new(doc, "resources", res);
+    free(inst);
+
+    json_t *par = json_object();
+    json_object_set_new(par, "micro_batch", json_integer(set->setup.micro_batch));
+    json_object_set_new(par, "schedule", json_string("1f1b"));
+    json_object_set_new(par, "recompute", json_string(fl_recompute_name(set->setup.recompute)));
+    json_object_set_new(par, "zero_stage", json_integer(set->setup.zero_stage));
+    json_t *pipes = json_array();
+    for (int t = 0; t < set->n_tpl; t++) {
+        if (!sol->x[t])
+            continue;
+        long q = sol->s[t] / sol->x[t], r = sol->s[t] % sol->x[t];
+        for (int k = 0; k < 2; k++) {
+            long reps = k == 0 ? r : sol->x[t] - r, mb = k == 0 ? q + 1 : q;
+            if (reps <= 0 || mb <= 0)
+                continue;
+            json_t *p = json_object();
+            json_object_set_new(p, "replicas", json_integer(reps));
+            json_object_set_new(p, "micro_batches", json_integer(mb));
+            json_object_set_new(p, "stages", stages_arr(cat, pool, set, &set->tpl[t]));
+            json_array_append_new(pipes, p);
+        }
+    }
+    json_object_set_new(par, "pipelines", pipes);
+    json_object_set_new(doc, "parallelism", par);
+
+    fl_error serr;
+    fl_error_clear(&serr);
+    fl_status rc = fl_train_plan_simulate(cat, doc, &serr);
+    json_t *sim = json_object_get(doc, "simulation");
+    if (rc || !json_is_true(json_object_get(sim, "fits"))) {
+        for (int t = 0; t < set->n_tpl && *bad_template < 0; t++)
+            if (sol->x[t] && !template_fits(cat, pool, set, t, sol->x[t], (sol->s[t] + sol->x[t] - 1) / sol->x[t]))
+                *bad_template = t;
+        json_decref(doc);
+        if (rc && rc != FL_EINVAL && rc != FL_EINFEASIBLE) {
+            if (err)
+                *err = serr;
+            return rc;
+        }
+        return FL_OK;
+    }
+    double tps = json_number_value(json_object_get(sim, "tokens_per_s"));
+    double cph = json_number_value(json_object_get(sim, "cost_per_hour"));
+    if (job->train_tokens > 0 && tps > 0) {
+        double secs = job->train_tokens / tps;
+        if (!json_object_get(sim, "time_to_train_s"))
+            json_object_set_new(sim, "time_to_train_s", json_real(secs));
+        if (!json_object_get(sim, "total_cost"))
+            json_object_set_new(sim, "total_cost", json_real(cph * secs / 3600.0));
+    }
+    *doc_out = doc;
+    return FL_OK;
+}
+
+double fl_tp_doc_score(const fl_job *job, json_t *doc)
+{
+    json_t *sim = json_object_get(doc, "simulation");
+    double tps = json_number_value(json_object_get(sim, "tokens_per_s"));
+    double cph = json_number_value(json_object_get(sim, "cost_per_hour"));
+    switch (job->objective) {
+    case FL_OBJ_MIN_COST: return cph > 0 ? -cph : -1e300;
+    case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR: return cph > 0 ? tps / cph : 0;
+    default: return tps;
+    }
+}

@@ -1,0 +1,130 @@
+/* planner/train_internal.h — internal types of the training planner (issue 4): the resource
+ * pool (zone × GPU cells and their offerings), pipeline templates built from the simulator's
+ * primitives, the fixed-iteration-time MILP over template replica counts, and the search over
+ * iteration times that implements the objectives. Nothing here is public. */
+#ifndef FL_PLANNER_TRAIN_INTERNAL_H
+#define FL_PLANNER_TRAIN_INTERNAL_H
+
+#include "common/job.h"
+#include "simulator/train_sim.h"
+
+#include <jansson.h>
+
+#define FL_TP_LEVELS 4          /* tp 1, 2, 4, 8 */
+#define FL_TPL_MAX_CELLS 4      /* distinct (zone, GPU) cells one template may use */
+
+/* One rentable variant of an offering: on-demand or spot. */
+typedef struct fl_tp_offer {
+    int offering;               /* catalog offering index */
+    int cell;                   /* pool cell */
+    int gpi;                    /* GPUs per instance */
+    double price;               /* $/h per instance for this variant */
+    int spot;
+} fl_tp_offer;
+
+/* A (zone, GPU type) the plan may use. */
+typedef struct fl_tp_cell {
+    int zone, gpu;
+    int avail;                  /* GPUs; -1 unlimited */
+    int node;                   /* largest instance (max tp inside a node) */
+    double gpu_price;           /* cheapest $/h per GPU over its offers */
+} fl_tp_cell;
+
+typedef struct fl_tp_pool {
+    fl_tp_cell *cells; int n_cells;
+    fl_tp_offer *offers; int n_offers;
+    int limited;                /* availability is a closed list */
+} fl_tp_pool;
+
+/* One pipeline stage of a template. */
+typedef struct fl_tp_stage {
+    int cell, tp, first, last;
+} fl_tp_stage;
+
+/* A pipeline template: a replica of it is one pipeline of stages. */
+typedef struct fl_tp_template {
+    int first_stage, n_stages;  /* into fl_tp_set.stages */
+    int n_cells;
+    int cells[FL_TPL_MAX_CELLS];
+    int gpus[FL_TPL_MAX_CELLS][FL_TP_LEVELS]; /* GPUs of stages with tp >= 1,2,4,8 per cell */
+    int total_gpus;
+    double slope;               /* seconds per extra micro-batch (simulated) */
+    double fixed;               /* iteration seconds with one micro-batch (simulated) */
+    double egress_gb;           /* cross-zone activation GB per micro-batch */
+    double egress_price;        /* $/GB of that traffic */
+    double price;               /* $/h at the cheapest offers (for pruning/ordering only) */
+    int disabled;               /* excluded by the caller (alternatives, failed simulation) */
+} fl_tp_template;
+
+/* Templates built for one setting (micro-batch, recomputation). */
+typedef struct fl_tp_set {
+    fl_train_setup setup;
+    fl_tp_template *tpl; int n_tpl, cap_tpl;
+    fl_tp_stage *stages; int n_stages, cap_stages;
+    int n_enumerated;           /* candidates looked at before pruning */
+} fl_tp_set;
+
+/* Constraints of one MILP solve (copied from the job, editable for diagnostics). */
+typedef struct fl_tp_limits {
+    double budget;              /* $/h; 0 = none */
+    int max_gpus;               /* 0 = none */
+    long total_mb;              /* global_batch / micro_batch */
+    double time_limit_s;
+    const int *extra_avail;     /* per cell extra GPUs (marginal value), or NULL */
+    const char *region;         /* only cells of zones in this region (NULL = all) */
+    int no_availability;        /* 1: ignore availability counts (diagnostics) */
+    int ignore_floor;           /* 1: ignore min_tokens_per_s / deadline (diagnostics) */
+    double floor_scale;         /* tighten the iteration time the floor allows (0 = 1) */
+} fl_tp_limits;
+
+/* A MILP solution at a fixed iteration time. */
+typedef struct fl_tp_solution {
+    int feasible;
+    double T;                   /* iteration time bound used */
+    double cost;                /* $/h (instances + egress) */
+    int *x;                     /* replicas per template */
+    long *s;                    /* micro-batches per template */
+    int *inst;                  /* instances per offer */
+    int gpus;
+    int status_optimal;         /* 1: proven optimal; 0: time limit with a feasible point */
+    double mip_gap;
+    double time_s;
+} fl_tp_solution;
+
+/* ---- pool (train_pool.c) ---- */
+fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_availability *av, fl_tp_pool *pool,
+                           fl_error *err);
+void fl_tp_pool_free(fl_tp_pool *pool);
+
+/* ---- templates (train_templates.c) ---- */
+/* Build and prune the templates for one setting; set->setup must be filled. */
+fl_status fl_tp_templates_build(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, fl_tp_set *set,
+                                fl_error *err);
+void fl_tp_set_free(fl_tp_set *set);
+/* Iteration time of a template replica carrying m micro-batches. */
+double fl_tp_template_time(const fl_tp_template *t, long m);
+/* Largest m with fl_tp_template_time(t, m) <= T (0 when even one does not). */
+long fl_tp_template_max_mb(const fl_tp_template *t, double T, long cap);
+/* Balanced split of `layers` over stages (gpu/tp given, zone per stage) minimising the slowest
+ * stage under memory. Writes first/last; returns 0 when no split fits. Exposed for tests. */
+int fl_tp_split_layers(const fl_catalog *cat, const fl_train_setup *s, int n, const int *gpu, const int *tp,
+                       const int *zone, int layers, int *first, int *last, double *bottleneck_s);
+
+/* ---- MILP (train_milp.c) ---- */
+fl_status fl_tp_solution_alloc(fl_tp_solution *sol, const fl_tp_set *set, const fl_tp_pool *pool);
+void fl_tp_solution_free(fl_tp_solution *sol);
+/* Minimise $/h (feasibility only when cost_objective == 0) subject to every replica finishing
+ * within T. sol->feasible tells the outcome; FL_ESOLVER only when GLPK fails. */
+fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const fl_tp_set *set,
+                           const fl_tp_limits *lim, double T, int cost_objective, fl_tp_solution *sol,
+                           fl_error *err);
+
+/* ---- documents (train_doc.c) ---- */
+/* Build the plan document of a solution and simulate it. *doc_out NULL when it does not fit
+ * (then *bad_template names a template to disable, or -1). */
+fl_status fl_tp_solution_doc(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, const fl_tp_set *set,
+                             const fl_tp_solution *sol, json_t **doc_out, int *bad_template, fl_error *err);
+/* Objective value of a simulated document (larger is better). */
+double fl_tp_doc_score(const fl_job *job, json_t *doc);
+
+#endif

@@ -1,0 +1,379 @@
+/* simulator/train_compute.c — compute-time model of training: per-GPU performance figures, a
+ * GEMM time model (wave quantisation over the GPU's SMs, roofline on HBM bandwidth, kernel
+ * overheads), the FLOPs and memory traffic of one transformer layer (GQA, flash or standard
+ * attention, GELU or SwiGLU MLP, MoE), embeddings, LM head and loss, recomputation, and the
+ * preference for measured catalog points when the shape is close.
+ *
+ * Calibration (bench/train_sim/ reproduces it): the large-GEMM efficiency, the wave model and the
+ * copy bandwidth come from the H100 GEMM/memcpy points of tests/data/calibration; the flash
+ * attention efficiencies, the backward GEMM factor and the kernel overheads were chosen once on
+ * the H100 layer points (global constants, no per-shape terms). */
+#include "simulator/train_sim.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+/* Output tile of tensor-core GEMM kernels (cuBLAS/CUTLASS 128x256 on recent GPUs). */
+#define TILE_M 128.0
+#define TILE_N 256.0
+/* Fixed GPU-side cost of a kernel (prologue/epilogue, launch gap), s. */
+#define KERNEL_OVERHEAD_S 4e-6
+/* No kernel completes faster than the host can issue it in an eager framework, s. */
+#define KERNEL_FLOOR_S 10e-6
+/* Backward GEMMs (transposed operands, wgrad reductions over tokens) run at this fraction of
+ * the forward efficiency (fitted once on the H100 layer points). */
+#define BWD_GEMM_FACTOR 0.85
+/* Achievable fraction of the HBM datasheet bandwidth: H100 1 GiB device copy 2.91 TB/s of 3.35. */
+#define HBM_EFF 0.87
+
+/* Per-GPU figures that the catalog does not carry: SM count (datasheets) and the fraction of
+ * dense peak that large GEMMs reach. Hopper 0.78 is measured here (8192^3 bf16 754 TFLOP/s of
+ * 989); the others are typical published cuBLAS/rocBLAS large-GEMM results. */
+static const struct {
+    const char *prefix;
+    int sms;
+    double gemm_eff;
+} gpu_table[] = {
+    {"V100", 80, 0.80},   {"T4", 40, 0.68},    {"A10G", 80, 0.75},   {"L4", 58, 0.70},
+    {"L40S", 142, 0.72},  {"A100", 108, 0.86}, {"H100-PCIE", 114, 0.75}, {"H100", 132, 0.78},
+    {"H200", 132, 0.80},  {"GH200", 132, 0.80}, {"MI250X", 220, 0.60}, {"MI300X", 304, 0.55},
+};
+
+void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_train_gpu_perf *p)
+{
+    const fl_gpu *g = fl_catalog_gpu(cat, (size_t)gpu);
+    memset(p, 0, sizeof *p);
+    double peak;
+    switch (dtype) {
+    case FL_DT_FP32: peak = g->fp32_flops; break;
+    case FL_DT_FP8: peak = g->fp8_flops > 0 ? g->fp8_flops : (g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops); break;
+    case FL_DT_FP16: peak = g->fp16_flops > 0 ? g->fp16_flops : g->bf16_flops; break;
+    default: peak = g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops; break; /* bf16 falls back to fp16 AMP */
+    }
+    if (peak <= 0)
+        peak = g->fp32_flops > 0 ? g->fp32_flops : 1e13;
+    p->peak_flops = peak;
+    p->gemm_eff = 0.75;
+    p->sms = 0;
+    size_t best = 0;
+    for (size_t i = 0; i < sizeof gpu_table / sizeof gpu_table[0]; i++) {
+        size_t n = strlen(gpu_table[i].prefix);
+        if (n > best && strncasecmp(g->name, gpu_table[i].prefix, n) == 0) {
+            best = n;
+            p->sms = gpu_table[i].sms;
+            p->gemm_eff = gpu_table[i].gemm_eff;
+        }
+    }
+    if (p->sms == 0) /* unknown GPU: about 7.5 dense TFLOP/s per SM as on Hopper/Ampere */
+        p->sms = (int)fmax(16, round(peak / 7.5e12));
+    if (dtype == FL_DT_FP32)
+        p->gemm_eff = 0.85;
+    /* Flash attention reaches 0.55 (fwd) and 0.35 (bwd) of peak on the H100 points where GEMMs
+     * reach 0.78: keep those ratios to the GEMM efficiency on other GPUs. */
+    p->attn_fwd_eff = p->gemm_eff * (0.55 / 0.78);
+    p->attn_bwd_eff = p->gemm_eff * (0.35 / 0.78);
+    p->hbm_bw = g->hbm_bw * HBM_EFF;
+    /* link_bw is the datasheet total (both directions) for NVLink/xGMI: a ring moves data one way
+     * at ~80 % of it (A100 measured 245 GB/s of 600 total => 0.41). PCIe figures are per direction. */
+    int fabric = g->link_type && (strcasecmp(g->link_type, "NVLink") == 0 || strcasecmp(g->link_type, "xGMI") == 0);
+    p->link_bw = g->link_bw * (fabric ? 0.41 : 0.7);
+    if (p->link_bw <= 0)
+        p->link_bw = 1e10;
+    p->link_lat = fabric ? 8e-6 : 20e-6;
+}
+
+/* Seconds of one GEMM [M,K] x [K,N] at `eff_scale` of the forward efficiency. Tensor cores
+ * work in waves of output tiles over the SMs; the last partial wave costs a full one. */
+static double gemm_time(const fl_train_gpu_perf *p, double M, double N, double K, double e, double eff_scale)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return 0;
+    double tiles = ceil(M / TILE_M) * ceil(N / TILE_N);
+    double waves = ceil(tiles / p->sms);
+    double tile_t = 2.0 * TILE_M * TILE_N * K / (p->gemm_eff * eff_scale * p->peak_flops / p->sms);
+    double tc = waves * tile_t;
+    /* never faster than the useful FLOPs at peak efficiency nor than moving the operands */
+    double tf = 2.0 * M * N * K / (p->gemm_eff * eff_scale * p->peak_flops);
+    double tm = (M * K + K * N + M * N) * e / p->hbm_bw;
+    double t = fmax(fmax(tc, tf), tm) + KERNEL_OVERHEAD_S;
+    return fmax(t, KERNEL_FLOOR_S);
+}
+
+/* Seconds of a memory-bound kernel moving `bytes` through HBM. */
+static double mem_time(const fl_train_gpu_perf *p, double bytes)
+{
+    return fmax(bytes / p->hbm_bw + KERNEL_OVERHEAD_S, KERNEL_FLOOR_S);
+}
+
+double fl_train_allreduce_time(double bytes, int n, double bw, double lat)
+{
+    if (n <= 1 || bytes <= 0)
+        return 0;
+    return 2.0 * (n - 1) / n * bytes / bw + 2.0 * (n - 1) * lat;
+}
+
+double fl_train_layer_params(const fl_model *m)
+{
+    double h = m->hidden, f = m->ffn;
+    double kvd = (double)m->hidden / m->heads * m->kv_heads;
+    int gelu = m->activation == FL_ACT_GELU;
+    double attn = 2 * h * h + 2 * h * kvd + (gelu ? 2 * h + 2 * kvd : 0);
+    double mlp = gelu ? 2 * h * f + f + h : 3 * h * f;
+    double router = m->experts > 1 ? h * m->experts : 0;
+    return attn + mlp * m->experts + router + (gelu ? 4 * h : 2 * h);
+}
+
+double fl_train_embed_params(const fl_model *m)
+{
+    return (double)m->vocab * m->hidden + (m->rope ? 0 : (double)m->max_positions * m->hidden);
+}
+
+/* Final norm + LM head; with tied embeddings and a pipeline split, the last stage keeps its
+ * own copy of the embedding matrix for the head (Megatron-LM). */
+double fl_train_head_params(const fl_model *m, int pipeline_split)
+{
+    double fin = m->activation == FL_ACT_GELU ? 2.0 * m->hidden : m->hidden;
+    double head = (!m->tied_embeddings || pipeline_split) ? (double)m->vocab * m->hidden : 0;
+    return fin + head;
+}
+
+void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp,
+                                  fl_train_layer_cost *c)
+{
+    const fl_model *m = s->model;
+    double e = fl_dtype_bytes(s->compute_dtype);
+    if (e < 2 && s->compute_dtype != FL_DT_FP32)
+        e = 2; /* fp8 compute keeps 16-bit activations */
+    double t = tp > 0 ? tp : 1;
+    double b = s->micro_batch, sq = s->seq_len, h = m->hidden, a = m->heads, f = m->ffn;
+    double T = b * sq;
+    double kvd = h / a * m->kv_heads;
+    int gelu = m->activation == FL_ACT_GELU;
+    int moe = m->experts > 1;
+    double sp = s->sequence_parallel ? t : 1; /* norms/residuals split over tp with sequence parallel */
+    memset(c, 0, sizeof *c);
+
+    /* --- forward --- */
+    double qkv = gemm_time(p, T, (h + 2 * kvd) / t, h, e, 1);
+    double outp = gemm_time(p, T, h, h / t, e, 1);
+    double mlp_f = 0, mlp_b = 0, mlp_flops;
+    double nmat = gelu ? 2 : 3;
+    if (moe) {
+        double E = m->experts, k = m->top_k;
+        double Te = T * k / E; /* tokens per expert (balanced routing) */
+        double up = gemm_time(p, Te, (nmat - 1) * f / t, h, e, 1), dn = gemm_time(p, Te, h, f / t, e, 1);
+        double upb = gemm_time(p, Te, h, (nmat - 1) * f / t, e, BWD_GEMM_FACTOR) +
+                     gemm_time(p, h, (nmat - 1) * f / t, Te, e, BWD_GEMM_FACTOR);
+        double dnb = gemm_time(p, Te, f / t, h, e, BWD_GEMM_FACTOR) + gemm_time(p, f / t, h, Te, e, BWD_GEMM_FACTOR);
+        double router = gemm_time(p, T, E, h, e, 1) + mem_time(p, T * E * 4 * 3);
+        double perm = mem_time(p, 2 * T * k * h * e * 2); /* dispatch + combine copies */
+        mlp_f = E * (up + dn) + router + perm;
+        mlp_b = E * (upb + dnb) + 2 * router + perm;
+        mlp_flops = 2 * T * k * nmat * h * f / t + 2 * T * E * h;
+    } else {
+        double up = gemm_time(p, T, (nmat - 1) * f / t, h, e, 1), dn = gemm_time(p, T, h, f / t, e, 1);
+        mlp_f = up + dn;
+        mlp_b = gemm_time(p, T, h, (nmat - 1) * f / t, e, BWD_GEMM_FACTOR) +
+                gemm_time(p, h, (nmat - 1) * f / t, T, e, BWD_GEMM_FACTOR) +
+                gemm_time(p, T, f / t, h, e, BWD_GEMM_FACTOR) + gemm_time(p, f / t, h, T, e, BWD_GEMM_FACTOR);
+        mlp_flops = 2 * T * nmat * h * f / t;
+    }
+    double act_tokens = moe ? T * m->top_k : T;
+    double act_f = mem_time(p, act_tokens * f / t * e * (gelu ? 2 : 3));
+    double act_b = mem_time(p, act_tokens * f / t * e * (gelu ? 3 : 5));
+    /* two norms and two residual adds on [T, h] (split by tp under sequence parallelism) */
+    double elem_f = 2 * mem_time(p, 2 * T * h * e / sp) + 2 * mem_time(p, 3 * T * h * e / sp);
+    double elem_b = 2 * mem_time(p, 4 * T * h * e / sp) + 2 * mem_time(p, 3 * T * h * e / sp);
+    if (m->rope) {
+        elem_f += mem_time(p, 2 * T * (h + kvd) / t * e);
+        elem_b += mem_time(p, 2 * T * (h + kvd) / t * e);
+    }
+    /* attention core: causal, so half of the 4*b*s^2*h score/value FLOPs are computed */
+    double heads_t = a / t;
+    double hd = h / a;
+    double attn_flops_full = 4.0 * b * sq * sq * hd * heads_t; /* non-causal count */
+    double attn_f, attn_b;
+    if (s->flash) {
+        attn_f = fmax(0.5 * attn_flops_full / (p->attn_fwd_eff * p->peak_flops), KERNEL_FLOOR_S);
+        attn_b = fmax(2.5 * 0.5 * attn_flops_full / (p->attn_bwd_eff * p->peak_flops), KERNEL_FLOOR_S);
+    } else {
+        /* materialised scores: batched GEMMs over b*heads plus mask/softmax over [b, a, s, s] */
+        double bh = b * heads_t;
+        double qk = bh * (gemm_time(p, sq, sq, hd, e, 1) - KERNEL_OVERHEAD_S) + KERNEL_OVERHEAD_S;
+        double sv = bh * (gemm_time(p, sq, hd, sq, e, 1) - KERNEL_OVERHEAD_S) + KERNEL_OVERHEAD_S;
+        double scores = bh * sq * sq * e;
+        attn_f = qk + sv + mem_time(p, 2 * scores) + mem_time(p, 2 * scores);
+        attn_b = 2 * (qk + sv) / BWD_GEMM_FACTOR + mem_time(p, 3 * scores) + mem_time(p, 3 * scores);
+    }
+    c->fwd_compute_s = qkv + attn_f + outp + mlp_f + act_f + elem_f;
+    double bwd_gemm = gemm_time(p, T, h, (h + 2 * kvd) / t, e, BWD_GEMM_FACTOR) +
+                      gemm_time(p, h, (h + 2 * kvd) / t, T, e, BWD_GEMM_FACTOR) +
+                      gemm_time(p, T, h / t, h, e, BWD_GEMM_FACTOR) + gemm_time(p, h / t, h, T, e, BWD_GEMM_FACTOR);
+    c->bwd_compute_s = bwd_gemm + attn_b + mlp_b + act_b + elem_b;
+    c->fwd_flops = 2 * T * (h + 2 * kvd) * h / t + 2 * T * h * h / t + mlp_flops + attn_flops_full;
+
+    /* tensor parallelism: Megatron-style 2 all-reduces of [T, h] forward and 2 backward
+     * (reduce-scatter + all-gather of the same volume under sequence parallelism) */
+    if (tp > 1) {
+        double ar = fl_train_allreduce_time(T * h * e, tp, p->link_bw, p->link_lat);
+        c->fwd_comm_s = 2 * ar;
+        c->bwd_comm_s = 2 * ar;
+    }
+    /* recomputation: selective redoes the attention core, full the whole forward */
+    if (s->recompute == FL_RC_SELECTIVE)
+        c->bwd_compute_s += attn_f;
+    else if (s->recompute == FL_RC_FULL) {
+        c->bwd_compute_s += c->fwd_compute_s;
+        c->bwd_comm_s += c->fwd_comm_s;
+    }
+
+    /* activations kept for backward per GPU (16-bit, no dropout): layer input and norm outputs
+     * (replicated over tp unless sequence parallel), Q/K/V/O, MLP internals; fp32 norm
+     * statistics and attention log-sum-exp. The measured H100 layers (flash, GELU, no dropout)
+     * keep exactly 31*s*b*h + s*b*(16 + 4a) bytes (Korthikanti's 34 less the dropout masks and
+     * one shared tensor); the norm block is scaled to 3.5 of its 4 tensors to match. */
+    double mlp_act = act_tokens * f * (gelu ? 2 * e : 4 * e) + (moe ? T * m->top_k * h * e : 0);
+    double repl = T * h * 3.5 * e / sp;                      /* norm inputs/outputs (measured 3.5 of 4) */
+    double split = T * (2 * e * h + 2 * kvd * e) + mlp_act;  /* Q, O, K, V, MLP internals */
+    double stats = T * (16 / sp + 4 * a / t);
+    double full = repl + split / t + stats;
+    if (!s->flash && s->recompute != FL_RC_SELECTIVE)
+        full += 5.0 * a / t * sq * sq * b; /* Korthikanti: scores, softmax, dropout mask */
+    if (s->recompute == FL_RC_FULL)
+        full = T * h * e / sp;                  /* only the layer input survives */
+    c->act_bytes = full;
+}
+
+/* Closest measured "layer" point of this GPU with the model's h/a/ffn (GELU, MHA, the measured
+ * layer's structure); NULL when none is within a factor 4 in tokens and 2 in sequence. */
+static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train_setup *s, int gpu)
+{
+    const fl_model *m = s->model;
+    if (m->activation != FL_ACT_GELU || m->kv_heads != m->heads || m->experts > 1)
+        return NULL;
+    size_t n = fl_catalog_measured_count(cat);
+    const fl_measured *best = NULL;
+    double bestd = 1e300;
+    double lt = log((double)s->micro_batch * s->seq_len), ls = log((double)s->seq_len);
+    for (size_t i = 0; i < n; i++) {
+        const fl_measured *r = fl_catalog_measured(cat, i);
+        if (r->gpu_index != gpu || !r->kind || strcmp(r->kind, "layer") != 0)
+            continue;
+        if (r->h != m->hidden || r->a != m->heads || r->ffn != m->ffn || r->s <= 0 || r->b <= 0 || r->fwd_s <= 0 ||
+            r->fwdbwd_s <= r->fwd_s)
+            continue;
+        if (r->dtype && *r->dtype && fl_dtype_parse(r->dtype) != (int)s->compute_dtype)
+            continue;
+        double dt = fabs(log((double)r->s * r->b) - lt), ds = fabs(log((double)r->s) - ls);
+        if (dt > log(4.0) + 1e-9 || ds > log(2.0) + 1e-9)
+            continue;
+        double d = dt + 2 * ds;
+        if (d < bestd) {
+            bestd = d;
+            best = r;
+        }
+    }
+    return best;
+}
+
+void fl_train_layer_cost_get(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp,
+                             fl_train_layer_cost *c)
+{
+    fl_train_gpu_perf p;
+    fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &p);
+    fl_train_layer_cost_analytic(&p, s, tp, c);
+    if (fl_catalog_measured_count(cat) == 0 || !s->flash)
+        return;
+    const fl_measured *r = closest_measured(cat, s, gpu);
+    if (!r)
+        return;
+    /* scale the analytic times of the query by measured/analytic at the measured shape (tp 1,
+     * no recomputation): the measured point corrects the level, the model carries the shape */
+    fl_train_setup ms = *s;
+    ms.micro_batch = r->b;
+    ms.seq_len = r->s;
+    ms.recompute = FL_RC_NONE;
+    ms.sequence_parallel = 0;
+    fl_train_layer_cost ref;
+    fl_train_layer_cost_analytic(&p, &ms, 1, &ref);
+    double kf = r->fwd_s / ref.fwd_compute_s;
+    double kb = (r->fwdbwd_s - r->fwd_s) / ref.bwd_compute_s;
+    fl_train_layer_cost q0;
+    fl_train_setup qs = *s;
+    qs.recompute = FL_RC_NONE;
+    fl_train_layer_cost_analytic(&p, &qs, tp, &q0);
+    double extra = c->bwd_compute_s - q0.bwd_compute_s; /* recomputation, scaled like forward */
+    c->fwd_compute_s = q0.fwd_compute_s * kf;
+    c->bwd_compute_s = q0.bwd_compute_s * kb + extra * kf;
+    if (r->act_bytes > 0 && s->recompute != FL_RC_FULL && tp == 1 && !s->sequence_parallel)
+        c->act_bytes *= r->act_bytes / ref.act_bytes;
+    c->measured = 1;
+}
+
+void fl_train_layer_time(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, double *fwd_s,
+                         double *bwd_s)
+{
+    fl_train_layer_cost c;
+    fl_train_layer_cost_get(cat, s, gpu, tp, &c);
+    *fwd_s = c.fwd_compute_s + c.fwd_comm_s;
+    *bwd_s = c.bwd_compute_s + c.bwd_comm_s;
+}
+
+void fl_train_edge_time(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int has_first,
+                        int has_last, double *fwd_s, double *bwd_s)
+{
+    fl_train_gpu_perf p;
+    fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &p);
+    const fl_model *m = s->model;
+    double e = fl_dtype_bytes(s->compute_dtype) < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : fl_dtype_bytes(s->compute_dtype);
+    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
+    double f = 0, b = 0;
+    if (has_first) {
+        /* token (+ position) gather; backward scatter-adds into an fp32 gradient */
+        f += mem_time(&p, 2 * T * h * e * (m->rope ? 1 : 2));
+        b += mem_time(&p, T * h * (e + 8)) + mem_time(&p, V / t * h * 4);
+    }
+    if (has_last) {
+        double logits = T * V / t;
+        f += mem_time(&p, 2 * T * h * e);                         /* final norm */
+        f += gemm_time(&p, T, V / t, h, e, 1);                    /* LM head */
+        f += mem_time(&p, logits * (e + 4)) + mem_time(&p, logits * 8); /* fp32 cast, log-softmax */
+        b += mem_time(&p, logits * 12) + mem_time(&p, logits * (4 + e));
+        b += gemm_time(&p, T, h, V / t, e, BWD_GEMM_FACTOR) + gemm_time(&p, h, V / t, T, e, BWD_GEMM_FACTOR);
+        b += mem_time(&p, 4 * T * h * e);
+        if (tp > 1) { /* vocab-parallel loss: max, sum-exp, target logit all-reduced */
+            double ar = fl_train_allreduce_time(T * 4 * 3, tp, p.link_bw, p.link_lat);
+            f += ar + fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
+            b += fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
+        }
+        if (s->recompute == FL_RC_FULL)
+            b += mem_time(&p, 2 * T * h * e);
+    }
+    *fwd_s = f;
+    *bwd_s = b;
+}
+
+double fl_train_model_fwd_flops(const fl_train_setup *s)
+{
+    const fl_model *m = s->model;
+    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, f = m->ffn, a = m->heads;
+    double kvd = h / a * m->kv_heads;
+    double nmat = m->activation == FL_ACT_GELU ? 2 : 3;
+    double k = m->experts > 1 ? m->top_k : 1;
+    double layer = 2 * T * (h + 2 * kvd) * h + 2 * T * h * h + 2 * T * k * nmat * h * f +
+                   (m->experts > 1 ? 2 * T * m->experts * h : 0) + 4.0 * T * s->seq_len * h;
+    return m->layers * layer + 2 * T * h * m->vocab;
+}
+
+int fl_train_node_gpus(const fl_catalog *cat, int gpu)
+{
+    int best = 0;
+    size_t n = fl_catalog_offering_count(cat);
+    for (size_t i = 0; i < n; i++) {
+        const fl_offering *o = fl_catalog_offering(cat, i);
+        if (o->gpu_index == gpu && o->gpus_per_instance > best)
+            best = o->gpus_per_instance;
+    }
+    return best > 0 ? best : 8;
+}
