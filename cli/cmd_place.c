@@ -16,6 +16,8 @@ static const char *help =
     "                    (neither: nodes \"<zone>/<instance_type>/<i>\" from the plan's resources)\n"
     "  --current FILE    the running placed plan: keep as much model state in place as possible\n"
     "                    and report the migration (shards and bytes moved, time, egress cost)\n"
+    "  --allow-missing-nodes  treat nodes of --current absent from the inventory as gone (their\n"
+    "                    shards move) instead of an error\n"
     "  --pack            place several plans on one inventory with the fewest partially used nodes\n"
     "  --restart-s S     fixed stop + restart time of a migration (default 120)\n"
     "Prints a table; --json prints the placed plan (with \"placement\", \"migration\" and\n"
@@ -83,6 +85,7 @@ int cmd_place(int argc, char **argv)
     int pack = 0, catalog_nodes = 0;
     fl_place_options opts;
     fl_place_options_init(&opts);
+    opts.strict_nodes = 1; /* on the command line a node missing from the inventory is an error */
     if (!plans)
         return 4;
     for (int i = 1; i < argc; i++) {
@@ -102,6 +105,7 @@ int cmd_place(int argc, char **argv)
         else if (strcmp(a, "--restart-s") == 0) {
             if (cli_parse_double(a, argv[++i], 0, 1e6, &opts.restart_s)) { free(plans); return 2; }
         } else if (strcmp(a, "--pack") == 0) pack = 1;
+        else if (strcmp(a, "--allow-missing-nodes") == 0) opts.strict_nodes = 0;
         else if (strcmp(a, "--catalog-nodes") == 0) catalog_nodes = 1;
         else if (a[0] == '-' && a[1]) { free(plans); return cli_usage_error("place", "unknown option '%s'", a); }
         else plans[n_plans++] = a;

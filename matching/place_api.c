@@ -75,7 +75,7 @@ static double doc_gpus(json_t *doc)
 /* Place docs[0..n) in place (documents are modified only when everything succeeds: the caller
  * passes copies). cur_doc only with n == 1. */
 static fl_status place_docs(const fl_catalog *cat, json_t **docs, size_t n, const fl_nodes *nodes, json_t *cur_doc,
-                            const fl_place_options *opts, int strict, fl_place_report **report, fl_error *err)
+                            const fl_place_options *opts, fl_place_report **report, fl_error *err)
 {
     fl_place_options dflt;
     if (!opts) {
@@ -106,7 +106,7 @@ static fl_status place_docs(const fl_catalog *cat, json_t **docs, size_t n, cons
         }
     if (cur_doc) {
         if ((rc = fl_shards_from_doc(cat, cur_doc, "current", opts, &old, err)) ||
-            (rc = fl_shards_read_placement(cur_doc, "current", nodes, strict, &old, err)))
+            (rc = fl_shards_read_placement(cur_doc, "current", nodes, opts->strict_nodes, &old, err)))
             goto done;
     }
     for (size_t k = 0; k < n && !rc; k++) {
@@ -199,7 +199,7 @@ fl_status fl_place(const fl_catalog *cat, fl_plan *plan, const fl_nodes *nodes, 
         json_decref(copy);
         return rc;
     }
-    rc = place_docs(cat, &copy, 1, nodes, cur, opts, 1, report, err);
+    rc = place_docs(cat, &copy, 1, nodes, cur, opts, report, err);
     json_decref(cur);
     if (rc) {
         json_decref(copy);
@@ -228,7 +228,7 @@ fl_status fl_place_json(const fl_catalog *cat, const char *plan_json, const fl_n
         json_decref(doc);
         return rc;
     }
-    rc = place_docs(cat, &doc, 1, nodes, cur, opts, 1, report, err);
+    rc = place_docs(cat, &doc, 1, nodes, cur, opts, report, err);
     json_decref(cur);
     if (!rc) {
         *placed_json = fl_json_dump(doc, 1);
@@ -272,7 +272,7 @@ fl_status fl_place_pack_json(const fl_catalog *cat, const char *const *plan_json
                            : fl_fail(err, FL_EMISUSE, what, "%s is NULL", what);
     }
     if (!rc)
-        rc = place_docs(cat, docs, n_plans, nodes, NULL, opts, 1, report, err);
+        rc = place_docs(cat, docs, n_plans, nodes, NULL, opts, report, err);
     for (size_t i = 0; i < n_plans && !rc; i++)
         if (!(outs[i] = fl_json_dump(docs[i], 1)))
             rc = fl_fail(err, FL_ENOMEM, "plans", "out of memory");

@@ -37,6 +37,11 @@ static long cell_have(const fl_tp_pool *pool, const int *inst, int c, int l)
 static void trim_instances(const fl_tp_pool *pool, const fl_tp_set *set, const fl_tp_solution *sol, int *inst)
 {
     for (int c = 0; c < pool->n_cells; c++) {
+        int rented = 0;
+        for (int o = 0; o < pool->n_offers && !rented; o++)
+            rented = pool->offers[o].cell == c && inst[o] > 0;
+        if (!rented)
+            continue;
         long need[FL_TP_LEVELS];
         for (int l = 0; l < FL_TP_LEVELS; l++)
             need[l] = cell_need(set, sol, c, l);

@@ -1,13 +1,14 @@
 /* planner/train_milp.c — the training planner's MILP (GLPK) at a fixed iteration time T.
  *
- * Integer variables: x_t replicas of template t, s_t micro-batches carried by those replicas
- * (split as evenly as possible, so each replica carries ceil(s_t/x_t) at most), I_o instances
- * of offer o. With T fixed, "every replica finishes within T" is linear:
- *   s_t <= mmax_t(T) x_t,   s_t >= x_t,   sum_t s_t >= global_batch / micro_batch,
- * GPUs of stages with tp >= k of a cell fit in instances of that cell with >= k GPUs
- * (k = 1,2,4,8: tensor-parallel groups stay inside a node), availability per cell in whole
- * instances, max_gpus and the budget (instances + cross-zone egress). The objective is the
- * hourly cost, or nothing when only feasibility is asked. */
+ * Integer variables: x_t replicas of template t and I_o instances of offer o. With T fixed,
+ * a replica of t can carry at most mmax_t(T) micro-batches and still finish within T, so
+ * "every replica finishes within T and the global batch is honoured" becomes the covering row
+ *   sum_t mmax_t(T) x_t >= global_batch / micro_batch,   sum_t x_t <= global_batch / micro_batch,
+ * and the exact micro-batch counts are assigned afterwards (each replica >= 1, <= mmax_t, total
+ * exactly the global batch). Further rows: GPUs of stages with tp >= k of a cell fit in that
+ * cell's instances with >= k GPUs (k = 1,2,4,8: tensor-parallel groups stay inside a node),
+ * availability per cell in whole instances, max_gpus, and the budget (instances + cross-zone
+ * activation egress). The objective is the hourly cost, or nothing for feasibility checks. */
 #include "planner/train_internal.h"
 #include "common/error.h"
 
@@ -40,6 +41,9 @@ void fl_tp_solution_free(fl_tp_solution *sol)
     memset(sol, 0, sizeof *sol);
 }
 
+#define FL_TP_MIP_GAP 0.005     /* relative gap accepted for cost minimisation */
+#define FEAS_TIME_LIMIT_S 0.05  /* per feasibility check */
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -47,15 +51,34 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Records the relative MIP gap of the search tree as GLPK reports it. */
-static void gap_cb(glp_tree *tree, void *info)
+typedef struct cb_info {
+    double gap;       /* smallest relative gap GLPK reported */
+    int feas_mode;    /* maximising micro-batch slots: stop once the answer is known */
+    double need;      /* slots needed (global batch / micro-batch) */
+} cb_info;
+
+/* Records the MIP gap. In feasibility mode (maximise micro-batch slots) it stops the search as
+ * soon as an incumbent covers the global batch or the best bound shows none can. */
+static void mip_cb(glp_tree *tree, void *info)
 {
-    double *gap = info;
+    cb_info *ci = info;
     int r = glp_ios_reason(tree);
-    if (r == GLP_IBINGO || r == GLP_ISELECT) {
-        double g = glp_ios_mip_gap(tree);
-        if (g < *gap)
-            *gap = g;
+    glp_prob *lp = glp_ios_get_prob(tree);
+    if (ci->feas_mode && glp_mip_status(lp) == GLP_FEAS && glp_mip_obj_val(lp) >= ci->need - 1e-6) {
+        glp_ios_terminate(tree);
+        return;
+    }
+    if (r != GLP_IBINGO && r != GLP_ISELECT)
+        return;
+    double g = glp_ios_mip_gap(tree);
+    if (g < ci->gap)
+        ci->gap = g;
+    if (!ci->feas_mode)
+        return;
+    if (r == GLP_ISELECT) {
+        int best = glp_ios_best_node(tree);
+        if (best && glp_ios_node_bound(tree, best) < ci->need - 1e-6)
+            glp_ios_terminate(tree);
     }
 }
 
@@ -113,6 +136,7 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     int nt = set->n_tpl, no = pool->n_offers, nc = pool->n_cells;
     int *xcol = calloc((size_t)nt + 1, sizeof *xcol), *ocol = calloc((size_t)no + 1, sizeof *ocol);
     char *cell_ok = calloc((size_t)nc + 1, 1);
+    int *creg = NULL, *rcol = NULL;
     coo A = {0};
     glp_prob *lp = NULL;
     fl_status rc = FL_OK;
@@ -126,7 +150,7 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     lp = glp_create_prob();
     glp_set_obj_dir(lp, GLP_MIN);
     int ncol = 0;
-    /* template columns: x_t at xcol[t], s_t at xcol[t] + 1 */
+    /* template columns: x_t at xcol[t] */
     for (int t = 0; t < nt; t++) {
         const fl_tp_template *tp = &set->tpl[t];
         if (tp->disabled)
@@ -138,14 +162,12 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         if (mmax < 1)
             continue;
         xcol[t] = ncol + 1;
-        glp_add_cols(lp, 2);
+        glp_add_cols(lp, 1);
         glp_set_col_kind(lp, ncol + 1, GLP_IV);
         glp_set_col_bnds(lp, ncol + 1, GLP_DB, 0, (double)M);
-        glp_set_col_kind(lp, ncol + 2, GLP_IV);
-        glp_set_col_bnds(lp, ncol + 2, GLP_DB, 0, (double)M);
         if (cost_objective)
-            glp_set_obj_coef(lp, ncol + 2, tp->egress_gb * tp->egress_price * 3600.0 / T);
-        ncol += 2;
+            glp_set_obj_coef(lp, ncol + 1, (double)mmax * tp->egress_gb * tp->egress_price * 3600.0 / T);
+        ncol += 1;
     }
     for (int o = 0; o < no; o++) {
         const fl_tp_offer *f = &pool->offers[o];
@@ -167,6 +189,46 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         if (cost_objective)
             glp_set_obj_coef(lp, ncol, f->price);
     }
+    /* One region per plan: data-parallel all-reduce across regions is 4-6x slower and billed as
+     * egress, so a binary u_r per region and sum_r u_r <= 1, x_t <= M u_r(t). Templates that
+     * span regions are left out when the pool covers several regions. */
+    int nreg = 0;
+    creg = calloc((size_t)nc + 1, sizeof *creg);
+    if (!creg) {
+        rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+        goto done;
+    }
+    for (int c = 0; c < nc; c++) {
+        const char *rn = fl_catalog_zone(cat, (size_t)pool->cells[c].zone)->region;
+        creg[c] = -1;
+        for (int d = 0; d < c && creg[c] < 0; d++)
+            if (strcmp(rn, fl_catalog_zone(cat, (size_t)pool->cells[d].zone)->region) == 0)
+                creg[c] = creg[d];
+        if (creg[c] < 0)
+            creg[c] = nreg++;
+    }
+    if (nreg > 1) {
+        for (int t = 0; t < nt; t++) {
+            if (!xcol[t])
+                continue;
+            const fl_tp_template *tp = &set->tpl[t];
+            for (int k = 1; k < tp->n_cells; k++)
+                if (creg[tp->cells[k]] != creg[tp->cells[0]]) {
+                    glp_set_col_bnds(lp, xcol[t], GLP_FX, 0, 0);
+                    break;
+                }
+        }
+        rcol = calloc((size_t)nreg, sizeof *rcol);
+        if (!rcol) {
+            rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+            goto done;
+        }
+        for (int r = 0; r < nreg; r++) {
+            rcol[r] = ++ncol;
+            glp_add_cols(lp, 1);
+            glp_set_col_kind(lp, ncol, GLP_BV);
+        }
+    }
     int have_tpl = 0;
     for (int t = 0; t < nt; t++)
         have_tpl |= xcol[t] != 0;
@@ -186,23 +248,24 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
             goto done;                             \
         }                                          \
     } while (0)
-    /* per template: s - mmax x <= 0 ; s - x >= 0 */
-    for (int t = 0; t < nt; t++) {
-        if (!xcol[t])
-            continue;
-        long mmax = fl_tp_template_max_mb(&set->tpl[t], T, M);
-        NEWROW(GLP_UP, 0, 0);
-        ADD(xcol[t] + 1, 1);
-        ADD(xcol[t], -(double)mmax);
-        NEWROW(GLP_LO, 0, 0);
-        ADD(xcol[t] + 1, 1);
-        ADD(xcol[t], -1);
+    /* global batch: enough micro-batch slots, no more replicas than micro-batches */
+    if (cost_objective) {
+        NEWROW(GLP_LO, (double)M, 0);
+        for (int t = 0; t < nt; t++)
+            if (xcol[t])
+                ADD(xcol[t], (double)fl_tp_template_max_mb(&set->tpl[t], T, M));
+    } else {
+        /* feasibility: maximise the micro-batch slots instead (always feasible, and the bound
+         * proves infeasibility early); slots beyond M are worth nothing */
+        glp_set_obj_dir(lp, GLP_MAX);
+        for (int t = 0; t < nt; t++)
+            if (xcol[t])
+                glp_set_obj_coef(lp, xcol[t], (double)fl_tp_template_max_mb(&set->tpl[t], T, M));
     }
-    /* global batch */
-    NEWROW(GLP_LO, (double)M, 0);
+    NEWROW(GLP_UP, 0, (double)M);
     for (int t = 0; t < nt; t++)
         if (xcol[t])
-            ADD(xcol[t] + 1, 1);
+            ADD(xcol[t], 1);
     /* GPUs per cell and tp level, availability per cell */
     for (int c = 0; c < nc; c++) {
         if (!cell_ok[c])
@@ -236,6 +299,18 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
                     ADD(ocol[o], pool->offers[o].gpi);
         }
     }
+    if (nreg > 1) {
+        NEWROW(GLP_UP, 0, 1);
+        for (int r = 0; r < nreg; r++)
+            ADD(rcol[r], 1);
+        for (int t = 0; t < nt; t++) {
+            if (!xcol[t])
+                continue;
+            NEWROW(GLP_UP, 0, 0);
+            ADD(xcol[t], 1);
+            ADD(rcol[creg[set->tpl[t].cells[0]]], -(double)M);
+        }
+    }
     if (lim->max_gpus > 0) {
         NEWROW(GLP_UP, 0, lim->max_gpus);
         for (int o = 0; o < no; o++)
@@ -249,7 +324,8 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
                 ADD(ocol[o], pool->offers[o].price);
         for (int t = 0; t < nt; t++)
             if (xcol[t] && set->tpl[t].egress_gb > 0)
-                ADD(xcol[t] + 1, set->tpl[t].egress_gb * set->tpl[t].egress_price * 3600.0 / T);
+                ADD(xcol[t], (double)fl_tp_template_max_mb(&set->tpl[t], T, M) * set->tpl[t].egress_gb *
+                                 set->tpl[t].egress_price * 3600.0 / T);
     }
 #undef NEWROW
 #undef ADD
@@ -259,54 +335,67 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     glp_init_iocp(&parm);
     parm.presolve = GLP_ON;
     parm.msg_lev = GLP_MSG_OFF;
-    parm.mip_gap = cost_objective ? 1e-4 : 0.0;
+    parm.mip_gap = cost_objective ? FL_TP_MIP_GAP : 0.0;
     double tl = lim->time_limit_s > 0 ? lim->time_limit_s : 10.0;
+    if (!cost_objective && tl > FEAS_TIME_LIMIT_S)
+        tl = FEAS_TIME_LIMIT_S; /* a bisection step that finds nothing in time counts as infeasible */
     parm.tm_lim = (int)(tl * 1000);
     if (parm.tm_lim < 1)
         parm.tm_lim = 1;
-    double gap = 1e300;
-    parm.cb_func = gap_cb;
-    parm.cb_info = &gap;
+    cb_info ci = {.gap = 1e300, .feas_mode = !cost_objective, .need = (double)M};
+    parm.cb_func = mip_cb;
+    parm.cb_info = &ci;
     int r = glp_intopt(lp, &parm);
     int st = glp_mip_status(lp);
-    if (r != 0 && r != GLP_ETMLIM && r != GLP_EMIPGAP && r != GLP_ENOPFS && r != GLP_ENODFS) {
+    double gap = ci.gap;
+    if (r != 0 && r != GLP_ETMLIM && r != GLP_EMIPGAP && r != GLP_ESTOP && r != GLP_ENOPFS && r != GLP_ENODFS) {
         rc = fl_fail(err, FL_ESOLVER, "planner", "GLPK glp_intopt failed (code %d) at iteration time %.3g s", r, T);
         goto done;
     }
+    if (!cost_objective && (st == GLP_OPT || st == GLP_FEAS) && glp_mip_obj_val(lp) < (double)M - 1e-6)
+        goto done; /* not enough micro-batch slots: infeasible at this T */
     if (st != GLP_OPT && st != GLP_FEAS)
         goto done;
     sol->feasible = 1;
-    sol->status_optimal = st == GLP_OPT && r == 0;
-    sol->mip_gap = sol->status_optimal ? (gap < 1e299 ? fmin(gap, parm.mip_gap) : 0.0) : (gap < 1e299 ? gap : 1.0);
+    /* proven optimal, or within the requested relative gap (GLP_EMIPGAP) */
+    sol->status_optimal = (st == GLP_OPT && r == 0) || r == GLP_EMIPGAP;
+    if (r == 0 && st == GLP_OPT)
+        sol->mip_gap = gap < 1e299 ? fmin(gap, parm.mip_gap) : 0.0;
+    else if (r == GLP_EMIPGAP)
+        sol->mip_gap = gap < 1e299 ? fmin(gap, parm.mip_gap) : parm.mip_gap;
+    else
+        sol->mip_gap = gap < 1e299 ? gap : 1.0;
     for (int t = 0; t < nt; t++)
         if (xcol[t]) {
             sol->x[t] = (int)lround(glp_mip_col_val(lp, xcol[t]));
-            sol->s[t] = lround(glp_mip_col_val(lp, xcol[t] + 1));
+            sol->s[t] = (long)sol->x[t] * fl_tp_template_max_mb(&set->tpl[t], T, M);
         }
     for (int o = 0; o < no; o++)
         if (ocol[o])
             sol->inst[o] = (int)lround(glp_mip_col_val(lp, ocol[o]));
 done:
     if (sol->feasible) {
-        /* Trim: no more micro-batches than the global batch, no idle replicas. */
+        /* Assign exact micro-batch counts: start from every replica full, then take micro-batches
+         * back from the templates whose replicas are slowest per micro-batch. */
         long total = 0;
-        for (int t = 0; t < nt; t++) {
-            if (sol->x[t] > sol->s[t])
-                sol->x[t] = (int)sol->s[t];
+        for (int t = 0; t < nt; t++)
             total += sol->s[t];
+        while (total > M) {
+            int w = -1;
+            for (int t = 0; t < nt; t++)
+                if (sol->s[t] > sol->x[t] &&
+                    (w < 0 || set->tpl[t].slope * sol->x[w] > set->tpl[w].slope * sol->x[t]))
+                    w = t;
+            if (w < 0)
+                break;
+            long give = total - M, room = sol->s[w] - sol->x[w];
+            long step = give < room ? give : room;
+            /* keep replicas of one template within one micro-batch of each other */
+            if (step > sol->x[w] && sol->x[w] > 0)
+                step = sol->x[w];
+            sol->s[w] -= step;
+            total -= step;
         }
-        for (int t = 0; t < nt && total > M; t++) {
-            while (total > M && sol->s[t] > sol->x[t]) {
-                sol->s[t]--;
-                total--;
-            }
-        }
-        for (int t = 0; t < nt && total > M; t++)
-            while (total > M && sol->x[t] > 0) {
-                sol->x[t]--;
-                sol->s[t]--;
-                total--;
-            }
         if (total != M)
             sol->feasible = 0;
     }
@@ -326,6 +415,9 @@ done:
     free(xcol);
     free(ocol);
     free(cell_ok);
+    free(creg);
+    free(rcol);
     sol->time_s = now_s() - t0;
     return rc;
 }
+

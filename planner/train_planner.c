@@ -56,7 +56,7 @@ static fl_tp_limits limits_for(const planner *P, const setting *S)
     fl_tp_limits l = P->lim_base;
     l.total_mb = P->job->global_batch / S->set.setup.micro_batch;
     double left = P->deadline - now_s();
-    double per = P->opts->time_limit_s > 0 ? P->opts->time_limit_s / 5 : 2.0;
+    double per = P->opts->time_limit_s > 0 ? P->opts->time_limit_s / 20 : 0.5;
     l.time_limit_s = fmax(0.05, fmin(per, left));
     return l;
 }
@@ -226,6 +226,76 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
     fl_tp_solution_free(&work);
     if (!S->doc)
         S->sol.feasible = 0;
+    return rc;
+}
+
+/* Search again with only the templates of one GPU type at a time, and keep a simulated plan
+ * that beats the setting's current one. The template model does not see every interaction of
+ * mixed data-parallel replicas that the simulator charges (e.g. all-reduce across pipelines
+ * split differently), so this keeps the result never worse than the best homogeneous plan. */
+static fl_status homogeneous_fallback(planner *P, setting *S, fl_error *err)
+{
+    int n = S->set.n_tpl;
+    if (n == 0)
+        return FL_OK;
+    char *was = malloc((size_t)n);
+    fl_tp_solution work;
+    if (!was || fl_tp_solution_alloc(&work, &S->set, &P->pool)) {
+        free(was);
+        return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+    }
+    if (!S->sol.x && fl_tp_solution_alloc(&S->sol, &S->set, &P->pool)) {
+        free(was);
+        fl_tp_solution_free(&work);
+        return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+    }
+    for (int t = 0; t < n; t++)
+        was[t] = (char)S->set.tpl[t].disabled;
+    fl_status rc = FL_OK;
+    for (int g = 0; g < (int)fl_catalog_gpu_count(P->cat) && !rc; g++) {
+        int any = 0, mixed = 0;
+        for (int t = 0; t < n; t++) {
+            const fl_tp_template *tp = &S->set.tpl[t];
+            int only = 1;
+            for (int k = 0; k < tp->n_cells; k++)
+                only &= P->pool.cells[tp->cells[k]].gpu == g;
+            mixed |= !only;
+            S->set.tpl[t].disabled = (char)(was[t] || !only);
+            any |= !S->set.tpl[t].disabled;
+        }
+        if (!any || !mixed)
+            continue; /* nothing of this type, or the setting has only this type anyway */
+        fl_tp_limits lim = limits_for(P, S);
+        fl_tp_search_stats st;
+        memset(&st, 0, sizeof st);
+        rc = fl_tp_search(P->cat, P->job, &P->pool, &S->set, &lim, 0, &work, &st, err);
+        P->solves += st.n_solves;
+        P->milp_time_s += st.solve_time_s;
+        if (rc || !work.feasible)
+            continue;
+        json_t *doc;
+        int bad;
+        if ((rc = fl_tp_solution_doc(P->cat, P->job, &P->pool, &S->set, &work, &doc, &bad, err)) || !doc)
+            continue;
+        json_t *sim = json_object_get(doc, "simulation");
+        double tps = json_number_value(json_object_get(sim, "tokens_per_s"));
+        int ok = P->job->min_tokens_per_s <= 0 || tps >= P->job->min_tokens_per_s * (1 - 1e-9);
+        double score = fl_tp_doc_score(P->job, doc);
+        if (ok && (!S->doc || score > S->score)) {
+            json_decref(S->doc);
+            S->doc = doc;
+            S->score = score;
+            S->st = st;
+            fl_tp_solution_copy(&S->sol, &work, &S->set, &P->pool);
+            S->sol.feasible = 1;
+        } else {
+            json_decref(doc);
+        }
+    }
+    for (int t = 0; t < n; t++)
+        S->set.tpl[t].disabled = was[t];
+    free(was);
+    fl_tp_solution_free(&work);
     return rc;
 }
 
@@ -673,6 +743,36 @@ fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
                     beat = v;
             }
         }
+    if (rc)
+        goto out;
+    {
+        int types = 0;
+        for (int g = 0; g < (int)fl_catalog_gpu_count(cat); g++)
+            for (int c = 0; c < P->pool.n_cells; c++)
+                if (P->pool.cells[c].gpu == g) {
+                    types++;
+                    break;
+                }
+        int lead = -1;
+        for (int i = 0; i < P->n; i++)
+            if (P->s[i].doc && (lead < 0 || P->s[i].score > P->s[lead].score))
+                lead = i;
+        /* the leading setting and, with few GPU types, the next two best */
+        int second = -1, third = -1;
+        for (int i = 0; i < P->n; i++) {
+            if (!P->s[i].doc || i == lead)
+                continue;
+            if (second < 0 || P->s[i].score > P->s[second].score) {
+                third = second;
+                second = i;
+            } else if (third < 0 || P->s[i].score > P->s[third].score) {
+                third = i;
+            }
+        }
+        for (int i = 0; i < P->n && !rc && types > 1; i++)
+            if (i == lead || (types <= 3 && (i == second || i == third)))
+                rc = homogeneous_fallback(P, &P->s[i], err);
+    }
     if (rc)
         goto out;
     int win = -1;

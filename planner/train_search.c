@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BISECT_TOL 0.003   /* relative precision of the smallest iteration time */
+#define BISECT_TOL 0.01   /* relative precision of the smallest iteration time */
 #define GRID_POINTS 10
 
 double fl_tp_solution_time(const fl_tp_set *set, const fl_tp_solution *sol)

@@ -232,14 +232,18 @@ static fl_status step_policy(const fl_catalog *cat, const fl_job *job, const fl_
 }
 
 static fl_status apply_rows(fl_availability *av, const fl_catalog *cat, const fl_job *job, const fl_trace *t, size_t e,
-                            int *relevant, fl_error *err)
+                            int *relevant, int *increase, fl_error *err)
 {
     *relevant = 0;
+    *increase = 0;
     for (size_t i = t->event_start[e]; i < t->event_start[e + 1]; i++) {
         const fl_trace_row *r = &t->rows[i];
         int before = fl_availability_get(av, r->zone, r->gpu);
-        if (before != r->count && job_relevant(job, r->zone, r->gpu))
+        if (before != r->count && job_relevant(job, r->zone, r->gpu)) {
             *relevant = 1;
+            if (before >= 0 && r->count > before)
+                *increase = 1;
+        }
         fl_status rc = fl_availability_set(av, fl_catalog_zone(cat, (size_t)r->zone)->name,
                                            fl_catalog_gpu(cat, (size_t)r->gpu)->name, r->count, err);
         if (rc) {
@@ -292,16 +296,19 @@ fl_status fl_whatif_replay(const fl_catalog *cat, const fl_job *job, const fl_av
                                  : last + (t.n_events > 1 ? (last - first) / (double)(t.n_events - 1) : 3600.0);
     if (!rc && end < last)
         rc = fl_fail(err, FL_EINVAL, "end_s", "end_s %g is before the last event at %g", end, last);
-    size_t skipped = 0, infeasible_events = 0, feasible_events = 0;
+    size_t skipped = 0, reused = 0, infeasible_events = 0, feasible_events = 0;
     cache_ent *best = NULL;
     for (size_t e = 0; e < t.n_events && !rc; e++) {
-        int relevant;
-        if ((rc = apply_rows(av, cat, job, &t, e, &relevant, err)))
+        int relevant, increase;
+        if ((rc = apply_rows(av, cat, job, &t, e, &relevant, &increase, err)))
             break;
         double t0 = t.rows[t.event_start[e]].time;
         double t1 = e + 1 < t.n_events ? t.rows[t.event_start[e + 1]].time : end;
         if (e > 0 && !relevant) {
             skipped++;
+        } else if (e > 0 && !increase && best && best->doc && fl_doc_fits_availability(cat, best->doc, av)) {
+            /* only decreases and the best plan still fits: it stays optimal (smaller feasible set) */
+            reused++;
         } else {
             if ((rc = cache_get(&cache, cat, job, av, opts, &best, err)))
                 break;
@@ -350,11 +357,11 @@ fl_status fl_whatif_replay(const fl_catalog *cat, const fl_job *job, const fl_av
                                           pol[k].tot.migration_s, "migration_cost", pol[k].tot.migration_cost));
         fl_whatif_report *r = calloc(1, sizeof *r);
         if (r)
-            r->doc = json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:f, s:O, s:o}", "kind", "replay",
+            r->doc = json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:O, s:o}", "kind", "replay",
                                "job_kind", job->kind == FL_JOB_TRAINING ? "training" : "serving", "work_unit",
                                job->kind == FL_JOB_TRAINING ? "tokens" : "requests", "start_s", first, "end_s", end,
                                "events", (int)t.n_events, "skipped_events", (int)skipped, "planner_calls",
-                               (int)cache.planner_calls, "cache_hits", (int)cache.hits, "infeasible_events",
+                               (int)cache.planner_calls, "cache_hits", (int)cache.hits, "reused_plans", (int)reused, "infeasible_events",
                                (int)infeasible_events, "horizon_hours", horizon_h, "timeline", timeline, "totals", tot);
         if (!r || !r->doc) {
             free(r);

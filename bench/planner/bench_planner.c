@@ -98,7 +98,7 @@ int main(int argc, char **argv)
         int cells = fill(cat, av, sc[i].types, sc[i].nt, sc[i].nz, sc[i].count);
         fl_plan_options opts;
         fl_plan_options_init(&opts);
-        opts.time_limit_s = 30;
+        opts.time_limit_s = 10;
         fl_plan *plan = NULL;
         double t0 = now_s();
         fl_status st = fl_plan_job(cat, job, av, &opts, &plan, &err);

@@ -48,6 +48,9 @@ typedef struct fl_place_options {
     double train_bytes_per_param;/* model state moved per parameter for training (default 16:
                                     bf16 weights + grads, fp32 master + Adam m, v) */
     int max_candidates;          /* migration edges kept per shard (default 16; bounds graph size) */
+    int strict_nodes;            /* 1: a current placement naming a node absent from the inventory is an
+                                    error (FL_ENOTFOUND); 0 (default): that node is gone (failed or
+                                    released) and its shards are moved, their state counted as transferred */
 } fl_place_options;
 FL_API void fl_place_options_init(fl_place_options *opts);
 
@@ -70,7 +73,8 @@ typedef struct fl_place_summary {
 /* Place `plan` (a fl_plan handle; its JSON gets the "placement" array, and "migration" when
  * current_json is given) onto `nodes`. current_json: a previously placed plan document, or NULL.
  * FL_EINFEASIBLE when the nodes cannot hold the plan (the message names zone, GPU type and tp);
- * FL_ENOTFOUND when the current placement names shards or nodes that do not exist. */
+ * FL_ENOTFOUND when the current placement names shards that its plan does not have, or (with
+ * opts->strict_nodes) nodes that are not in the inventory. */
 FL_API fl_status fl_place(const fl_catalog *cat, fl_plan *plan, const fl_nodes *nodes, const char *current_json,
                          const fl_place_options *opts, fl_place_report **report, fl_error *err);
 /* The same on a plan document given as JSON text (only its structure is read: "kind", "model",

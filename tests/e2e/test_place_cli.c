@@ -107,6 +107,69 @@ static void test_place_bad_input(void **state)
     cli_result_free(&r);
 }
 
+
+static void test_whatif_cli(void **state)
+{
+    (void)state;
+    char job[1024], trace[1024], scen[1024];
+    snprintf(job, sizeof job, "%s", test_data("whatif/job_small.json"));
+    snprintf(trace, sizeof trace, "%s", test_data("whatif/trace_small.csv"));
+    snprintf(scen, sizeof scen, "%s", test_data("whatif/scenarios_small.json"));
+    const char *svg = temp_path(4, ".svg"), *csv = temp_path(5, ".csv");
+    cli_result r = run_cli(NULL, "whatif", job, "--trace", trace, "--svg", svg, "--csv", csv, "--json", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *d = cli_json(&r);
+    assert_non_null(json_object_get(json_object_get(d, "totals"), "migration_aware"));
+    json_decref(d);
+    cli_result_free(&r);
+    FILE *f = fopen(svg, "r");
+    assert_non_null(f);
+    fclose(f);
+    r = run_cli(NULL, "whatif", job, "--scenarios", scen, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "half A100"));
+    cli_result_free(&r);
+    const char *bad = temp_file(6, ".csv", "time_s,zone,gpu,count\n0,gcp:us-central1-a,A100-SXM-40GB,-1\n");
+    r = run_cli(NULL, "whatif", job, "--trace", bad, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "trace line 2"));
+    cli_result_free(&r);
+}
+
+/* plan --current: the emitted document carries the keep/move decision. */
+static void test_plan_current(void **state)
+{
+    (void)state;
+    char job[1024];
+    snprintf(job, sizeof job, "%s", test_data("whatif/job_small.json"));
+    const char *av1 = temp_file(1, ".json", "{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":16}}}");
+    const char *av2 = temp_file(2, ".json", "{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":16},"
+                                            "\"gcp:us-central1-b\":{\"V100-SXM2-16GB\":16}}}");
+    const char *run = temp_path(3, ".json"), *placed = temp_path(7, ".json");
+    cli_result r = run_cli(NULL, "plan", job, "--availability", av1, "-o", run, NULL);
+    assert_int_equal(r.status, 0);
+    cli_result_free(&r);
+    r = run_cli(NULL, "place", run, "-o", placed, NULL);
+    assert_int_equal(r.status, 0);
+    cli_result_free(&r);
+    r = run_cli(NULL, "plan", job, "--availability", av2, "--current", placed, "--json", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *d = cli_json(&r);
+    json_t *rp = json_object_get(d, "replan");
+    assert_non_null(rp);
+    const char *dec = json_string_value(json_object_get(rp, "decision"));
+    assert_true(strcmp(dec, "keep") == 0 || strcmp(dec, "move") == 0);
+    assert_non_null(json_object_get(d, "placement"));
+    json_decref(d);
+    cli_result_free(&r);
+    r = run_cli(NULL, "plan", job, "--availability", av2, "--current", placed, "--horizon-hours", "0.001", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    d = cli_json(&r);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "replan"), "decision")), "keep");
+    json_decref(d);
+    cli_result_free(&r);
+}
+
 int main(void)
 {
     snprintf(plan_path, sizeof plan_path, "%s", test_data("plans/place_small.json"));
@@ -118,6 +181,8 @@ int main(void)
         cmocka_unit_test(test_place_synthesized_serving),
         cmocka_unit_test(test_place_pack),
         cmocka_unit_test(test_place_bad_input),
+        cmocka_unit_test(test_whatif_cli),
+        cmocka_unit_test(test_plan_current),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

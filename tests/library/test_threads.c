@@ -9,6 +9,7 @@
 
 #include "flotilla/flotilla.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +41,15 @@ static char *plan_once(char *msg)
         fl_plan_job(cat, job, av, NULL, &plan, &err)) {
         strcpy(msg, err.message);
     } else {
-        out = fl_plan_to_json(plan, 0);
-        /* drop the solver time, the only field allowed to differ */
-        char *t = out ? strstr(out, "\"time_s\":") : NULL;
-        if (t)
-            for (t += 9; *t && *t != ',' && *t != '}'; t++)
-                *t = '0';
+        /* the solver's timings are the only fields allowed to differ between runs */
+        char *text = fl_plan_to_json(plan, 0);
+        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+        if (doc) {
+            json_object_del(doc, "solver");
+            out = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        }
+        json_decref(doc);
+        fl_free(text);
     }
     fl_plan_free(plan);
     fl_availability_free(av);

@@ -472,7 +472,10 @@ static void expect_current_error(const char *mutate_key, json_t *value, int entr
     json_object_set_new(json_array_get(json_object_get(d, "placement"), (size_t)entry), mutate_key, value);
     char *bad = json_dumps(d, 0);
     fl_error_clear(&err);
-    assert_int_equal(fl_place_json(cat, plan, nodes, bad, NULL, &out, NULL, &err), code);
+    fl_place_options o;
+    fl_place_options_init(&o);
+    o.strict_nodes = 1;
+    assert_int_equal(fl_place_json(cat, plan, nodes, bad, &o, &out, NULL, &err), code);
     assert_null(out);
     assert_string_equal(err.field, field);
     free(bad);
@@ -490,6 +493,42 @@ static void test_bad_current_placement(void **state)
     expect_current_error("node", json_string("nowhere-3"), 2, FL_ENOTFOUND, "current.placement[2].node");
     expect_current_error("gpus", json_pack("[i,i,i,i]", 0, 1, 2, 9), 0, FL_EINVAL, "current.placement[0].gpus");
     expect_current_error("node", json_string("aws-p4d-0"), 1, FL_EINVAL, "current.placement[1].node");
+}
+
+/* Without strict_nodes a node missing from the inventory has gone away: its shards move to free
+ * nodes and their whole state counts as transferred. */
+static void test_lost_node_moves_shards(void **state)
+{
+    (void)state;
+    char *plan = slurp("plans/place_small.json"), *nodes_json = slurp("plans/place_nodes_small.json");
+    fl_nodes *nodes;
+    fl_error err;
+    assert_int_equal(fl_nodes_from_json(cat, nodes_json, &nodes, &err), FL_OK);
+    char *cur = NULL, *out = NULL;
+    assert_int_equal(fl_place_json(cat, plan, nodes, NULL, NULL, &cur, NULL, &err), FL_OK);
+    json_t *d = json_loads(cur, 0, NULL);
+    json_t *pl = json_object_get(d, "placement");
+    for (size_t i = 0; i < json_array_size(pl); i++)   /* the V100 stages ran on a node that failed */
+        if (strcmp(json_string_value(json_object_get(json_array_get(pl, i), "node")), "gcp-v100-0") == 0)
+            json_object_set_new(json_array_get(pl, i), "node", json_string("gcp-v100-failed"));
+    char *c2 = json_dumps(d, 0);
+    fl_place_report *rep;
+    assert_int_equal(fl_place_json(cat, plan, nodes, c2, NULL, &out, &rep, &err), FL_OK);
+    fl_place_summary s;
+    fl_place_report_get_summary(rep, &s, &err);
+    assert_int_equal(s.shards_moved, 2);
+    assert_int_equal(s.shards_kept, 3);
+    json_t *o = json_loads(out, 0, NULL);
+    check_constraints(o, nodes_json);
+    json_decref(o);
+    json_decref(d);
+    free(c2);
+    fl_free(cur);
+    fl_free(out);
+    fl_place_report_free(rep);
+    fl_nodes_free(nodes);
+    free(plan);
+    free(nodes_json);
 }
 
 static void test_infeasible_and_bad_plan(void **state)
@@ -522,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_packing_fills_nodes),
         cmocka_unit_test(test_bad_nodes),
         cmocka_unit_test(test_bad_current_placement),
+        cmocka_unit_test(test_lost_node_moves_shards),
         cmocka_unit_test(test_infeasible_and_bad_plan),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
