@@ -9,6 +9,7 @@
  * attention efficiencies, the backward GEMM factor and the kernel overheads were chosen once on
  * the H100 layer points (global constants, no per-shape terms). */
 #include "simulator/train_sim.h"
+#include "profiles/catalog.h"
 
 #include <math.h>
 #include <string.h>
@@ -368,12 +369,11 @@ double fl_train_model_fwd_flops(const fl_train_setup *s)
 
 int fl_train_node_gpus(const fl_catalog *cat, int gpu)
 {
+    /* reads the catalog's offering array directly (one pass, no call per offering) */
     int best = 0;
-    size_t n = fl_catalog_offering_count(cat);
-    for (size_t i = 0; i < n; i++) {
-        const fl_offering *o = fl_catalog_offering(cat, i);
-        if (o->gpu_index == gpu && o->gpus_per_instance > best)
-            best = o->gpus_per_instance;
-    }
+    const fl_offering *o = cat->offerings;
+    for (size_t i = 0; i < cat->n_offerings; i++)
+        if (o[i].gpu_index == gpu && o[i].gpus_per_instance > best)
+            best = o[i].gpus_per_instance;
     return best > 0 ? best : 8;
 }

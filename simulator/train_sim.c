@@ -42,10 +42,23 @@ typedef struct layer_entry {
     double fwd, bwd, tp_fwd, tp_bwd;   /* per layer, one micro-batch (fwd/bwd include tp comm) */
     double act, act_full;              /* activation bytes per layer (with / without recompute) */
     double peak, hbm_bw, link_bw;
-    int measured, node_gpus;
+    int measured, node_gpus;           /* node_gpus: -1 until needed (catalog scan) */
 } layer_entry;
 
-static const layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, const fl_train_setup *s,
+/* Largest instance of the entry's GPU type, scanned from the catalog on first use. */
+static int entry_node_gpus(const fl_catalog *cat, layer_entry *e)
+{
+    if (e->node_gpus < 0)
+        e->node_gpus = fl_train_node_gpus(cat, e->gpu);
+    return e->node_gpus;
+}
+
+static inline double max2(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, const fl_train_setup *s,
                                  int gpu, int tp)
 {
     for (int i = 0; i < *n; i++)
@@ -75,7 +88,7 @@ static const layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *c
     e->peak = p.peak_flops;
     e->hbm_bw = p.hbm_bw;
     e->link_bw = p.link_bw;
-    e->node_gpus = fl_train_node_gpus(cat, gpu);
+    e->node_gpus = -1;
     return e;
 }
 
@@ -154,7 +167,7 @@ static fl_status validate(const fl_catalog *cat, const fl_train_setup *s, const 
 /* Bandwidth and latency of the slowest link spanned by the data-parallel group of stage (pi, si):
  * every replica of every pipeline holding one of its layers. 0 bandwidth = intra-node. */
 static void dp_link(const fl_catalog *cat, const fl_train_pipeline *pipes, int n_pipes, int pi, int si, int n_dp,
-                    int node_gpus, double *bw, double *lat)
+                    layer_entry *le, double *bw, double *lat)
 {
     const fl_train_stage *st = &pipes[pi].stages[si];
     int same = 1;
@@ -181,7 +194,7 @@ static void dp_link(const fl_catalog *cat, const fl_train_pipeline *pipes, int n
                 maxlat = l.latency;
         }
     }
-    if (same && n_dp * st->tp <= node_gpus) {
+    if (same && n_dp * st->tp <= entry_node_gpus(cat, le)) {
         *bw = 0;
         *lat = 0;
         return;
@@ -236,12 +249,14 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             if (pl->stages[j].gpu != pl->stages[0].gpu || pl->stages[j].zone != pl->stages[0].zone)
                 one_node = 0;
         }
-        if (one_node && sum_tp > lookup(cache, &n_cache, cat, s, pl->stages[0].gpu, pl->stages[0].tp)->node_gpus)
+        if (one_node && sum_tp > entry_node_gpus(cat, lookup(cache, &n_cache, cat, s, pl->stages[0].gpu, pl->stages[0].tp)))
             one_node = 0;
         double tp_per_stage[FL_TRAIN_MAX_STAGES];
+        double p2p_last = 0;
+        int key_gpu = -1, key_za = -1, key_zb = -1;
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
-            const layer_entry *le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp);
+            layer_entry *le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double ef = 0, eb = 0;
@@ -253,7 +268,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             if (s->zero_stage >= 3 && n_dp > 1) {
                 /* ZeRO-3 all-gathers the stage weights in forward and again in backward */
                 double bw, lat;
-                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le->node_gpus, &bw, &lat);
+                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, &bw, &lat);
                 double wbytes = nl * layer_params * e; /* the whole tp group's share crosses the node link */
                 double ag = bw > 0 ? (double)(n_dp - 1) / n_dp * wbytes / bw + (n_dp - 1) * lat
                                    : 0.5 * fl_train_allreduce_time(wbytes / st->tp, n_dp, le->link_bw, 8e-6);
@@ -263,7 +278,12 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             if (!last) {
                 const fl_train_stage *nx = &pl->stages[j + 1];
                 double bytes = T * m->hidden * e;
-                p2p[j] = fl_train_p2p_time(cat, st->gpu, st->zone, nx->zone, one_node, bytes);
+                /* consecutive stages usually share GPU type and zones: reuse the last transfer time */
+                if (st->gpu != key_gpu || st->zone != key_za || nx->zone != key_zb) {
+                    key_gpu = st->gpu, key_za = st->zone, key_zb = nx->zone;
+                    p2p_last = fl_train_p2p_time(cat, st->gpu, st->zone, nx->zone, one_node, bytes);
+                }
+                p2p[j] = p2p_last;
             } else {
                 p2p[j] = 0;
             }
@@ -281,7 +301,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         }
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
-            const layer_entry *le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp);
+            layer_entry *le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double stage_params = (nl * layer_params + (first ? fl_train_embed_params(m) : 0) +
@@ -290,13 +310,13 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             double ar = 0;
             if (n_dp > 1) {
                 double bw, lat;
-                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le->node_gpus, &bw, &lat);
+                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, &bw, &lat);
                 if (bw > 0) /* the tp GPUs of the stage share the node's link */
                     ar = fl_train_allreduce_time(stage_params * grad_b * st->tp, n_dp, bw, lat);
                 else
                     ar = fl_train_allreduce_time(stage_params * grad_b, n_dp, le->link_bw, 8e-6);
             }
-            double exposed = s->dp_overlap ? fmax(0.0, ar - bwd[j] / v) : ar;
+            double exposed = s->dp_overlap ? max2(0.0, ar - bwd[j] / v) : ar;
             double done = last_end[j] + exposed;
             if (done > iter_end)
                 iter_end = done;
