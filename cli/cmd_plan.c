@@ -13,6 +13,31 @@ static const char *help =
     "availability when given. Prints a summary table; --json prints the deployment JSON;\n"
     "-o writes the deployment JSON to a file (atomically) and still prints the table.\n";
 
+/* The plan's JSON; with --top K the alternatives ride along in an "alternatives" array. */
+static char *plan_json_with_alternatives(const fl_plan *plan)
+{
+    size_t n = fl_plan_alternative_count(plan);
+    if (n == 0)
+        return fl_plan_to_json(plan, 1);
+    char *main_text = fl_plan_to_json(plan, 0);
+    json_t *doc = main_text ? json_loads(main_text, 0, NULL) : NULL;
+    fl_free(main_text);
+    if (!doc)
+        return NULL;
+    json_t *alts = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char *t = fl_plan_to_json(fl_plan_alternative(plan, i), 0);
+        json_t *a = t ? json_loads(t, 0, NULL) : NULL;
+        fl_free(t);
+        if (a)
+            json_array_append_new(alts, a);
+    }
+    json_object_set_new(doc, "alternatives", alts);
+    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(doc);
+    return s;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     cli_common c = {0};
@@ -72,7 +97,7 @@ int cmd_plan(int argc, char **argv)
         opts.current_placement_json = cur_text;
     }
     if (fl_plan_job(cat, job, av, &opts, &plan, &err)) { rc = cli_fail(&err); goto done; }
-    char *s = fl_plan_to_json(plan, 1);
+    char *s = plan_json_with_alternatives(plan);
     if (!s) { rc = 4; goto done; }
     if (c.json && !c.out_path) {
         rc = cli_write_output(NULL, s);
@@ -87,6 +112,13 @@ int cmd_plan(int argc, char **argv)
                     cli_print_training_plan(stdout, doc);
                 else
                     cli_print_serving_plan(stdout, doc);
+                for (size_t i = 0; i < fl_plan_alternative_count(plan); i++) {
+                    fl_plan_summary as;
+                    if (fl_plan_get_summary(fl_plan_alternative(plan, i), &as, NULL) == FL_OK)
+                        printf("alternative %zu: %d GPUs, $%.2f/h, %s %.4g\n", i + 1, as.gpus, as.cost_per_hour,
+                               as.kind == FL_JOB_TRAINING ? "tokens/s" : "req/s",
+                               as.kind == FL_JOB_TRAINING ? as.tokens_per_s : as.throughput_rps);
+                }
                 if (c.out_path)
                     printf("plan written to %s\n", c.out_path);
             }

@@ -123,6 +123,12 @@ static void test_extras_and_output_file(void **state)
     assert_true(json_array_size(json_object_get(doc, "pareto")) >= 1);
     assert_true(json_array_size(json_object_get(doc, "marginal_value")) >= 1);
     assert_true(json_array_size(json_object_get(doc, "summary")) >= 2);
+    /* --top 2: one alternative travels with the plan, itself a complete, simulated plan */
+    json_t *alts = json_object_get(doc, "alternatives");
+    assert_int_equal(json_array_size(alts), 1);
+    json_t *alt_sim = json_object_get(json_array_get(alts, 0), "simulation");
+    assert_true(json_is_true(json_object_get(alt_sim, "fits")));
+    assert_non_null(strstr(r.out, "alternative 1:"));
     json_decref(doc);
     cli_result_free(&r);
 }
