@@ -39,8 +39,10 @@
 #define NEVER (-1e300)
 /* Padded split arrays: index 1 + s/2; slots 0 and H+1 are the NEVER neighbours. */
 #define HALF (FL_TRAIN_MAX_STAGES / 2 + 2)
-/* Probe history (steady pairs) for the cycle search: cycles up to HIST/2 - 1 pairs. */
-#define HIST 1040
+/* Probe history (steady pairs) for the cycle search: cycles up to HIST - 1 pairs. */
+#define HIST 520
+/* Largest error a skip of steady pairs may add, relative to the time reached (bound, not estimate). */
+#define JUMP_TOL 1e-3
 
 /* GCC only vectorises these small loops at -O3; ask for it on the kernels (no effect on
  * results: every op is the same max and add either way). */
@@ -72,21 +74,25 @@ static FL_VEC void cool_diag(double *x, const double *restrict cr, const double 
     }
 }
 
-/* Largest |x - y - d| over n pairs (four running maxima: no serial chain). */
-static FL_VEC_MAX double shift_spread(const double *restrict x, const double *restrict y, double d, int n)
+/* Range [*lo, *hi] of x[k] - y[k] over n pairs, widened in place (running extrema in four
+ * lanes: no serial chain). */
+static FL_VEC_MAX void diff_range(const double *restrict x, const double *restrict y, int n, double *lo, double *hi)
 {
-    double w[4] = {0, 0, 0, 0};
+    double l[4] = {*lo, *lo, *lo, *lo}, h[4] = {*hi, *hi, *hi, *hi};
     int k = 0;
     for (; k + 4 <= n; k += 4)
         for (int u = 0; u < 4; u++) {
-            double e = fabs(x[k + u] - y[k + u] - d);
-            w[u] = e > w[u] ? e : w[u];
+            double e = x[k + u] - y[k + u];
+            l[u] = e < l[u] ? e : l[u];
+            h[u] = e > h[u] ? e : h[u];
         }
     for (; k < n; k++) {
-        double e = fabs(x[k] - y[k] - d);
-        w[0] = e > w[0] ? e : w[0];
+        double e = x[k] - y[k];
+        l[0] = e < l[0] ? e : l[0];
+        h[0] = e > h[0] ? e : h[0];
     }
-    return fmax(fmax(w[0], w[1]), fmax(w[2], w[3]));
+    *lo = fmin(fmin(l[0], l[1]), fmin(l[2], l[3]));
+    *hi = fmax(fmax(h[0], h[1]), fmax(h[2], h[3]));
 }
 
 static void add_all(double *x, double d, int n)
@@ -155,40 +161,52 @@ static void steady_index(split *S, int H, int lo, int fp)
         steady_even_f(S, k0, H);
 }
 
-/* Smallest cycle length c in [cmin, p] (at most HIST/2) such that over the last 2c steady pairs
- * every probe advanced by the same amount per c pairs; 0 when none. hist[u][k % HIST] is probe
- * u after pair k, pairs the number of pairs recorded so far (the newest is pairs - 1... pairs). */
-static long find_cycle(double hist[3][HIST], long pairs, long cmin, int p, double tol)
+/* Largest (q - a[s]) * rinv[-s] over s in [0, n): rinv points at 1/(e+1) and runs backwards. */
+static FL_VEC_MAX double window_best(const double *restrict a, const double *restrict rinv, double q, int n)
 {
-    long cmax = pairs / 2 < p ? pairs / 2 : p;
-    if (cmax > HIST / 2 - 1)
-        cmax = HIST / 2 - 1;
-    long k = pairs;
-    for (long c = cmin; c <= cmax; c++) {
-        double d = hist[0][k % HIST] - hist[0][(k - c) % HIST];
-        int ok = 1;
-        for (long t = 0; t < c && ok; t++)
-            for (int u = 0; u < 3 && ok; u++)
-                ok = fabs(hist[u][(k - t) % HIST] - hist[u][(k - t - c) % HIST] - d) <= tol;
-        if (ok)
-            return c;
+    double w[4] = {-1e300, -1e300, -1e300, -1e300};
+    int s = 0;
+    for (; s + 4 <= n; s += 4)
+        for (int u = 0; u < 4; u++) {
+            double v = (q - a[s + u]) * rinv[-(s + u)];
+            w[u] = v > w[u] ? v : w[u];
+        }
+    for (; s < n; s++) {
+        double v = (q - a[s]) * rinv[-s];
+        w[0] = v > w[0] ? v : w[0];
     }
-    return 0;
+    return fmax(fmax(w[0], w[1]), fmax(w[2], w[3]));
 }
 
-/* Largest mean weight of the steady schedule's cycles (seconds per micro-batch). */
-static double steady_period(int p, const double *f, const double *b, const double *c)
+/* Largest mean weight of the steady schedule's cycles (seconds per micro-batch): the window of
+ * stages s..e costs the sum of their f+b plus the p2p round trips 2c and spans e-s+1
+ * micro-batches. Returns the mean and its window length in *len (the critical cycle, whose
+ * length the steady state repeats with). With prefix sums A the weight is Q[e] - A[s]. */
+static double steady_period(int p, const double *f, const double *b, const double *c, int *len)
 {
-    double P = 0;
-    for (int s0 = 0; s0 < p; s0++) {
-        double sum = 0;
-        for (int e = s0; e < p; e++) {
-            sum += f[e] + b[e] + (e > s0 ? 2 * c[e - 1] : 0);
-            double mean = sum / (e - s0 + 1);
-            if (mean > P)
-                P = mean;
+    double A[FL_TRAIN_MAX_STAGES + 1], Q[FL_TRAIN_MAX_STAGES], inv[FL_TRAIN_MAX_STAGES + 1];
+    A[0] = 0;
+    inv[0] = 0;
+    for (int s = 0; s < p; s++) {
+        A[s + 1] = A[s] + f[s] + b[s] + 2 * c[s];
+        Q[s] = A[s + 1] - 2 * c[s];
+        inv[s + 1] = 1.0 / (s + 1);
+    }
+    double P = -1e300;
+    int best_e = 0;
+    for (int e = 0; e < p; e++) {
+        double v = window_best(A, inv + e + 1, Q[e], e + 1);
+        if (v > P) {
+            P = v;
+            best_e = e;
         }
     }
+    *len = 1;
+    for (int s = 0; s <= best_e; s++)
+        if ((Q[best_e] - A[s]) * inv[best_e - s + 1] >= P) {
+            *len = best_e - s + 1;
+            break;
+        }
     return P;
 }
 
@@ -241,7 +259,7 @@ static void run_1f1b(int p, int m, const double *f, const double *b, const doubl
                               ((p - 1) & 1 ? S.lbO : S.lbE) + 1 + (p - 1) / 2};
     double hist[3][HIST];
     double snap[4][HALF];
-    long pairs = 0, verify_at = -1, cand = 0, cmin = 1;
+    long pairs = 0, verify_at = -1, cand = 0;
     int jumped = 0;
     for (int i = 0; i < 2 * m; i++) {
         if (!jumped && i >= inv_lo && i <= inv_hi && ((i - inv_lo) & 1) == 0) {
@@ -250,24 +268,28 @@ static void run_1f1b(int p, int m, const double *f, const double *b, const doubl
             double shift = 0;
             for (int u = 0; u < 3; u++)
                 hist[u][pairs % HIST] = *probe[u];
-            double tol = 1e-12 * (fabs(*probe[2]) + 1e-300);
+            double now = *probe[2]; /* the end of the schedule is later than this */
             if (verify_at == pairs) {
-                /* every completion moved by the probes' shift over cand pairs: periodic */
-                double d = S.lfE[1] - snap[0][1];
-                double spread = fmax(fmax(shift_spread(S.lfE + 1, snap[0] + 1, d, cnt[0]),
-                                          shift_spread(S.lfO + 1, snap[1] + 1, d, cnt[1])),
-                                     fmax(shift_spread(S.lbE + 1, snap[2] + 1, d, cnt[0]),
-                                          shift_spread(S.lbO + 1, snap[3] + 1, d, cnt[1])));
-                if (spread <= tol * (1 + cand)) {
-                    jump = left / cand * cand;
-                    shift = d * (double)(jump / cand);
-                } else {
-                    cmin = cand + 1;
+                /* y(n) = x(k + n c) - n D is a max-plus map iterated, hence nonexpansive: if
+                 * every completion advanced by D +- e over the last c pairs, jumping j more
+                 * periods is off by at most j e, and so is everything simulated after it */
+                double lo = 1e300, hi = -1e300;
+                diff_range(S.lfE + 1, snap[0] + 1, cnt[0], &lo, &hi);
+                diff_range(S.lfO + 1, snap[1] + 1, cnt[1], &lo, &hi);
+                diff_range(S.lbE + 1, snap[2] + 1, cnt[0], &lo, &hi);
+                diff_range(S.lbO + 1, snap[3] + 1, cnt[1], &lo, &hi);
+                long j = left / cand;
+                double e = 0.5 * (hi - lo), D = 0.5 * (hi + lo);
+                if (j > 0 && (double)j * e <= JUMP_TOL * (now + (double)j * (D - e))) {
+                    jump = j * cand;
+                    shift = (double)j * 0.5 * (hi + lo);
                 }
                 verify_at = -1;
-            } else if (verify_at < 0 && pairs % 4 == 0) {
-                long c0 = find_cycle(hist, pairs, cmin, p, tol);
-                if (c0 > 0 && 2 * c0 <= left) {
+            } else if (verify_at < 0 && pairs % 4 == 0 && pairs > 0) {
+                double dev;
+                long c0 = best_cycle(hist, pairs, p, &dev);
+                double rate = (hist[2][pairs % HIST] - hist[2][(pairs - c0) % HIST]) / (double)c0;
+                if (c0 > 0 && 2 * c0 <= left && dev * (double)left <= JUMP_TOL * (now + (double)left * rate)) {
                     cand = c0;
                     verify_at = pairs + c0;
                     memcpy(snap[0] + 1, S.lfE + 1, sizeof(double) * (size_t)cnt[0]);
