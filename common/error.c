@@ -2,6 +2,7 @@
 #include "common/error.h"
 #include "fl_version_gen.h" /* FL_VERSION_STRING from meson */
 
+#include <glpk.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,4 +80,9 @@ void fl_version_numbers(int *major, int *minor, int *patch)
 void fl_free(void *p)
 {
     free(p);
+}
+
+void fl_thread_cleanup(void)
+{
+    glp_free_env();
 }

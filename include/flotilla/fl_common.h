@@ -68,6 +68,11 @@ FL_API void fl_error_clear(fl_error *err);
 FL_API const char *fl_version(void);
 FL_API void fl_version_numbers(int *major, int *minor, int *patch);
 
+/* Release per-thread resources of the solver library (GLPK keeps an environment per thread
+ * that used it). Call it in a thread that planned, before the thread exits, when that thread
+ * does not use GLPK itself; the main thread need not call it. Any later call re-creates them. */
+FL_API void fl_thread_cleanup(void);
+
 /* Release memory returned by the library as `char *` (JSON strings, messages). */
 FL_API void fl_free(void *p);
 

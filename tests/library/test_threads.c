@@ -66,6 +66,7 @@ static void *worker(void *arg)
         if (!w->json) w->json = s;
         else { if (strcmp(w->json, s)) w->status = 2; free(s); }
     }
+    fl_thread_cleanup(); /* GLPK's per-thread environment */
     return NULL;
 }
 
