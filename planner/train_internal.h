@@ -89,6 +89,8 @@ typedef struct fl_tp_solution {
     int status_optimal;         /* 1: proven optimal; 0: time limit with a feasible point */
     double mip_gap;
     double time_s;
+    int nodes;                  /* branch-and-bound nodes used */
+    int hit_time_limit;         /* 1: GLPK's wall-clock safety net stopped the solve */
 } fl_tp_solution;
 
 /* ---- pool (train_pool.c) ---- */

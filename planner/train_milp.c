@@ -8,7 +8,13 @@
  * exactly the global batch). Further rows: GPUs of stages with tp >= k of a cell fit in that
  * cell's instances with >= k GPUs (k = 1,2,4,8: tensor-parallel groups stay inside a node),
  * availability per cell in whole instances, max_gpus, and the budget (instances + cross-zone
- * activation egress). The objective is the hourly cost, or nothing for feasibility checks. */
+ * activation egress). The objective is the hourly cost, or nothing for feasibility checks.
+ *
+ * Determinism: the branch-and-bound is cut off by a node budget (counted in the callback), never
+ * by the clock, so the same input gives the same plan on any machine and under any load. GLPK's
+ * own time limit stays only as a generous safety net; hitting it is reported (hit_time_limit).
+ * Columns dominated at this T (same cells, no more GPUs at any tp level, no fewer micro-batch
+ * slots, no more egress) are left out: they cannot improve any solution. */
 #include "planner/train_internal.h"
 #include "common/error.h"
 
@@ -42,7 +48,9 @@ void fl_tp_solution_free(fl_tp_solution *sol)
 }
 
 #define FL_TP_MIP_GAP 0.005     /* relative gap accepted for cost minimisation */
-#define FEAS_TIME_LIMIT_S 0.05  /* per feasibility check */
+#define FEAS_NODE_LIMIT 300     /* feasibility check: unresolved after this many nodes = infeasible */
+#define COST_NODE_LIMIT 600     /* cost minimisation: keep the incumbent after this many nodes */
+#define SAFETY_TIME_LIMIT_S 10.0 /* default wall-clock safety net per solve (reported when hit) */
 
 static double now_s(void)
 {
@@ -55,10 +63,14 @@ typedef struct cb_info {
     double gap;       /* smallest relative gap GLPK reported */
     int feas_mode;    /* maximising micro-batch slots: stop once the answer is known */
     double need;      /* slots needed (global batch / micro-batch) */
+    int nodes;        /* subproblems selected so far (GLP_ISELECT events) */
+    int node_limit;   /* deterministic work budget */
+    int budget_hit;   /* 1: stopped by the node budget */
 } cb_info;
 
-/* Records the MIP gap. In feasibility mode (maximise micro-batch slots) it stops the search as
- * soon as an incumbent covers the global batch or the best bound shows none can. */
+/* Records the MIP gap and counts nodes; stops the search once the node budget is spent. In
+ * feasibility mode (maximise micro-batch slots) it also stops as soon as an incumbent covers
+ * the global batch or the best bound shows none can. */
 static void mip_cb(glp_tree *tree, void *info)
 {
     cb_info *ci = info;
@@ -70,6 +82,11 @@ static void mip_cb(glp_tree *tree, void *info)
     }
     if (r != GLP_IBINGO && r != GLP_ISELECT)
         return;
+    if (r == GLP_ISELECT && ++ci->nodes > ci->node_limit) {
+        ci->budget_hit = 1;
+        glp_ios_terminate(tree);
+        return;
+    }
     double g = glp_ios_mip_gap(tree);
     if (g < ci->gap)
         ci->gap = g;
@@ -85,6 +102,75 @@ static void mip_cb(glp_tree *tree, void *info)
 static int cell_in_region(const fl_catalog *cat, const fl_tp_pool *pool, int c, const char *region)
 {
     return !region || strcmp(fl_catalog_zone(cat, (size_t)pool->cells[c].zone)->region, region) == 0;
+}
+
+/* Templates grouped by their cell list (same cells in the same order). */
+typedef struct tpl_key {
+    int n_cells, cells[FL_TPL_MAX_CELLS], idx;
+} tpl_key;
+
+static int key_cmp(const void *a, const void *b)
+{
+    const tpl_key *x = a, *y = b;
+    if (x->n_cells != y->n_cells)
+        return x->n_cells < y->n_cells ? -1 : 1;
+    for (int k = 0; k < x->n_cells; k++)
+        if (x->cells[k] != y->cells[k])
+            return x->cells[k] < y->cells[k] ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* 1 when, at this T, a replica of y does everything a replica of x does with no more of
+ * anything: no more GPUs of any cell at any tp level, no fewer micro-batch slots, no more
+ * egress per replica (same cells assumed). */
+static int dominates_at_T(const fl_tp_template *y, long my, const fl_tp_template *x, long mx)
+{
+    if (my < mx)
+        return 0;
+    for (int k = 0; k < x->n_cells; k++)
+        for (int l = 0; l < FL_TP_LEVELS; l++)
+            if (y->gpus[k][l] > x->gpus[k][l])
+                return 0;
+    return (double)my * y->egress_gb * y->egress_price <= (double)mx * x->egress_gb * x->egress_price;
+}
+
+/* Zero mm[t] (no column) for templates dominated at this T by another template of the same
+ * cells; of exact ties the lower index stays. Deterministic: depends only on the data. */
+static fl_status drop_dominated_at_T(const fl_tp_set *set, long *mm, fl_error *err)
+{
+    int n = 0;
+    tpl_key *keys = malloc(((size_t)set->n_tpl + 1) * sizeof *keys);
+    if (!keys)
+        return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+    for (int t = 0; t < set->n_tpl; t++) {
+        if (mm[t] < 1)
+            continue;
+        tpl_key *k = &keys[n++];
+        memset(k, 0, sizeof *k);
+        k->n_cells = set->tpl[t].n_cells;
+        memcpy(k->cells, set->tpl[t].cells, sizeof k->cells);
+        k->idx = t;
+    }
+    qsort(keys, (size_t)n, sizeof *keys, key_cmp);
+    for (int g0 = 0, g1; g0 < n; g0 = g1) {
+        for (g1 = g0 + 1; g1 < n && keys[g1].n_cells == keys[g0].n_cells &&
+                          memcmp(keys[g1].cells, keys[g0].cells, sizeof keys[g0].cells) == 0;
+             g1++)
+            ;
+        for (int i = g0; i < g1; i++) {
+            int x = keys[i].idx;
+            for (int j = g0; j < g1 && mm[x] > 0; j++) {
+                int y = keys[j].idx;
+                if (j == i || mm[y] < 1 || !dominates_at_T(&set->tpl[y], mm[y], &set->tpl[x], mm[x]))
+                    continue;
+                /* exact ties: keep the lower index */
+                if (!dominates_at_T(&set->tpl[x], mm[x], &set->tpl[y], mm[y]) || y < x)
+                    mm[x] = 0;
+            }
+        }
+    }
+    free(keys);
+    return FL_OK;
 }
 
 /* Sparse matrix builder. */
@@ -128,6 +214,8 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     sol->gpus = 0;
     sol->status_optimal = 0;
     sol->mip_gap = 0;
+    sol->hit_time_limit = 0;
+    sol->nodes = 0;
     memset(sol->x, 0, (size_t)set->n_tpl * sizeof *sol->x);
     memset(sol->s, 0, (size_t)set->n_tpl * sizeof *sol->s);
     memset(sol->inst, 0, (size_t)pool->n_offers * sizeof *sol->inst);
@@ -137,6 +225,7 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     int *xcol = calloc((size_t)nt + 1, sizeof *xcol), *ocol = calloc((size_t)no + 1, sizeof *ocol);
     char *cell_ok = calloc((size_t)nc + 1, 1);
     int *creg = NULL, *rcol = NULL;
+    long *mm = NULL;
     coo A = {0};
     glp_prob *lp = NULL;
     fl_status rc = FL_OK;
@@ -147,18 +236,28 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     for (int c = 0; c < nc; c++)
         cell_ok[c] = (char)cell_in_region(cat, pool, c, lim->region);
 
+    mm = calloc((size_t)nt + 1, sizeof *mm);
+    if (!mm) {
+        rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+        goto done;
+    }
+    for (int t = 0; t < nt; t++) {
+        const fl_tp_template *tp = &set->tpl[t];
+        int ok = !tp->disabled;
+        for (int k = 0; k < tp->n_cells && ok; k++)
+            ok &= cell_ok[tp->cells[k]];
+        mm[t] = ok ? fl_tp_template_max_mb(tp, T, M) : 0;
+    }
+    if ((rc = drop_dominated_at_T(set, mm, err)))
+        goto done;
+
     lp = glp_create_prob();
     glp_set_obj_dir(lp, GLP_MIN);
     int ncol = 0;
     /* template columns: x_t at xcol[t] */
     for (int t = 0; t < nt; t++) {
         const fl_tp_template *tp = &set->tpl[t];
-        if (tp->disabled)
-            continue;
-        int ok = 1;
-        for (int k = 0; k < tp->n_cells; k++)
-            ok &= cell_ok[tp->cells[k]];
-        long mmax = ok ? fl_tp_template_max_mb(tp, T, M) : 0;
+        long mmax = mm[t];
         if (mmax < 1)
             continue;
         xcol[t] = ncol + 1;
@@ -336,18 +435,22 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     parm.presolve = GLP_ON;
     parm.msg_lev = GLP_MSG_OFF;
     parm.mip_gap = cost_objective ? FL_TP_MIP_GAP : 0.0;
-    double tl = lim->time_limit_s > 0 ? lim->time_limit_s : 10.0;
-    if (!cost_objective && tl > FEAS_TIME_LIMIT_S)
-        tl = FEAS_TIME_LIMIT_S; /* a bisection step that finds nothing in time counts as infeasible */
-    parm.tm_lim = (int)(tl * 1000);
+    /* Safety net only: the node budget ends the search long before this on any sane machine. */
+    double tl = lim->time_limit_s > 0 ? lim->time_limit_s : SAFETY_TIME_LIMIT_S;
+    parm.tm_lim = tl * 1000 > 1e9 ? 1000000000 : (int)(tl * 1000);
     if (parm.tm_lim < 1)
         parm.tm_lim = 1;
-    cb_info ci = {.gap = 1e300, .feas_mode = !cost_objective, .need = (double)M};
+    /* a bisection step unresolved within the node budget counts as infeasible */
+    cb_info ci = {.gap = 1e300, .feas_mode = !cost_objective, .need = (double)M,
+                  .node_limit = cost_objective ? COST_NODE_LIMIT : FEAS_NODE_LIMIT};
     parm.cb_func = mip_cb;
     parm.cb_info = &ci;
     int r = glp_intopt(lp, &parm);
     int st = glp_mip_status(lp);
     double gap = ci.gap;
+    sol->nodes = ci.nodes;
+    if (r == GLP_ETMLIM)
+        sol->hit_time_limit = 1;
     if (r != 0 && r != GLP_ETMLIM && r != GLP_EMIPGAP && r != GLP_ESTOP && r != GLP_ENOPFS && r != GLP_ENODFS) {
         rc = fl_fail(err, FL_ESOLVER, "planner", "GLPK glp_intopt failed (code %d) at iteration time %.3g s", r, T);
         goto done;
@@ -417,6 +520,7 @@ done:
     free(cell_ok);
     free(creg);
     free(rcol);
+    free(mm);
     sol->time_s = now_s() - t0;
     return rc;
 }

@@ -22,6 +22,7 @@
 #define MAX_FIX_RETRIES 4
 #define PARETO_POINTS 8
 #define MARGINAL_CELLS 32
+#define FALLBACK_SLACK 0.05     /* homogeneous fallback: model may overrate mixed plans by this much */
 
 typedef struct setting {
     fl_tp_set set;
@@ -39,8 +40,10 @@ typedef struct planner {
     setting s[MAX_SETTINGS];
     int n;
     fl_tp_limits lim_base;  /* total_mb filled per setting */
-    double t0, deadline;
+    double t0;
     int candidates, templates, solves;
+    int time_limit_hits;    /* solves stopped by the wall-clock safety net */
+    long nodes;             /* branch-and-bound nodes of all solves */
     double milp_time_s, template_time_s;
 } planner;
 
@@ -51,14 +54,24 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Limits of one setting. The time limit is only GLPK's per-solve safety net (the solves are cut
+ * off by node budgets, train_milp.c), so it never depends on how much time is left: the same
+ * input gives the same plan however fast the machine is. */
 static fl_tp_limits limits_for(const planner *P, const setting *S)
 {
     fl_tp_limits l = P->lim_base;
     l.total_mb = P->job->global_batch / S->set.setup.micro_batch;
-    double left = P->deadline - now_s();
-    double per = P->opts->time_limit_s > 0 ? P->opts->time_limit_s / 20 : 0.5;
-    l.time_limit_s = fmax(0.05, fmin(per, left));
+    l.time_limit_s = P->opts->time_limit_s > 0 ? P->opts->time_limit_s : 10.0;
     return l;
+}
+
+/* Account one search's statistics. */
+static void add_stats(planner *P, const fl_tp_search_stats *st)
+{
+    P->solves += st->n_solves;
+    P->milp_time_s += st->solve_time_s;
+    P->time_limit_hits += st->time_limit_hits;
+    P->nodes += st->nodes;
 }
 
 /* Micro-batch sizes to try: job "micro_batch" (a number or a list) or 8, 4, 2, 1;
@@ -181,8 +194,7 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
         memset(&st, 0, sizeof st);
         rc = fl_tp_search(P->cat, P->job, &P->pool, &S->set, &lim, P->job->objective == FL_OBJ_MAX_THROUGHPUT ? beat : 0,
                           &work, &st, err);
-        P->solves += st.n_solves;
-        P->milp_time_s += st.solve_time_s;
+        add_stats(P, &st);
         if (rc || !work.feasible)
             break;
         int bad;
@@ -268,9 +280,11 @@ static fl_status homogeneous_fallback(planner *P, setting *S, fl_error *err)
         fl_tp_limits lim = limits_for(P, S);
         fl_tp_search_stats st;
         memset(&st, 0, sizeof st);
-        rc = fl_tp_search(P->cat, P->job, &P->pool, &S->set, &lim, 0, &work, &st, err);
-        P->solves += st.n_solves;
-        P->milp_time_s += st.solve_time_s;
+        /* max_throughput: only types whose model throughput comes within FALLBACK_SLACK of the
+         * setting's simulated plan can replace it; the others are ruled out by one check */
+        double beat = P->job->objective == FL_OBJ_MAX_THROUGHPUT && S->doc ? S->score * (1 - FALLBACK_SLACK) : 0;
+        rc = fl_tp_search(P->cat, P->job, &P->pool, &S->set, &lim, beat, &work, &st, err);
+        add_stats(P, &st);
         if (rc || !work.feasible)
             continue;
         json_t *doc;
@@ -303,12 +317,16 @@ static json_t *solver_obj(const planner *P, const setting *S)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string("glpk"));
-    json_object_set_new(o, "status", json_string(S->st.status_optimal ? "optimal" : "feasible"));
+    /* "time_limit": some solve was stopped by the wall-clock safety net, so the plan may depend
+     * on machine speed; otherwise the result is deterministic */
+    json_object_set_new(o, "status", json_string(P->time_limit_hits ? "time_limit"
+                                                 : S->st.status_optimal ? "optimal" : "feasible"));
     json_object_set_new(o, "mip_gap", json_real(S->st.mip_gap));
     json_object_set_new(o, "time_s", json_real(now_s() - P->t0));
     json_object_set_new(o, "candidates", json_integer(P->candidates));
     json_object_set_new(o, "templates", json_integer(P->templates));
     json_object_set_new(o, "milp_solves", json_integer(P->solves));
+    json_object_set_new(o, "bb_nodes", json_integer(P->nodes));
     json_object_set_new(o, "settings", json_integer(P->n));
     json_object_set_new(o, "milp_time_s", json_real(P->milp_time_s));
     json_object_set_new(o, "template_time_s", json_real(P->template_time_s));
@@ -525,7 +543,7 @@ static fl_status alternatives(planner *P, int win, json_t ***alts_out, size_t *n
         memset(&st, 0, sizeof st);
         if ((rc = fl_tp_search(P->cat, P->job, &P->pool, &W->set, &lim, 0, &sol, &st, err)))
             break;
-        P->solves += st.n_solves;
+        add_stats(P, &st);
         if (!sol.feasible)
             break;
         json_t *doc;
@@ -605,6 +623,9 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
             double T = Tmin * pow(r, i) * (1 + 1e-9);
             rc = fl_tp_milp_solve(P->cat, &P->pool, &W->set, &lim, T, 1, &sol, err);
             P->solves++;
+            P->milp_time_s += sol.time_s;
+            P->time_limit_hits += sol.hit_time_limit;
+            P->nodes += sol.nodes;
             if (rc || !sol.feasible)
                 continue;
             json_t *d;
@@ -681,7 +702,7 @@ static fl_status marginal(planner *P, int win, json_t *doc, fl_error *err)
         fl_tp_search_stats st;
         memset(&st, 0, sizeof st);
         rc = fl_tp_search(P->cat, P->job, &P->pool, &W->set, &lim, 0, &sol, &st, err);
-        P->solves += st.n_solves;
+        add_stats(P, &st);
         extra[c] = 0;
         double v = sol.feasible ? fl_tp_solution_value(P->job, &W->set, &sol) : base;
         json_object_set_new(o, "extra_gpus", json_integer(cl->node));
@@ -711,7 +732,6 @@ fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
     P->job = job;
     P->opts = opts;
     P->t0 = now_s();
-    P->deadline = P->t0 + (opts->time_limit_s > 0 ? opts->time_limit_s : 10.0);
     P->lim_base.budget = job->budget_per_hour;
     P->lim_base.max_gpus = job->max_gpus;
     int mb[16], nmb;

@@ -71,6 +71,8 @@ static fl_status solve_at(const fl_catalog *cat, const fl_tp_pool *pool, const f
     fl_status rc = fl_tp_milp_solve(cat, pool, set, lim, T, cost, sol, err);
     st->n_solves++;
     st->solve_time_s += sol->time_s;
+    st->time_limit_hits += sol->hit_time_limit;
+    st->nodes += sol->nodes;
     if (!rc && sol->feasible && cost) {
         st->status_optimal = sol->status_optimal;
         st->mip_gap = sol->mip_gap;
@@ -136,27 +138,35 @@ fl_status fl_tp_search(const fl_catalog *cat, const fl_job *job, const fl_tp_poo
         T_req = tokens / min_tps * (lim->floor_scale > 0 ? lim->floor_scale : 1.0);
         st->T_required = T_req;
     }
-    /* Is anything feasible at all (the loosest T)? */
-    if ((rc = solve_at(cat, pool, set, lim, fmin(T_hi, T_req), 1, &tmp, st, err)))
-        goto done;
-    st->feasible_loose = tmp.feasible;
-    if (!tmp.feasible)
-        goto done;
-    st->cheapest_cost = tmp.cost;
-    if (job->objective == FL_OBJ_MIN_COST) {
-        fl_tp_solution_copy(best, &tmp, set, pool);
-        goto done;
-    }
     if (job->objective == FL_OBJ_MAX_THROUGHPUT && beat_value > 0) {
-        /* Skip unless this setting beats the incumbent throughput. */
-        double T_beat = tokens / beat_value * (1 - BISECT_TOL);
+        /* Skip unless this setting beats the incumbent throughput: one feasibility check at the
+         * iteration time that would beat it (feasible there implies feasible when looser). */
+        double T_beat = fmin(tokens / beat_value * (1 - BISECT_TOL), fmin(T_hi, T_req));
         if (T_beat <= T_lo)
             goto done;
         if ((rc = solve_at(cat, pool, set, lim, T_beat, 0, &tmp, st, err)))
             goto done;
         if (!tmp.feasible)
             goto done;
+        st->feasible_loose = 1;
         T_hi = fl_tp_solution_time(set, &tmp);
+    } else {
+        /* Is anything feasible at all (the loosest T)? Throughput only needs a feasibility
+         * check; the other objectives start from the cheapest plan. */
+        int cost = job->objective != FL_OBJ_MAX_THROUGHPUT;
+        if ((rc = solve_at(cat, pool, set, lim, fmin(T_hi, T_req), cost, &tmp, st, err)))
+            goto done;
+        st->feasible_loose = tmp.feasible;
+        if (!tmp.feasible)
+            goto done;
+        if (cost)
+            st->cheapest_cost = tmp.cost;
+        else
+            T_hi = fmin(T_hi, fl_tp_solution_time(set, &tmp) * (1 + 1e-9));
+        if (job->objective == FL_OBJ_MIN_COST) {
+            fl_tp_solution_copy(best, &tmp, set, pool);
+            goto done;
+        }
     }
     if (job->objective == FL_OBJ_MAX_THROUGHPUT) {
         double T_min;

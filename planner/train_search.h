@@ -13,6 +13,8 @@ typedef struct fl_tp_search_stats {
     double cheapest_cost;     /* $/h of the cheapest plan (when feasible_loose) */
     double T_min;             /* smallest feasible iteration time found */
     double T_required;        /* from min_tokens_per_s / deadline, 0 = none */
+    int time_limit_hits;      /* solves stopped by the wall-clock safety net */
+    long nodes;               /* branch-and-bound nodes over all solves */
 } fl_tp_search_stats;
 
 /* Best solution of one setting for the job's objective; best->feasible = 0 when none (or, for

@@ -34,13 +34,11 @@
 #include <string.h>
 
 /* Default op budget (2 ops per stage and micro-batch) simulated without periodicity. */
-#define SIM_OPS (1L << 17)
+#define SIM_OPS (1L << 21)
 /* Time before the pipeline starts (neighbour of stage 0 / stage p-1). */
 #define NEVER (-1e300)
 /* Padded split arrays: index 1 + s/2; slots 0 and H+1 are the NEVER neighbours. */
 #define HALF (FL_TRAIN_MAX_STAGES / 2 + 2)
-/* Probe history (steady pairs) for the cycle search: cycles up to HIST - 1 pairs. */
-#define HIST 520
 /* Largest error a skip of steady pairs may add, relative to the time reached (bound, not estimate). */
 #define JUMP_TOL 1e-3
 
@@ -211,7 +209,8 @@ static double steady_period(int p, const double *f, const double *b, const doubl
 }
 
 /* Simulate m micro-batches through p stages; per-stage end times into end_at[0..p). */
-static void run_1f1b(int p, int m, const double *f, const double *b, const double *c, long max_ops, double *end_at)
+static void run_1f1b(int p, int m, const double *f, const double *b, const double *c, long max_ops, double jump_tol,
+                     double *end_at)
 {
     /* plain layout with one NEVER slot on each side: x[1 + s] */
     double xs[FL_TRAIN_MAX_STAGES + 2], cls[FL_TRAIN_MAX_STAGES + 2], crs[FL_TRAIN_MAX_STAGES + 2];
@@ -254,54 +253,47 @@ static void run_1f1b(int p, int m, const double *f, const double *b, const doubl
     long afford = (max_ops - 2L * p * (p - 1)) / (2L * p); /* steady pairs simulated at most */
     if (afford < 4)
         afford = 4;
-    /* probes: the forward of stage 0, the backward of the middle and of the last stage */
-    const double *probe[3] = {&S.lfE[1], ((p / 2) & 1 ? S.lbO : S.lbE) + 1 + p / 2 / 2,
-                              ((p - 1) & 1 ? S.lbO : S.lbE) + 1 + (p - 1) / 2};
-    double hist[3][HIST];
     double snap[4][HALF];
-    long pairs = 0, verify_at = -1, cand = 0;
-    int jumped = 0;
+    long pairs = 0, verify_at = -1;
+    int jumped = 0, cyc = 0;
+    double period = 0;
     for (int i = 0; i < 2 * m; i++) {
         if (!jumped && i >= inv_lo && i <= inv_hi && ((i - inv_lo) & 1) == 0) {
             long left = (inv_hi - i + 1) / 2; /* whole steady pairs still to run */
             long jump = 0;
             double shift = 0;
-            for (int u = 0; u < 3; u++)
-                hist[u][pairs % HIST] = *probe[u];
-            double now = *probe[2]; /* the end of the schedule is later than this */
+            if (pairs == 0 && left >= 8)
+                period = steady_period(p, f, b, c, &cyc);
             if (verify_at == pairs) {
-                /* y(n) = x(k + n c) - n D is a max-plus map iterated, hence nonexpansive: if
-                 * every completion advanced by D +- e over the last c pairs, jumping j more
-                 * periods is off by at most j e, and so is everything simulated after it */
+                /* y(n) = x(k + n L) - n D is a max-plus map iterated, hence nonexpansive: if every
+                 * completion advanced by D +- e over the last L pairs, skipping j more periods is
+                 * off by at most j e, and so is everything simulated after the skip */
                 double lo = 1e300, hi = -1e300;
                 diff_range(S.lfE + 1, snap[0] + 1, cnt[0], &lo, &hi);
                 diff_range(S.lfO + 1, snap[1] + 1, cnt[1], &lo, &hi);
                 diff_range(S.lbE + 1, snap[2] + 1, cnt[0], &lo, &hi);
                 diff_range(S.lbO + 1, snap[3] + 1, cnt[1], &lo, &hi);
-                long j = left / cand;
-                double e = 0.5 * (hi - lo), D = 0.5 * (hi + lo);
-                if (j > 0 && (double)j * e <= JUMP_TOL * (now + (double)j * (D - e))) {
-                    jump = j * cand;
-                    shift = (double)j * 0.5 * (hi + lo);
+                double e = 0.5 * (hi - lo), D = 0.5 * (hi + lo), now = S.lfE[1];
+                long j = left / cyc;
+                if (j > 0 && (double)j * e <= jump_tol * (now + (double)j * (D - e))) {
+                    jump = j * cyc;
+                    shift = (double)j * D;
                 }
                 verify_at = -1;
-            } else if (verify_at < 0 && pairs % 4 == 0 && pairs > 0) {
-                double dev;
-                long c0 = best_cycle(hist, pairs, p, &dev);
-                double rate = (hist[2][pairs % HIST] - hist[2][(pairs - c0) % HIST]) / (double)c0;
-                if (c0 > 0 && 2 * c0 <= left && dev * (double)left <= JUMP_TOL * (now + (double)left * rate)) {
-                    cand = c0;
-                    verify_at = pairs + c0;
-                    memcpy(snap[0] + 1, S.lfE + 1, sizeof(double) * (size_t)cnt[0]);
-                    memcpy(snap[1] + 1, S.lfO + 1, sizeof(double) * (size_t)cnt[1]);
-                    memcpy(snap[2] + 1, S.lbE + 1, sizeof(double) * (size_t)cnt[0]);
-                    memcpy(snap[3] + 1, S.lbO + 1, sizeof(double) * (size_t)cnt[1]);
-                }
+            }
+            if (!jump && verify_at < 0 && cyc > 0 && left >= 2L * cyc) {
+                /* watch the next critical period */
+                memcpy(snap[0] + 1, S.lfE + 1, sizeof(double) * (size_t)cnt[0]);
+                memcpy(snap[1] + 1, S.lfO + 1, sizeof(double) * (size_t)cnt[1]);
+                memcpy(snap[2] + 1, S.lbE + 1, sizeof(double) * (size_t)cnt[0]);
+                memcpy(snap[3] + 1, S.lbO + 1, sizeof(double) * (size_t)cnt[1]);
+                verify_at = pairs + cyc;
             }
             if (!jump && pairs >= afford && left > 0) {
                 /* budget spent: advance by the period, keep the layout the transient reached */
+                int len;
                 jump = left;
-                shift = (double)jump * steady_period(p, f, b, c);
+                shift = (double)jump * (period > 0 ? period : steady_period(p, f, b, c, &len));
             }
             if (jump) {
                 add_all(S.lfE + 1, shift, cnt[0]);
@@ -336,14 +328,9 @@ static void run_1f1b(int p, int m, const double *f, const double *b, const doubl
         end_at[s] = x[s];
 }
 
-void fl_train_schedule(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
-                       double *last_bwd_end, fl_train_sched_out *out)
-{
-    fl_train_schedule_budget(p, m, chunks, fwd, bwd, p2p, last_bwd_end, out, SIM_OPS);
-}
-
-void fl_train_schedule_budget(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
-                              double *last_bwd_end, fl_train_sched_out *out, long max_ops)
+/* Shared by both entry points: jump_tol is the error bound allowed for skipping steady pairs. */
+static void schedule(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
+                     double *last_bwd_end, fl_train_sched_out *out, long max_ops, double jump_tol)
 {
     double f[FL_TRAIN_MAX_STAGES], b[FL_TRAIN_MAX_STAGES], c[FL_TRAIN_MAX_STAGES], end_at[FL_TRAIN_MAX_STAGES];
     int v = chunks > 1 ? chunks : 1;
@@ -356,14 +343,27 @@ void fl_train_schedule_budget(int p, int m, int chunks, const double *fwd, const
         c[s] = s < p - 1 ? p2p[s] : 0;
         busy_sum += (fwd[s] + bwd[s]) * m;
     }
-    run_1f1b(p, m * v, f, b, c, max_ops, end_at);
+    run_1f1b(p, m * v, f, b, c, max_ops, jump_tol, end_at);
     double end = 0;
     for (int s = 0; s < p; s++) {
         if (last_bwd_end)
             last_bwd_end[s] = end_at[s];
-        if (end_at[s] > end)
-            end = end_at[s];
+        end = end_at[s] > end ? end_at[s] : end;
     }
     out->end_s = end;
     out->bubble_fraction = end > 0 ? fmax(0.0, 1.0 - busy_sum / (p * end)) : 0;
+}
+
+void fl_train_schedule(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
+                       double *last_bwd_end, fl_train_sched_out *out)
+{
+    schedule(p, m, chunks, fwd, bwd, p2p, last_bwd_end, out, SIM_OPS, JUMP_TOL);
+}
+
+void fl_train_schedule_budget(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
+                              double *last_bwd_end, fl_train_sched_out *out, long max_ops)
+{
+    /* a budget covering every op asks for the exact schedule (only exactly periodic skips) */
+    double ops = 2.0 * (p < FL_TRAIN_MAX_STAGES ? p : FL_TRAIN_MAX_STAGES) * m * (chunks > 1 ? chunks : 1);
+    schedule(p, m, chunks, fwd, bwd, p2p, last_bwd_end, out, max_ops, ops <= (double)max_ops ? 0 : JUMP_TOL);
 }

@@ -149,14 +149,16 @@ double fl_train_in_flight(int p, int stage, int m, int chunks);
 /* Pipeline schedule (train_schedule.c). Per stage: forward and backward seconds of one
  * micro-batch (fwd[], bwd[]) and the transfer time to the next stage (p2p[], last unused).
  * Writes the pipeline's end time, per-stage time of its last backward (last_bwd_end[]) and
- * the bubble fraction. chunks > 1 simulates the interleaved schedule. */
+ * the bubble fraction. chunks > 1 simulates the interleaved schedule. fl_train_schedule may
+ * skip steady periods once the schedule is (near-)periodic, with a proven error bound of 0.1 %. */
 typedef struct fl_train_sched_out {
     double end_s;
     double bubble_fraction;
 } fl_train_sched_out;
 void fl_train_schedule(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
                        double *last_bwd_end, fl_train_sched_out *out);
-/* The same with an explicit budget of simulated ops (beyond it: steady-state extension). */
+/* The same with an explicit budget of simulated ops: a budget >= 2*p*m*chunks gives the exact
+ * schedule; a smaller one allows the skips, and beyond it the steady-state extension. */
 void fl_train_schedule_budget(int p, int m, int chunks, const double *fwd, const double *bwd, const double *p2p,
                               double *last_bwd_end, fl_train_sched_out *out, long max_ops);
 

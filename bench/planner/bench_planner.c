@@ -4,7 +4,8 @@
  * 256 GPUs x 5 zones; 10 GPU types x 4096 GPUs x 20 zones (the zones of the built-in catalog
  * offering the most GPU types). Prints wall time, candidates, templates, MILP solves, the
  * solver status and the plan's simulated throughput and cost. Usage:
- *   bench_planner [MODEL] [OBJECTIVE]     (defaults gpt3-13b, max_throughput) */
+ *   bench_planner [MODEL] [OBJECTIVE] [SCENARIO]   (defaults gpt3-13b, max_throughput, all;
+ *   SCENARIO 1..4 runs only that one, e.g. for profiling) */
 #include "flotilla/flotilla.h"
 
 #include <jansson.h>
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
 {
     const char *model = argc > 1 ? argv[1] : "gpt3-13b";
     const char *objective = argc > 2 ? argv[2] : "max_throughput";
+    int only = argc > 3 ? atoi(argv[3]) : 0;
     fl_catalog *cat;
     fl_error err;
     if (fl_catalog_open(NULL, &cat, &err)) {
@@ -93,6 +95,8 @@ int main(int argc, char **argv)
            "templates", "solves", "status", "tokens/s", "$/h", "gpus");
     int rc = 0;
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
+        if (only > 0 && (size_t)only != i + 1)
+            continue;
         fl_availability *av;
         fl_availability_new(cat, &av, NULL);
         int cells = fill(cat, av, sc[i].types, sc[i].nt, sc[i].nz, sc[i].count);

@@ -428,6 +428,55 @@ static void test_unlimited_availability(void **state)
     fl_job_free(job);
 }
 
+/* The plan document without its "solver" member (timings differ from run to run). */
+static char *plan_text_without_solver(json_t *doc)
+{
+    json_object_del(doc, "solver");
+    return json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(17));
+}
+
+/* Branch-and-bound is cut off by node budgets, not by the clock: the same job planned twice,
+ * and with a tiny vs the default time limit, gives byte-identical plans (solver timings aside),
+ * unless the wall-clock safety net itself was hit (then solver.status says "time_limit"). */
+static void test_deterministic_plans(void **state)
+{
+    (void)state;
+    fl_availability *av = avail_of("{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":16,\"V100-SXM2-16GB\":16},"
+                                   "\"gcp:us-central1-b\":{\"A100-SXM-40GB\":8,\"V100-SXM2-16GB\":32}}}");
+    const char *objs[2] = {"max_throughput", "max_throughput_per_dollar"};
+    for (int i = 0; i < 2; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":256,\"recompute\":\"auto\","
+                 "\"objective\":\"%s\",\"budget_per_hour\":200}", objs[i]);
+        fl_job *job = job_of(text);
+        fl_plan_options tiny;
+        fl_plan_options_init(&tiny);
+        tiny.time_limit_s = 2;
+        char *out[3];
+        int safety_hit = 0;
+        for (int k = 0; k < 3; k++) {
+            fl_status rc;
+            fl_error err;
+            json_t *doc = plan_doc(job, av, k == 2 ? &tiny : NULL, &rc, &err, NULL);
+            if (rc)
+                fail_msg("%s run %d: %s", objs[i], k, err.message);
+            const char *status = json_string_value(json_object_get(json_object_get(doc, "solver"), "status"));
+            assert_non_null(status);
+            safety_hit |= strcmp(status, "time_limit") == 0;
+            out[k] = plan_text_without_solver(doc);
+            json_decref(doc);
+        }
+        assert_string_equal(out[0], out[1]);
+        if (!safety_hit)
+            assert_string_equal(out[0], out[2]);
+        for (int k = 0; k < 3; k++)
+            free(out[k]);
+        fl_job_free(job);
+    }
+    fl_availability_free(av);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_alternatives_pareto_marginal),
         cmocka_unit_test(test_bad_jobs),
         cmocka_unit_test(test_unlimited_availability),
+        cmocka_unit_test(test_deterministic_plans),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
