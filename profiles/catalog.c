@@ -401,10 +401,10 @@ static void row_node(fl_catalog *cat, sqlite3_stmt *st, void *p)
 static void free_arrays(fl_catalog *cat)
 {
     free(cat->gpus); free(cat->models); free(cat->zones); free(cat->offerings);
-    free(cat->measured); free(cat->nodes); free(cat->links);
+    free(cat->measured); free(cat->nodes); free(cat->links); free(cat->gpu_node_gpus);
     pool_free(cat->strings);
     cat->gpus = NULL; cat->models = NULL; cat->zones = NULL; cat->offerings = NULL;
-    cat->measured = NULL; cat->nodes = NULL; cat->links = NULL; cat->strings = NULL;
+    cat->measured = NULL; cat->nodes = NULL; cat->links = NULL; cat->strings = NULL; cat->gpu_node_gpus = NULL;
     cat->n_gpus = cat->n_models = cat->n_zones = cat->n_offerings = cat->n_measured = cat->n_nodes = 0;
 }
 
@@ -480,7 +480,7 @@ fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err)
 {
     free_arrays(cat);
     fl_status rc;
-    void *a;
+    void *a = NULL;
     if ((rc = load_rows(cat, "SELECT name, vendor, architecture, memory_bytes, usable_memory_bytes,"
                         " hbm_bw_bytes_per_s, bf16_flops, fp16_flops, fp32_flops, fp8_flops, int8_ops, link_type,"
                         " link_bw_bytes_per_s, pcie_bw_bytes_per_s, tdp_w, aliases, source FROM gpus ORDER BY rowid",
@@ -529,6 +529,19 @@ fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err)
     for (size_t i = 0; i < cat->n_nodes; i++) {
         cat->nodes[i].gpu_index = find_exact(cat->nodes[i].gpu, cat->gpus, cat->n_gpus, sizeof(fl_gpu), 0);
         cat->nodes[i].zone_index = find_exact(cat->nodes[i].zone, cat->zones, cat->n_zones, sizeof(fl_zone), 0);
+    }
+    cat->gpu_node_gpus = calloc(cat->n_gpus + 1, sizeof *cat->gpu_node_gpus);
+    if (!cat->gpu_node_gpus)
+        return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    for (size_t i = 0; i < cat->n_offerings; i++) {
+        const fl_offering *o = &cat->offerings[i];
+        if (o->gpus_per_instance > cat->gpu_node_gpus[o->gpu_index])
+            cat->gpu_node_gpus[o->gpu_index] = o->gpus_per_instance;
+    }
+    for (size_t i = 0; i < cat->n_nodes; i++) {
+        const fl_node *n = &cat->nodes[i];
+        if (n->gpu_index >= 0 && n->gpu_count > cat->gpu_node_gpus[n->gpu_index])
+            cat->gpu_node_gpus[n->gpu_index] = n->gpu_count;
     }
     if (cat->n_gpus == 0 || cat->n_models == 0)
         return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s has no GPUs or no models", cat->path);

@@ -22,6 +22,7 @@ struct fl_catalog {
     fl_node *nodes; size_t n_nodes;
     fl_link net_class[5];       /* by fl_net_class; SAME_NODE unused (per-GPU link) */
     fl_link *links;             /* n_zones * n_zones, class figures with overrides applied */
+    int *gpu_node_gpus;         /* per GPU type: most GPUs in one instance or on-prem node (0: none) */
 };
 
 /* Run `sql` statements inside one transaction; roll back on failure. */

@@ -369,11 +369,7 @@ double fl_train_model_fwd_flops(const fl_train_setup *s)
 
 int fl_train_node_gpus(const fl_catalog *cat, int gpu)
 {
-    /* reads the catalog's offering array directly (one pass, no call per offering) */
-    int best = 0;
-    const fl_offering *o = cat->offerings;
-    for (size_t i = 0; i < cat->n_offerings; i++)
-        if (o[i].gpu_index == gpu && o[i].gpus_per_instance > best)
-            best = o[i].gpus_per_instance;
+    /* largest instance (or on-prem node) of this GPU type, precomputed when the catalog loads */
+    int best = gpu >= 0 && (size_t)gpu < cat->n_gpus ? cat->gpu_node_gpus[gpu] : 0;
     return best > 0 ? best : 8;
 }

@@ -42,15 +42,27 @@ typedef struct layer_entry {
     double fwd, bwd, tp_fwd, tp_bwd;   /* per layer, one micro-batch (fwd/bwd include tp comm) */
     double act, act_full;              /* activation bytes per layer (with / without recompute) */
     double peak, hbm_bw, link_bw;
-    int measured, node_gpus;           /* node_gpus: -1 until needed (catalog scan) */
+    int measured, node_gpus;
+    int edge_done[2];                  /* edge times computed: [0] first stage, [1] last stage */
+    double edge_f[2], edge_b[2];
 } layer_entry;
 
-/* Largest instance of the entry's GPU type, scanned from the catalog on first use. */
+/* Largest instance of the entry's GPU type. */
 static int entry_node_gpus(const fl_catalog *cat, layer_entry *e)
 {
-    if (e->node_gpus < 0)
-        e->node_gpus = fl_train_node_gpus(cat, e->gpu);
+    (void)cat;
     return e->node_gpus;
+}
+
+/* Embedding (which = 0) or LM head + loss (which = 1) time of one micro-batch, memoised. */
+static void entry_edge(const fl_catalog *cat, const fl_train_setup *s, layer_entry *e, int which, double *f, double *b)
+{
+    if (!e->edge_done[which]) {
+        fl_train_edge_time(cat, s, e->gpu, e->tp, which == 0, which == 1, &e->edge_f[which], &e->edge_b[which]);
+        e->edge_done[which] = 1;
+    }
+    *f += e->edge_f[which];
+    *b += e->edge_b[which];
 }
 
 static inline double max2(double a, double b)
@@ -88,7 +100,8 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     e->peak = p.peak_flops;
     e->hbm_bw = p.hbm_bw;
     e->link_bw = p.link_bw;
-    e->node_gpus = -1;
+    e->node_gpus = fl_train_node_gpus(cat, gpu);
+    e->edge_done[0] = e->edge_done[1] = 0;
     return e;
 }
 
@@ -167,9 +180,20 @@ static fl_status validate(const fl_catalog *cat, const fl_train_setup *s, const 
 /* Bandwidth and latency of the slowest link spanned by the data-parallel group of stage (pi, si):
  * every replica of every pipeline holding one of its layers. 0 bandwidth = intra-node. */
 static void dp_link(const fl_catalog *cat, const fl_train_pipeline *pipes, int n_pipes, int pi, int si, int n_dp,
-                    layer_entry *le, double *bw, double *lat)
+                    layer_entry *le, int uniform, double *bw, double *lat)
 {
     const fl_train_stage *st = &pipes[pi].stages[si];
+    if (uniform) { /* every stage of every pipeline in one zone on one GPU type */
+        if (n_dp * st->tp <= entry_node_gpus(cat, le)) {
+            *bw = 0;
+            *lat = 0;
+            return;
+        }
+        fl_link l = fl_catalog_link(cat, st->zone, st->zone);
+        *bw = l.bandwidth > 0 ? l.bandwidth : 1e9;
+        *lat = l.latency;
+        return;
+    }
     int same = 1;
     double minbw = 1e300, maxlat = 0;
     for (int q = 0; q < n_pipes; q++) {
@@ -230,6 +254,14 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     double grad_b = fl_dtype_bytes(s->grad_dtype);
     double layer_params = fl_train_layer_params(m);
     int v = s->interleave > 1 ? s->interleave : 1;
+    /* one zone and one GPU type throughout: the DP group of every stage spans that zone only */
+    int uniform = 1;
+    for (int i = 0; i < n_pipes && uniform; i++)
+        for (int j = 0; j < pipes[i].n_stages; j++)
+            if (pipes[i].stages[j].zone != pipes[0].stages[0].zone || pipes[i].stages[j].gpu != pipes[0].stages[0].gpu) {
+                uniform = 0;
+                break;
+            }
 
     double iter_end = 0, pipe_end_max = 0, optimizer = 0, peak_gpu_flops = 0, sequences = 0;
     double worst_busy = -1, worst_bubble = 0, worst_dp = 0;
@@ -260,15 +292,17 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double ef = 0, eb = 0;
-            if (first || last)
-                fl_train_edge_time(cat, s, st->gpu, st->tp, first, last, &ef, &eb);
+            if (first)
+                entry_edge(cat, s, le, 0, &ef, &eb);
+            if (last)
+                entry_edge(cat, s, le, 1, &ef, &eb);
             fwd[j] = nl * le->fwd + ef;
             bwd[j] = nl * le->bwd + eb;
             tp_per_stage[j] = nl * (le->tp_fwd + le->tp_bwd);
             if (s->zero_stage >= 3 && n_dp > 1) {
                 /* ZeRO-3 all-gathers the stage weights in forward and again in backward */
                 double bw, lat;
-                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, &bw, &lat);
+                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, uniform, &bw, &lat);
                 double wbytes = nl * layer_params * e; /* the whole tp group's share crosses the node link */
                 double ag = bw > 0 ? (double)(n_dp - 1) / n_dp * wbytes / bw + (n_dp - 1) * lat
                                    : 0.5 * fl_train_allreduce_time(wbytes / st->tp, n_dp, le->link_bw, 8e-6);
@@ -310,7 +344,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             double ar = 0;
             if (n_dp > 1) {
                 double bw, lat;
-                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, &bw, &lat);
+                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, uniform, &bw, &lat);
                 if (bw > 0) /* the tp GPUs of the stage share the node's link */
                     ar = fl_train_allreduce_time(stage_params * grad_b * st->tp, n_dp, bw, lat);
                 else
