@@ -1,6 +1,6 @@
 /* bench/serving/bench_serving.c — serving figures: (1) request-level simulator speed on one
  * million requests, (2) accuracy of the latency model against the measured H100 layer forward
- * times (prefill regime) in tests/data/calibration, (3) public decode reference points. */
+ * times (prefill regime) in tests/data/calibration, (3) published TensorRT-LLM A100 static-batch runs. */
 #include "simulator/serve_sim.h"
 
 #include <jansson.h>
@@ -98,21 +98,33 @@ int main(int argc, char **argv)
     if (ne)
         printf("median |error| %.1f%%, max %.1f%% over %d points\n\n", 100 * errs[ne / 2], 100 * errs[ne - 1], ne);
 
-    /* (3) public decode reference points (batch 1, 16-bit weights) */
-    struct { const char *gpu, *model; int tp; double lo, hi; const char *src; } refs[] = {
-        {"A100-SXM-80GB", "llama2-7b", 1, 6e-3, 8e-3, "vLLM / TensorRT-LLM batch-1 decode, ~6-8 ms/token (issue 5 brief; weights 13.5 GB / 2.0 TB/s = 6.6 ms floor)"},
-        {"H100-SXM-80GB", "llama3-8b", 1, 4e-3, 6.5e-3, "vLLM batch-1 decode on H100 ~4-6 ms/token (16 GB / 3.35 TB/s = 4.8 ms floor)"},
-        {"H100-SXM-80GB", "llama3-70b", 4, 10e-3, 16e-3, "TensorRT-LLM/vLLM Llama-3-70B tp4 batch 1, ~10-15 ms/token (141 GB / 4 / 3.35 TB/s = 10.5 ms floor)"},
+    /* (3) published end-to-end static-batch runs: TensorRT-LLM release 0.5.0,
+     * docs/source/performance.md, "A100 GPUs (FP16)", LLaMA 7B, tp 1: out tokens/s for batch b,
+     * input and output lengths. Predicted: prefill of the batch + every decode step at its context. */
+    struct { int b, in, out; double tok_s; } pub[] = {
+        {64, 128, 128, 3486}, {32, 128, 2048, 1459}, {32, 2048, 128, 529}, {16, 2048, 2048, 592},
     };
-    printf("## public reference points (decode, batch 1, context 512)\n| gpu | model | tp | model ms | public range ms | source |\n|---|---|---|---|---|---|\n");
-    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+    printf("## published runs: TensorRT-LLM 0.5.0 performance.md, A100 FP16, LLaMA 7B, tp 1\n");
+    printf("| batch | input | output | published s | predicted s | error |\n|---|---|---|---|---|---|\n");
+    {
         fl_serve_cfg c;
-        int gi = fl_catalog_find_gpu(cat, refs[i].gpu, NULL, NULL), mi = fl_catalog_find_model(cat, refs[i].model, NULL, NULL);
-        fl_serve_cfg_init(&c, fl_catalog_gpu(cat, (size_t)gi), fl_catalog_model(cat, (size_t)mi), refs[i].tp, 1, FL_DT_BF16,
-                          FL_DT_BF16, "cfg", NULL);
-        double t = fl_serve_decode_time(&c, 1, 512, NULL, NULL);
-        printf("| %s | %s | %d | %.2f | %.1f-%.1f | %s |\n", refs[i].gpu, refs[i].model, refs[i].tp, t * 1e3,
-               refs[i].lo * 1e3, refs[i].hi * 1e3, refs[i].src);
+        int gi = fl_catalog_find_gpu(cat, "A100-SXM-80GB", NULL, NULL), mi = fl_catalog_find_model(cat, "llama2-7b", NULL, NULL);
+        fl_serve_cfg_init(&c, fl_catalog_gpu(cat, (size_t)gi), fl_catalog_model(cat, (size_t)mi), 1, 1, FL_DT_FP16,
+                          FL_DT_FP16, "cfg", NULL);
+        double errs3[8];
+        int n3 = 0;
+        for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++) {
+            double t = fl_serve_prefill_time(&c, pub[i].b, pub[i].in, NULL, NULL);
+            for (int k = 0; k < pub[i].out - 1; k++)
+                t += fl_serve_decode_time(&c, pub[i].b, pub[i].in + k, NULL, NULL);
+            double meas = (double)pub[i].b * pub[i].out / pub[i].tok_s;
+            double e = (t - meas) / meas;
+            errs3[n3++] = fabs(e);
+            printf("| %d | %d | %d | %.2f | %.2f | %+.1f%% |\n", pub[i].b, pub[i].in, pub[i].out, meas, t, 100 * e);
+        }
+        qsort(errs3, (size_t)n3, sizeof *errs3, cmpd);
+        printf("median |error| %.1f%%, max %.1f%% over %d runs\n", 100 * 0.5 * (errs3[(n3 - 1) / 2] + errs3[n3 / 2]),
+               100 * errs3[n3 - 1], n3);
     }
     fl_catalog_free(cat);
     return 0;

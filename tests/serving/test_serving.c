@@ -54,6 +54,28 @@ static void test_decode_public_reference(void **state)
     assert_true(fl_serve_decode_time(&h, 32, 512, NULL, NULL) < 2.0 * th);
 }
 
+/* Published end-to-end runs (TensorRT-LLM release 0.5.0, docs/source/performance.md, A100 FP16,
+ * LLaMA 7B, tp 1, static batches): prefill + every decode step must land within 10 %. */
+static void test_published_a100_runs(void **state)
+{
+    (void)state;
+    static const struct { int b, in, out; double tok_s; } pub[] = {
+        {64, 128, 128, 3486}, {32, 128, 2048, 1459}, {32, 2048, 128, 529}, {16, 2048, 2048, 592},
+    };
+    fl_serve_cfg c;
+    int g = fl_catalog_find_gpu(cat, "A100-SXM-80GB", NULL, NULL), m = fl_catalog_find_model(cat, "llama2-7b", NULL, NULL);
+    assert_int_equal(fl_serve_cfg_init(&c, fl_catalog_gpu(cat, (size_t)g), fl_catalog_model(cat, (size_t)m), 1, 1,
+                                       FL_DT_FP16, FL_DT_FP16, "cfg", NULL), FL_OK);
+    for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++) {
+        double t = fl_serve_prefill_time(&c, pub[i].b, pub[i].in, NULL, NULL);
+        for (int k = 0; k < pub[i].out - 1; k++)
+            t += fl_serve_decode_time(&c, pub[i].b, pub[i].in + k, NULL, NULL);
+        double meas = (double)pub[i].b * pub[i].out / pub[i].tok_s;
+        if (fabs(t - meas) / meas > 0.10)
+            fail_msg("batch %d in %d out %d: predicted %.2f s, published %.2f s", pub[i].b, pub[i].in, pub[i].out, t, meas);
+    }
+}
+
 static void test_prefill_compute_bound(void **state)
 {
     (void)state;
@@ -222,7 +244,7 @@ static void test_estimate_api(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_public_reference), cmocka_unit_test(test_prefill_compute_bound),
+        cmocka_unit_test(test_decode_public_reference), cmocka_unit_test(test_published_a100_runs), cmocka_unit_test(test_prefill_compute_bound),
         cmocka_unit_test(test_tp_and_gqa_kv),           cmocka_unit_test(test_weights_do_not_fit),
         cmocka_unit_test(test_moe_memory_vs_compute),   cmocka_unit_test(test_trace_parse),
         cmocka_unit_test(test_sim_deterministic_and_load), cmocka_unit_test(test_sim_preemption_small_cache),
