@@ -181,6 +181,17 @@ fl_status fl_catalog_exec(fl_catalog *cat, const char *sql, fl_error *err)
     return FL_OK;
 }
 
+fl_status fl_catalog_end_import(fl_catalog *cat, fl_status rc, fl_error *err)
+{
+    if (rc == FL_OK)
+        rc = fl_catalog_exec(cat, "COMMIT", err);
+    if (rc) {
+        sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return fl_catalog_reload(cat, err);
+}
+
 /* Create the schema and fill it from the embedded data/ CSV files, in one transaction. */
 static fl_status seed_builtin(fl_catalog *cat, fl_error *err)
 {

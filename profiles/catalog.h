@@ -27,6 +27,9 @@ struct fl_catalog {
 
 /* Run `sql` statements inside one transaction; roll back on failure. */
 fl_status fl_catalog_exec(fl_catalog *cat, const char *sql, fl_error *err);
+/* End an import transaction: COMMIT and re-read the arrays when rc is FL_OK, ROLLBACK (the
+ * catalog unchanged) otherwise. Returns the final status. */
+fl_status fl_catalog_end_import(fl_catalog *cat, fl_status rc, fl_error *err);
 /* Re-read every table into the arrays (after an import). */
 fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err);
 /* Insert the rows of a CSV text (header = column names of `table`) with the prepared-statement

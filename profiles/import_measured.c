@@ -310,13 +310,7 @@ fl_status fl_catalog_import_measured(fl_catalog *cat, const char *jsonl_path, si
     sqlite3_finalize(del);
     sqlite3_finalize(ins);
     fclose(f);
-    if (rc == FL_OK)
-        rc = fl_catalog_exec(cat, "COMMIT", err);
-    if (rc) {
-        sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    if ((rc = fl_catalog_reload(cat, err)))
+    if ((rc = fl_catalog_end_import(cat, rc, err)))
         return rc;
     if (rows_out)
         *rows_out = rows;

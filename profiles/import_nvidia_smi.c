@@ -308,11 +308,5 @@ fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, co
                          sqlite3_errmsg(cat->db));
     }
     sqlite3_finalize(st);
-    if (rc == FL_OK)
-        rc = fl_catalog_exec(cat, "COMMIT", err);
-    if (rc) {
-        sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return fl_catalog_reload(cat, err);
+    return fl_catalog_end_import(cat, rc, err);
 }

@@ -605,13 +605,7 @@ fl_status fl_catalog_import_offerings(fl_catalog *cat, const char *csv_path, con
     sqlite3_finalize(c.ins_zone);
     sqlite3_finalize(c.ins_off);
     free(text);
-    if (rc == FL_OK)
-        rc = fl_catalog_exec(cat, "COMMIT", err);
-    if (rc) {
-        sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    if ((rc = fl_catalog_reload(cat, err)))
+    if ((rc = fl_catalog_end_import(cat, rc, err)))
         return rc;
     if (rows_out)
         *rows_out = c.rows;
