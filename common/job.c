@@ -462,6 +462,87 @@ char *fl_job_to_json(const fl_job *job)
     return s;
 }
 
+/* ---- building jobs in code ---- */
+
+/* Parse `doc` (consumed) into a fresh job. */
+static fl_status job_from_doc(const fl_catalog *cat, json_t *doc, fl_job **out, fl_error *err)
+{
+    char *text = doc ? fl_json_dump(doc, 0) : NULL;
+    json_decref(doc);
+    if (!text)
+        return fl_fail(err, FL_ENOMEM, "job", "out of memory");
+    fl_status rc = fl_job_from_json(cat, text, out, err);
+    free(text);
+    return rc;
+}
+
+fl_status fl_job_new_training(const fl_catalog *cat, const char *model, int global_batch, int seq_len, fl_job **out,
+                              fl_error *err)
+{
+    if (!out || !model)
+        return fl_fail(err, FL_EMISUSE, !out ? "out" : "model", "fl_job_new_training: NULL argument");
+    *out = NULL;
+    return job_from_doc(cat, json_pack("{s:s,s:s,s:i,s:i}", "kind", "training", "model", model, "global_batch",
+                                       global_batch, "seq_len", seq_len), out, err);
+}
+
+fl_status fl_job_new_serving(const fl_catalog *cat, const char *model, double rate_rps, int input_tokens,
+                             int output_tokens, fl_job **out, fl_error *err)
+{
+    if (!out || !model)
+        return fl_fail(err, FL_EMISUSE, !out ? "out" : "model", "fl_job_new_serving: NULL argument");
+    *out = NULL;
+    return job_from_doc(cat, json_pack("{s:s,s:s,s:{s:f,s:[{s:i,s:i,s:f}]}}", "kind", "serving", "model", model,
+                                       "workload", "rate_rps", rate_rps, "classes", "input", input_tokens, "output",
+                                       output_tokens, "share", 1.0), out, err);
+}
+
+fl_status fl_job_set(fl_job *job, const char *path, const char *json_value, fl_error *err)
+{
+    if (!job || !path || !*path || !json_value)
+        return fl_fail(err, FL_EMISUSE, "path", "fl_job_set: NULL argument");
+    json_error_t je;
+    json_t *val = json_loads(json_value, JSON_DECODE_ANY, &je);
+    char field[160];
+    snprintf(field, sizeof field, "job.%s", path);
+    if (!val)
+        return fl_fail(err, FL_EPARSE, field, "%s: value is not JSON: %s", field, je.text);
+    json_t *doc = json_deep_copy(job->raw), *at = doc;
+    char key[128];
+    const char *p = path;
+    /* walk the dotted path, creating objects on the way */
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n == 0 || n >= sizeof key) {
+            json_decref(val);
+            json_decref(doc);
+            return fl_fail(err, FL_EINVAL, field, "%s: malformed path", field);
+        }
+        memcpy(key, p, n);
+        key[n] = '\0';
+        if (!dot)
+            break;
+        json_t *next = json_object_get(at, key);
+        if (!json_is_object(next)) {
+            next = json_object();
+            json_object_set_new(at, key, next);
+        }
+        at = next;
+        p = dot + 1;
+    }
+    json_object_set_new(at, key, val);
+    fl_job *fresh = NULL;
+    fl_status rc = job_from_doc(job->cat, doc, &fresh, err);
+    if (rc)
+        return rc;
+    fl_job old = *job; /* swap contents so the caller's handle stays valid */
+    *job = *fresh;
+    *fresh = old;
+    fl_job_free(fresh);
+    return FL_OK;
+}
+
 /* ---- availability ---- */
 
 fl_status fl_availability_new(const fl_catalog *cat, fl_availability **out, fl_error *err)

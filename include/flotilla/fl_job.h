@@ -21,6 +21,17 @@ FL_API fl_job_kind fl_job_get_kind(const fl_job *job);
 /* The job as normalised JSON (defaults filled in, model expanded). Caller frees with fl_free. */
 FL_API char *fl_job_to_json(const fl_job *job);
 
+/* Build jobs in code (the same validation as fl_job_from_json applies). */
+FL_API fl_status fl_job_new_training(const fl_catalog *cat, const char *model, int global_batch, int seq_len,
+                                    fl_job **out, fl_error *err);
+/* A serving job with one request class (input/output tokens) at rate_rps requests per second. */
+FL_API fl_status fl_job_new_serving(const fl_catalog *cat, const char *model, double rate_rps, int input_tokens,
+                                   int output_tokens, fl_job **out, fl_error *err);
+/* Set one field by its dotted path in the job JSON ("budget_per_hour", "slo.ttft_p90_s",
+ * "allow.gpus") to a JSON value given as text ("300", "\"min_cost\"", "[\"h100\"]").
+ * The job is re-validated; on error it is left unchanged and err names the field. */
+FL_API fl_status fl_job_set(fl_job *job, const char *path, const char *json_value, fl_error *err);
+
 /* Availability: how many GPUs of each type can be had in each zone. A fresh object allows the
  * catalog's offerings with no count limit; setting any count switches to "only what is listed". */
 FL_API fl_status fl_availability_new(const fl_catalog *cat, fl_availability **out, fl_error *err);
