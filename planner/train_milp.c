@@ -16,6 +16,7 @@
  * Columns dominated at this T (same cells, no more GPUs at any tp level, no fewer micro-batch
  * slots, no more egress) are left out: they cannot improve any solution. */
 #include "planner/train_internal.h"
+#include "planner/train_heur.h"
 #include "common/error.h"
 
 #include <glpk.h>
@@ -66,6 +67,9 @@ typedef struct cb_info {
     int nodes;        /* subproblems selected so far (GLP_ISELECT events) */
     int node_limit;   /* deterministic work budget */
     int budget_hit;   /* 1: stopped by the node budget */
+    const fl_tp_heur *heur; /* greedy rounding at each node (GLP_IHEUR) */
+    double *xf, *xi;  /* scratch: node LP point, rounded point */
+    const double *root; /* rounded point found before branching, offered at the first node */
 } cb_info;
 
 /* Records the MIP gap and counts nodes; stops the search once the node budget is spent. In
@@ -78,6 +82,21 @@ static void mip_cb(glp_tree *tree, void *info)
     glp_prob *lp = glp_ios_get_prob(tree);
     if (ci->feas_mode && glp_mip_status(lp) == GLP_FEAS && glp_mip_obj_val(lp) >= ci->need - 1e-6) {
         glp_ios_terminate(tree);
+        return;
+    }
+    if (r == GLP_IHEUR && ci->heur) {
+        if (ci->root) {
+            glp_ios_heur_sol(tree, ci->root);
+            ci->root = NULL;
+        }
+        /* every node early on, then every 8th: rounding costs about as much as a node */
+        if (ci->nodes > 16 && ci->nodes % 8)
+            return;
+        int n = glp_get_num_cols(lp);
+        for (int j = 1; j <= n; j++)
+            ci->xf[j] = glp_get_col_prim(lp, j);
+        if (fl_tp_heur_round(ci->heur, ci->xf, ci->xi))
+            glp_ios_heur_sol(tree, ci->xi);
         return;
     }
     if (r != GLP_IBINGO && r != GLP_ISELECT)
@@ -227,6 +246,10 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     int *creg = NULL, *rcol = NULL;
     long *mm = NULL;
     coo A = {0};
+    fl_tp_heur H;
+    memset(&H, 0, sizeof H);
+    double *hx = NULL, *hf = NULL, *hr = NULL;
+    const double *val = NULL;
     glp_prob *lp = NULL;
     fl_status rc = FL_OK;
     if (!xcol || !ocol || !cell_ok) {
@@ -263,7 +286,20 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         xcol[t] = ncol + 1;
         glp_add_cols(lp, 1);
         glp_set_col_kind(lp, ncol + 1, GLP_IV);
-        glp_set_col_bnds(lp, ncol + 1, GLP_DB, 0, (double)M);
+        /* exact replica bound: what the cells' availability and max_gpus can hold */
+        double xub = (double)M;
+        for (int k = 0; k < tp->n_cells; k++) {
+            const fl_tp_cell *cl = &pool->cells[tp->cells[k]];
+            if (cl->avail >= 0 && !lim->no_availability && tp->gpus[k][0] > 0)
+                xub = fmin(xub, floor((cl->avail + (lim->extra_avail ? lim->extra_avail[tp->cells[k]] : 0)) /
+                                      (double)tp->gpus[k][0]));
+        }
+        if (lim->max_gpus > 0 && tp->total_gpus > 0)
+            xub = fmin(xub, floor((double)lim->max_gpus / tp->total_gpus));
+        if (xub < 1)
+            glp_set_col_bnds(lp, ncol + 1, GLP_FX, 0, 0);
+        else
+            glp_set_col_bnds(lp, ncol + 1, GLP_DB, 0, xub);
         if (cost_objective)
             glp_set_obj_coef(lp, ncol + 1, (double)mmax * tp->egress_gb * tp->egress_price * 3600.0 / T);
         ncol += 1;
@@ -392,10 +428,25 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         }
         const fl_tp_cell *cl = &pool->cells[c];
         if (cl->avail >= 0 && !lim->no_availability) {
-            NEWROW(GLP_UP, 0, cl->avail + (lim->extra_avail ? lim->extra_avail[c] : 0));
+            double cap = cl->avail + (lim->extra_avail ? lim->extra_avail[c] : 0);
+            /* with several regions the cell's capacity exists only when its region is chosen:
+             * sum gpi I_o <= cap u_r (much tighter LP than the replica big-M alone) */
+            if (nreg > 1) {
+                NEWROW(GLP_UP, 0, 0);
+                ADD(rcol[creg[c]], -cap);
+            } else {
+                NEWROW(GLP_UP, 0, cap);
+            }
             for (int o = 0; o < no; o++)
                 if (ocol[o] && pool->offers[o].cell == c)
                     ADD(ocol[o], pool->offers[o].gpi);
+        } else if (nreg > 1) {
+            for (int o = 0; o < no; o++)
+                if (ocol[o] && pool->offers[o].cell == c) {
+                    NEWROW(GLP_UP, 0, 0);
+                    ADD(ocol[o], 1);
+                    ADD(rcol[creg[c]], -glp_get_col_ub(lp, ocol[o]));
+                }
         }
     }
     if (nreg > 1) {
@@ -407,7 +458,7 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
                 continue;
             NEWROW(GLP_UP, 0, 0);
             ADD(xcol[t], 1);
-            ADD(rcol[creg[set->tpl[t].cells[0]]], -(double)M);
+            ADD(rcol[creg[set->tpl[t].cells[0]]], -glp_get_col_ub(lp, xcol[t]));
         }
     }
     if (lim->max_gpus > 0) {
@@ -430,35 +481,87 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
 #undef ADD
     glp_load_matrix(lp, A.n, A.ia, A.ja, A.ar);
 
-    glp_iocp parm;
-    glp_init_iocp(&parm);
-    parm.presolve = GLP_ON;
-    parm.msg_lev = GLP_MSG_OFF;
-    parm.mip_gap = cost_objective ? FL_TP_MIP_GAP : 0.0;
-    /* Safety net only: the node budget ends the search long before this on any sane machine. */
-    double tl = lim->time_limit_s > 0 ? lim->time_limit_s : SAFETY_TIME_LIMIT_S;
-    parm.tm_lim = tl * 1000 > 1e9 ? 1000000000 : (int)(tl * 1000);
-    if (parm.tm_lim < 1)
-        parm.tm_lim = 1;
-    /* a bisection step unresolved within the node budget counts as infeasible */
-    cb_info ci = {.gap = 1e300, .feas_mode = !cost_objective, .need = (double)M,
-                  .node_limit = cost_objective ? COST_NODE_LIMIT : FEAS_NODE_LIMIT};
-    parm.cb_func = mip_cb;
-    parm.cb_info = &ci;
-    int r = glp_intopt(lp, &parm);
-    int st = glp_mip_status(lp);
-    double gap = ci.gap;
-    sol->nodes = ci.nodes;
-    if (r == GLP_ETMLIM)
-        sol->hit_time_limit = 1;
-    if (r != 0 && r != GLP_ETMLIM && r != GLP_EMIPGAP && r != GLP_ESTOP && r != GLP_ENOPFS && r != GLP_ENODFS) {
-        rc = fl_fail(err, FL_ESOLVER, "planner", "GLPK glp_intopt failed (code %d) at iteration time %.3g s", r, T);
+    /* LP relaxation first: when even it cannot cover the batch (or is infeasible), no MILP */
+    glp_smcp sp;
+    glp_init_smcp(&sp);
+    sp.msg_lev = GLP_MSG_OFF;
+    int lr = glp_simplex(lp, &sp);
+    if (lr != 0 || glp_get_status(lp) != GLP_OPT)
+        goto done;
+    if (!cost_objective && glp_get_obj_val(lp) < (double)M - 1e-6)
+        goto done;
+    /* greedy rounding of the LP point: settles most feasibility checks without branching */
+    int nrow = glp_get_num_rows(lp);
+    if (fl_tp_heur_init(&H, nrow, ncol, A.n, A.ia, A.ja, A.ar) ||
+        !(hx = calloc((size_t)ncol + 1, sizeof *hx)) || !(hf = calloc((size_t)ncol + 1, sizeof *hf)) ||
+        !(hr = calloc((size_t)ncol + 1, sizeof *hr))) {
+        rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
         goto done;
     }
-    if (!cost_objective && (st == GLP_OPT || st == GLP_FEAS) && glp_mip_obj_val(lp) < (double)M - 1e-6)
-        goto done; /* not enough micro-batch slots: infeasible at this T */
-    if (st != GLP_OPT && st != GLP_FEAS)
-        goto done;
+    for (int i = 1; i <= nrow; i++) {
+        int ty = glp_get_row_type(lp, i);
+        H.rlb[i] = ty == GLP_LO || ty == GLP_DB || ty == GLP_FX ? glp_get_row_lb(lp, i) : -1e300;
+        H.rub[i] = ty == GLP_UP || ty == GLP_DB || ty == GLP_FX ? glp_get_row_ub(lp, i) : 1e300;
+    }
+    for (int j = 1; j <= ncol; j++) {
+        int ty = glp_get_col_type(lp, j);
+        H.cub[j] = ty == GLP_FR || ty == GLP_LO ? 1e300 : glp_get_col_ub(lp, j);
+        H.kind[j] = FL_TP_HCOL_REGION;
+        hf[j] = glp_get_col_prim(lp, j);
+    }
+    for (int t = 0; t < nt; t++)
+        if (xcol[t]) {
+            H.kind[xcol[t]] = FL_TP_HCOL_TEMPLATE;
+            H.slots[xcol[t]] = (double)mm[t];
+            H.price[xcol[t]] = set->tpl[t].price;
+        }
+    for (int o = 0; o < no; o++)
+        if (ocol[o]) {
+            H.kind[ocol[o]] = FL_TP_HCOL_OFFER;
+            H.price[ocol[o]] = pool->offers[o].price;
+        }
+    H.need = (double)M;
+    int root_ok = fl_tp_heur_round(&H, hf, hr);
+    int r = 0, st;
+    double gap = 1e300;
+    glp_iocp parm;
+    glp_init_iocp(&parm);
+    parm.mip_gap = cost_objective ? FL_TP_MIP_GAP : 0.0;
+    if (!cost_objective && root_ok) {
+        val = hr; /* feasible: the rounded point covers the batch */
+        st = GLP_FEAS;
+    } else {
+        parm.presolve = GLP_OFF; /* the LP basis above is optimal; column numbers must match */
+        parm.msg_lev = GLP_MSG_OFF;
+        /* Safety net only: the node budget ends the search long before this on any sane machine. */
+        double tl = lim->time_limit_s > 0 ? lim->time_limit_s : SAFETY_TIME_LIMIT_S;
+        parm.tm_lim = tl * 1000 > 1e9 ? 1000000000 : (int)(tl * 1000);
+        if (parm.tm_lim < 1)
+            parm.tm_lim = 1;
+        /* a bisection step unresolved within the node budget counts as infeasible */
+        cb_info ci = {.gap = 1e300, .feas_mode = !cost_objective, .need = (double)M,
+                      .node_limit = cost_objective ? COST_NODE_LIMIT : FEAS_NODE_LIMIT,
+                      .heur = &H, .xf = hf, .xi = hx, .root = root_ok ? hr : NULL};
+        parm.cb_func = mip_cb;
+        parm.cb_info = &ci;
+        r = glp_intopt(lp, &parm);
+        st = glp_mip_status(lp);
+        gap = ci.gap;
+        sol->nodes = ci.nodes;
+        if (r == GLP_ETMLIM)
+            sol->hit_time_limit = 1;
+        if (r != 0 && r != GLP_ETMLIM && r != GLP_EMIPGAP && r != GLP_ESTOP && r != GLP_ENOPFS && r != GLP_ENODFS) {
+            rc = fl_fail(err, FL_ESOLVER, "planner", "GLPK glp_intopt failed (code %d) at iteration time %.3g s", r, T);
+            goto done;
+        }
+        if (!cost_objective && (st == GLP_OPT || st == GLP_FEAS) && glp_mip_obj_val(lp) < (double)M - 1e-6)
+            goto done; /* not enough micro-batch slots: infeasible at this T */
+        if (st != GLP_OPT && st != GLP_FEAS)
+            goto done;
+        for (int j = 1; j <= ncol; j++)
+            hx[j] = glp_mip_col_val(lp, j);
+        val = hx;
+    }
     sol->feasible = 1;
     /* proven optimal, or within the requested relative gap (GLP_EMIPGAP) */
     sol->status_optimal = (st == GLP_OPT && r == 0) || r == GLP_EMIPGAP;
@@ -470,12 +573,12 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         sol->mip_gap = gap < 1e299 ? gap : 1.0;
     for (int t = 0; t < nt; t++)
         if (xcol[t]) {
-            sol->x[t] = (int)lround(glp_mip_col_val(lp, xcol[t]));
+            sol->x[t] = (int)lround(val[xcol[t]]);
             sol->s[t] = (long)sol->x[t] * fl_tp_template_max_mb(&set->tpl[t], T, M);
         }
     for (int o = 0; o < no; o++)
         if (ocol[o])
-            sol->inst[o] = (int)lround(glp_mip_col_val(lp, ocol[o]));
+            sol->inst[o] = (int)lround(val[ocol[o]]);
 done:
     if (sol->feasible) {
         /* Assign exact micro-batch counts: start from every replica full, then take micro-batches
@@ -515,6 +618,10 @@ done:
     free(A.ia);
     free(A.ja);
     free(A.ar);
+    fl_tp_heur_free(&H);
+    free(hx);
+    free(hf);
+    free(hr);
     free(xcol);
     free(ocol);
     free(cell_ok);
