@@ -3,7 +3,7 @@
  * node) it rounds template replicas and instances down, then buys back what the rounding lost:
  * replicas are added one at a time (most fractional first, then by value), and every GPU row a
  * new replica overdraws is repaired by renting instances of that cell (cheapest per GPU first)
- * and switching on the replica's region. A step is kept only when every row stays within its
+ * and switching on the replica's region (or zone). A step is kept only when every row stays within its
  * bounds, so whatever it returns is integer feasible. It is pure arithmetic on the model's rows:
  * deterministic, no solver calls. */
 #include "planner/train_heur.h"
@@ -27,6 +27,7 @@ void fl_tp_heur_free(fl_tp_heur *h)
     free(h->rlb);
     free(h->rub);
     free(h->kind);
+    free(h->group);
     free(h->slots);
     free(h->price);
     free(h->cub);
@@ -47,10 +48,11 @@ int fl_tp_heur_init(fl_tp_heur *h, int nrow, int ncol, int nnz, const int *ia, c
     h->rlb = calloc((size_t)nrow + 1, sizeof *h->rlb);
     h->rub = calloc((size_t)nrow + 1, sizeof *h->rub);
     h->kind = calloc((size_t)ncol + 1, sizeof *h->kind);
+    h->group = calloc((size_t)ncol + 1, sizeof *h->group);
     h->slots = calloc((size_t)ncol + 1, sizeof *h->slots);
     h->price = calloc((size_t)ncol + 1, sizeof *h->price);
     h->cub = calloc((size_t)ncol + 1, sizeof *h->cub);
-    if (!h->rptr || !h->cptr || !h->rind || !h->rval || !h->cind || !h->cval || !h->rlb || !h->rub || !h->kind ||
+    if (!h->rptr || !h->cptr || !h->rind || !h->rval || !h->cind || !h->cval || !h->rlb || !h->rub || !h->kind || !h->group ||
         !h->slots || !h->price || !h->cub)
         return -1;
     for (int k = 1; k <= nnz; k++) {
@@ -176,21 +178,28 @@ static int cand_cmp(const void *a, const void *b)
 
 int fl_tp_heur_round(const fl_tp_heur *h, const double *xf, double *out)
 {
-    int n = h->ncol, found = 0;
+    int n = h->ncol, found = 0, ngroups = 1;
+    for (int j = 1; j <= n; j++)
+        if (h->kind[j] == FL_TP_HCOL_REGION && h->group[j] >= ngroups)
+            ngroups = h->group[j] + 1;
     double *act = calloc((size_t)h->nrow + 1, sizeof *act);
     int *log = malloc(((size_t)n * 64 + 2) * sizeof *log);
     cand *cs = malloc(((size_t)n + 1) * sizeof *cs);
-    if (!act || !log || !cs)
+    int *pick = calloc((size_t)ngroups, sizeof *pick);
+    if (!act || !log || !cs || !pick)
         goto out;
     work w = {.h = h, .v = out, .act = act, .log = log};
-    /* one region: the one the LP leans on most (lowest index on ties) */
-    int reg = 0;
+    /* one binary per group (region; zone or "spans zones"): the one the LP leans on most
+     * (lowest index on ties) */
+    for (int j = 1; j <= n; j++) {
+        int g = h->group[j];
+        if (h->kind[j] == FL_TP_HCOL_REGION && g >= 0 && (!pick[g] || xf[j] > xf[pick[g]] + 1e-9))
+            pick[g] = j;
+    }
+    /* round replicas and instances down; switch on the chosen binaries */
     for (int j = 1; j <= n; j++)
-        if (h->kind[j] == FL_TP_HCOL_REGION && (!reg || xf[j] > xf[reg] + 1e-9))
-            reg = j;
-    /* round replicas and instances down; switch on the chosen region */
-    for (int j = 1; j <= n; j++)
-        out[j] = h->kind[j] == FL_TP_HCOL_REGION ? (j == reg) : fmin(floor(xf[j] + 1e-6), h->cub[j]);
+        out[j] = h->kind[j] == FL_TP_HCOL_REGION ? (h->group[j] >= 0 && j == pick[h->group[j]])
+                                                 : fmin(floor(xf[j] + 1e-6), h->cub[j]);
     for (int pass = 0; pass < 2; pass++) {
         memset(act, 0, ((size_t)h->nrow + 1) * sizeof *act);
         if (pass == 1) /* rounding down did not fit: start from nothing but the region */
@@ -267,6 +276,7 @@ int fl_tp_heur_round(const fl_tp_heur *h, const double *xf, double *out)
     for (int i = 1; i <= h->nrow && found; i++)
         found = row_ok(h, act, i);
 out:
+    free(pick);
     free(act);
     free(log);
     free(cs);

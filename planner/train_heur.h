@@ -12,6 +12,8 @@ typedef struct fl_tp_heur {
     double *rval, *cval;
     double *rlb, *rub;
     int *kind;          /* FL_TP_HCOL_* */
+    int *group;         /* binaries (kind REGION): exactly one column of each group > 0 is switched
+                         * on, the one the fractional point leans on most; 0 = no group */
     double *slots;      /* micro-batch slots of a template column at this T */
     double *price;      /* $/h of one unit (instances; templates: estimate, for ordering) */
     double *cub;        /* column upper bound */

@@ -54,6 +54,11 @@ typedef struct fl_tp_template {
     double egress_price;        /* $/GB of that traffic */
     double price;               /* $/h at the cheapest offers (for pruning/ordering only) */
     int disabled;               /* excluded by the caller (alternatives, failed simulation) */
+    int zone;                   /* the one zone of all its stages, or -1 when it spans zones */
+    /* exposed data-parallel all-reduce tail added to fixed (train_dp.c), for a DP group of
+     * set->dp_n[k] replicas: [0] the group stays in the template's zone(s), [1] it spans the
+     * zones of the template's region (worst link of the region) */
+    double dp_tail[2];
 } fl_tp_template;
 
 /* Templates built for one setting (micro-batch, recomputation). */
@@ -62,6 +67,8 @@ typedef struct fl_tp_set {
     fl_tp_template *tpl; int n_tpl, cap_tpl;
     fl_tp_stage *stages; int n_stages, cap_stages;
     int n_enumerated;           /* candidates looked at before pruning */
+    int dp_n[2];                /* DP group sizes the tails assume: [0] one zone, [1] spanning zones
+                                 * (the MILP caps the replica count at these) */
 } fl_tp_set;
 
 /* Constraints of one MILP solve (copied from the job, editable for diagnostics). */
@@ -91,6 +98,7 @@ typedef struct fl_tp_solution {
     double time_s;
     int nodes;                  /* branch-and-bound nodes used */
     int hit_time_limit;         /* 1: GLPK's wall-clock safety net stopped the solve */
+    int span;                   /* 1: the replicas cover more than one zone (DP tail [1]) */
 } fl_tp_solution;
 
 /* ---- pool (train_pool.c) ---- */
@@ -103,10 +111,20 @@ void fl_tp_pool_free(fl_tp_pool *pool);
 fl_status fl_tp_templates_build(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, fl_tp_set *set,
                                 fl_error *err);
 void fl_tp_set_free(fl_tp_set *set);
-/* Iteration time of a template replica carrying m micro-batches. */
+/* Pipeline time of a template replica carrying m micro-batches (no DP all-reduce). */
 double fl_tp_template_time(const fl_tp_template *t, long m);
 /* Largest m with fl_tp_template_time(t, m) <= T (0 when even one does not). */
 long fl_tp_template_max_mb(const fl_tp_template *t, double T, long cap);
+
+/* ---- data-parallel all-reduce model (train_dp.c) ---- */
+/* Fill set->dp_n and every template's dp_tail (after the templates are built and pruned). */
+void fl_tp_dp_tails(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, fl_tp_set *set);
+/* Exposed all-reduce tail of template t in a DP group of n replicas over a link (bw, lat):
+ * max over stages of (all-reduce - last backward - drain of the earlier stages), >= 0. */
+double fl_tp_dp_tail(const fl_catalog *cat, const fl_tp_pool *pool, const fl_tp_set *set, const fl_tp_template *t,
+                     int n, double bw, double lat);
+/* Iteration time of a replica of t with m micro-batches in a plan spanning zones (span) or not. */
+double fl_tp_template_time_dp(const fl_tp_template *t, long m, int span);
 /* Balanced split of `layers` over stages (gpu/tp given, zone per stage) minimising the slowest
  * stage under memory. Writes first/last; returns 0 when no split fits. Exposed for tests. */
 int fl_tp_split_layers(const fl_catalog *cat, const fl_train_setup *s, int n, const int *gpu, const int *tp,

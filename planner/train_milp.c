@@ -14,7 +14,13 @@
  * by the clock, so the same input gives the same plan on any machine and under any load. GLPK's
  * own time limit stays only as a generous safety net; hitting it is reported (hit_time_limit).
  * Columns dominated at this T (same cells, no more GPUs at any tp level, no fewer micro-batch
- * slots, no more egress) are left out: they cannot improve any solution. */
+ * slots, no more egress) are left out: they cannot improve any solution.
+ *
+ * Data-parallel all-reduce (train_dp.c): a replica's slots are counted at T minus its template's
+ * exposed all-reduce tail, which is larger when the plan's DP group spans zones. When that
+ * changes some template's slots, zone binaries w_z and a "spans zones" binary s (sum <= 1) gate
+ * one-zone and spanning copies of the template columns, and the replica count is capped at the
+ * group size the tails assumed (set->dp_n). */
 #include "planner/train_internal.h"
 #include "planner/train_heur.h"
 #include "common/error.h"
@@ -140,21 +146,22 @@ static int key_cmp(const void *a, const void *b)
 }
 
 /* 1 when, at this T, a replica of y does everything a replica of x does with no more of
- * anything: no more GPUs of any cell at any tp level, no fewer micro-batch slots, no more
- * egress per replica (same cells assumed). */
-static int dominates_at_T(const fl_tp_template *y, long my, const fl_tp_template *x, long mx)
+ * anything: no more GPUs of any cell at any tp level, no fewer micro-batch slots in either DP
+ * situation, no more egress per replica (same cells assumed). */
+static int dominates_at_T(const fl_tp_template *y, const long *my, const fl_tp_template *x, const long *mx)
 {
-    if (my < mx)
-        return 0;
+    for (int k = 0; k < 2; k++)
+        if (my[k] < mx[k] || (double)my[k] * y->egress_gb * y->egress_price > (double)mx[k] * x->egress_gb * x->egress_price)
+            return 0;
     for (int k = 0; k < x->n_cells; k++)
         for (int l = 0; l < FL_TP_LEVELS; l++)
             if (y->gpus[k][l] > x->gpus[k][l])
                 return 0;
-    return (double)my * y->egress_gb * y->egress_price <= (double)mx * x->egress_gb * x->egress_price;
+    return 1;
 }
 
-/* Zero mm[t] (no column) for templates dominated at this T by another template of the same
- * cells; of exact ties the lower index stays. Deterministic: depends only on the data. */
+/* Zero mm[2t], mm[2t+1] (no column) for templates dominated at this T by another template of
+ * the same cells; of exact ties the lower index stays. Deterministic: depends only on the data. */
 static fl_status drop_dominated_at_T(const fl_tp_set *set, long *mm, fl_error *err)
 {
     int n = 0;
@@ -162,7 +169,7 @@ static fl_status drop_dominated_at_T(const fl_tp_set *set, long *mm, fl_error *e
     if (!keys)
         return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
     for (int t = 0; t < set->n_tpl; t++) {
-        if (mm[t] < 1)
+        if (mm[2 * t] < 1 && mm[2 * t + 1] < 1)
             continue;
         tpl_key *k = &keys[n++];
         memset(k, 0, sizeof *k);
@@ -178,13 +185,14 @@ static fl_status drop_dominated_at_T(const fl_tp_set *set, long *mm, fl_error *e
             ;
         for (int i = g0; i < g1; i++) {
             int x = keys[i].idx;
-            for (int j = g0; j < g1 && mm[x] > 0; j++) {
+            for (int j = g0; j < g1 && (mm[2 * x] > 0 || mm[2 * x + 1] > 0); j++) {
                 int y = keys[j].idx;
-                if (j == i || mm[y] < 1 || !dominates_at_T(&set->tpl[y], mm[y], &set->tpl[x], mm[x]))
+                if (j == i || (mm[2 * y] < 1 && mm[2 * y + 1] < 1) ||
+                    !dominates_at_T(&set->tpl[y], &mm[2 * y], &set->tpl[x], &mm[2 * x]))
                     continue;
                 /* exact ties: keep the lower index */
-                if (!dominates_at_T(&set->tpl[x], mm[x], &set->tpl[y], mm[y]) || y < x)
-                    mm[x] = 0;
+                if (!dominates_at_T(&set->tpl[x], &mm[2 * x], &set->tpl[y], &mm[2 * y]) || y < x)
+                    mm[2 * x] = mm[2 * x + 1] = 0;
             }
         }
     }
@@ -222,6 +230,13 @@ static int coo_add(coo *m, int i, int j, double v)
     return 0;
 }
 
+/* One template column: replicas of template t carrying up to `slots` micro-batches each, in the
+ * DP situation `mode` (0 one zone, 1 spanning zones, -1 either: the slots are the same). */
+typedef struct tcol {
+    int col, t, mode;
+    long slots;
+} tcol;
+
 fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const fl_tp_set *set,
                            const fl_tp_limits *lim, double T, int cost_objective, fl_tp_solution *sol,
                            fl_error *err)
@@ -235,15 +250,17 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     sol->mip_gap = 0;
     sol->hit_time_limit = 0;
     sol->nodes = 0;
+    sol->span = 0;
     memset(sol->x, 0, (size_t)set->n_tpl * sizeof *sol->x);
     memset(sol->s, 0, (size_t)set->n_tpl * sizeof *sol->s);
     memset(sol->inst, 0, (size_t)pool->n_offers * sizeof *sol->inst);
 
     long M = lim->total_mb;
-    int nt = set->n_tpl, no = pool->n_offers, nc = pool->n_cells;
-    int *xcol = calloc((size_t)nt + 1, sizeof *xcol), *ocol = calloc((size_t)no + 1, sizeof *ocol);
+    int nt = set->n_tpl, no = pool->n_offers, nc = pool->n_cells, nz = (int)fl_catalog_zone_count(cat);
+    int *ocol = calloc((size_t)no + 1, sizeof *ocol);
     char *cell_ok = calloc((size_t)nc + 1, 1);
-    int *creg = NULL, *rcol = NULL;
+    int *creg = NULL, *rcol = NULL, *zcol = calloc((size_t)nz + 1, sizeof *zcol), scol = 0, ntc = 0;
+    tcol *tc = calloc(2 * (size_t)nt + 1, sizeof *tc);
     long *mm = NULL;
     coo A = {0};
     fl_tp_heur H;
@@ -252,14 +269,15 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     const double *val = NULL;
     glp_prob *lp = NULL;
     fl_status rc = FL_OK;
-    if (!xcol || !ocol || !cell_ok) {
+    if (!ocol || !cell_ok || !zcol || !tc) {
         rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
         goto done;
     }
     for (int c = 0; c < nc; c++)
         cell_ok[c] = (char)cell_in_region(cat, pool, c, lim->region);
 
-    mm = calloc((size_t)nt + 1, sizeof *mm);
+    /* micro-batch slots per replica in both DP situations: mm[2t] one zone, mm[2t+1] spanning */
+    mm = calloc(2 * (size_t)nt + 2, sizeof *mm);
     if (!mm) {
         rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
         goto done;
@@ -269,23 +287,27 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         int ok = !tp->disabled;
         for (int k = 0; k < tp->n_cells && ok; k++)
             ok &= cell_ok[tp->cells[k]];
-        mm[t] = ok ? fl_tp_template_max_mb(tp, T, M) : 0;
+        mm[2 * t] = ok && tp->zone >= 0 ? fl_tp_template_max_mb(tp, T - tp->dp_tail[0], M) : 0;
+        mm[2 * t + 1] = ok ? fl_tp_template_max_mb(tp, T - tp->dp_tail[1], M) : 0;
     }
     if ((rc = drop_dominated_at_T(set, mm, err)))
         goto done;
+    /* The situations differ only when some template loses slots when the plan spans zones;
+     * then a binary per zone (w_z) and one for "spans zones" (s) with sum w_z + s <= 1 gate the
+     * columns: one-zone columns need their zone's w_z, spanning columns need s. Otherwise
+     * every template has one ungated column. */
+    int modes = 0;
+    for (int t = 0; t < nt && !modes; t++)
+        modes = set->tpl[t].zone >= 0 && mm[2 * t] > 0 && mm[2 * t + 1] < mm[2 * t];
 
     lp = glp_create_prob();
     glp_set_obj_dir(lp, GLP_MIN);
     int ncol = 0;
-    /* template columns: x_t at xcol[t] */
     for (int t = 0; t < nt; t++) {
         const fl_tp_template *tp = &set->tpl[t];
-        long mmax = mm[t];
-        if (mmax < 1)
+        long m0 = mm[2 * t], m1 = mm[2 * t + 1];
+        if (m0 < 1 && m1 < 1)
             continue;
-        xcol[t] = ncol + 1;
-        glp_add_cols(lp, 1);
-        glp_set_col_kind(lp, ncol + 1, GLP_IV);
         /* exact replica bound: what the cells' availability and max_gpus can hold */
         double xub = (double)M;
         for (int k = 0; k < tp->n_cells; k++) {
@@ -296,13 +318,34 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         }
         if (lim->max_gpus > 0 && tp->total_gpus > 0)
             xub = fmin(xub, floor((double)lim->max_gpus / tp->total_gpus));
-        if (xub < 1)
-            glp_set_col_bnds(lp, ncol + 1, GLP_FX, 0, 0);
-        else
-            glp_set_col_bnds(lp, ncol + 1, GLP_DB, 0, xub);
-        if (cost_objective)
-            glp_set_obj_coef(lp, ncol + 1, (double)mmax * tp->egress_gb * tp->egress_price * 3600.0 / T);
-        ncol += 1;
+        xub = fmin(xub, set->dp_n[0] > 0 ? set->dp_n[0] : (double)M);
+        tcol cand[2];
+        int nk = 0;
+        if (!modes || tp->zone < 0) {
+            cand[nk++] = (tcol){.t = t, .mode = -1, .slots = tp->zone < 0 ? m1 : m0};
+        } else if (m1 == m0) {
+            cand[nk++] = (tcol){.t = t, .mode = -1, .slots = m0};
+        } else {
+            cand[nk++] = (tcol){.t = t, .mode = 0, .slots = m0};
+            if (m1 > 0)
+                cand[nk++] = (tcol){.t = t, .mode = 1, .slots = m1};
+        }
+        for (int k = 0; k < nk; k++) {
+            if (cand[k].slots < 1)
+                continue;
+            tcol *c = &tc[ntc++];
+            *c = cand[k];
+            c->col = ++ncol;
+            glp_add_cols(lp, 1);
+            glp_set_col_kind(lp, ncol, GLP_IV);
+            double ub = c->mode == 1 ? fmin(xub, set->dp_n[1]) : xub;
+            if (ub < 1)
+                glp_set_col_bnds(lp, ncol, GLP_FX, 0, 0);
+            else
+                glp_set_col_bnds(lp, ncol, GLP_DB, 0, ub);
+            if (cost_objective)
+                glp_set_obj_coef(lp, ncol, (double)c->slots * tp->egress_gb * tp->egress_price * 3600.0 / T);
+        }
     }
     for (int o = 0; o < no; o++) {
         const fl_tp_offer *f = &pool->offers[o];
@@ -343,13 +386,11 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
             creg[c] = nreg++;
     }
     if (nreg > 1) {
-        for (int t = 0; t < nt; t++) {
-            if (!xcol[t])
-                continue;
-            const fl_tp_template *tp = &set->tpl[t];
+        for (int i = 0; i < ntc; i++) {
+            const fl_tp_template *tp = &set->tpl[tc[i].t];
             for (int k = 1; k < tp->n_cells; k++)
                 if (creg[tp->cells[k]] != creg[tp->cells[0]]) {
-                    glp_set_col_bnds(lp, xcol[t], GLP_FX, 0, 0);
+                    glp_set_col_bnds(lp, tc[i].col, GLP_FX, 0, 0);
                     break;
                 }
         }
@@ -364,10 +405,20 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
             glp_set_col_kind(lp, ncol, GLP_BV);
         }
     }
-    int have_tpl = 0;
-    for (int t = 0; t < nt; t++)
-        have_tpl |= xcol[t] != 0;
-    if (!have_tpl || ncol == 0)
+    if (modes) {
+        for (int i = 0; i < ntc; i++) {
+            int z = set->tpl[tc[i].t].zone;
+            if (tc[i].mode != 1 && z >= 0 && !zcol[z]) {
+                zcol[z] = ++ncol;
+                glp_add_cols(lp, 1);
+                glp_set_col_kind(lp, ncol, GLP_BV);
+            }
+        }
+        scol = ++ncol;
+        glp_add_cols(lp, 1);
+        glp_set_col_kind(lp, ncol, GLP_BV);
+    }
+    if (ntc == 0 || ncol == 0)
         goto done; /* infeasible at this T: no template finishes one micro-batch in time */
 
     int row = 0;
@@ -386,38 +437,38 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     /* global batch: enough micro-batch slots, no more replicas than micro-batches */
     if (cost_objective) {
         NEWROW(GLP_LO, (double)M, 0);
-        for (int t = 0; t < nt; t++)
-            if (xcol[t])
-                ADD(xcol[t], (double)fl_tp_template_max_mb(&set->tpl[t], T, M));
+        for (int i = 0; i < ntc; i++)
+            ADD(tc[i].col, (double)tc[i].slots);
     } else {
         /* feasibility: maximise the micro-batch slots instead (always feasible, and the bound
          * proves infeasibility early); slots beyond M are worth nothing */
         glp_set_obj_dir(lp, GLP_MAX);
-        for (int t = 0; t < nt; t++)
-            if (xcol[t])
-                glp_set_obj_coef(lp, xcol[t], (double)fl_tp_template_max_mb(&set->tpl[t], T, M));
+        for (int i = 0; i < ntc; i++)
+            glp_set_obj_coef(lp, tc[i].col, (double)tc[i].slots);
     }
-    NEWROW(GLP_UP, 0, (double)M);
-    for (int t = 0; t < nt; t++)
-        if (xcol[t])
-            ADD(xcol[t], 1);
+    /* replicas: at most one per micro-batch and at most the DP group the tails assumed
+     * (dp_n[0] in one zone, dp_n[1] spanning: sum x + (dp_n[0] - dp_n[1]) s <= dp_n[0]) */
+    double n0 = fmin((double)M, set->dp_n[0] > 0 ? set->dp_n[0] : (double)M);
+    NEWROW(GLP_UP, 0, n0);
+    for (int i = 0; i < ntc; i++)
+        ADD(tc[i].col, 1);
+    if (modes && set->dp_n[1] < n0)
+        ADD(scol, n0 - set->dp_n[1]);
     /* GPUs per cell and tp level, availability per cell */
     for (int c = 0; c < nc; c++) {
         if (!cell_ok[c])
             continue;
         for (int l = 0; l < FL_TP_LEVELS; l++) {
             int used = 0;
-            for (int t = 0; t < nt; t++) {
-                if (!xcol[t])
-                    continue;
-                const fl_tp_template *tp = &set->tpl[t];
+            for (int i = 0; i < ntc; i++) {
+                const fl_tp_template *tp = &set->tpl[tc[i].t];
                 for (int k = 0; k < tp->n_cells; k++)
                     if (tp->cells[k] == c && tp->gpus[k][l]) {
                         if (!used) {
                             NEWROW(GLP_UP, 0, 0);
                             used = 1;
                         }
-                        ADD(xcol[t], tp->gpus[k][l]);
+                        ADD(tc[i].col, tp->gpus[k][l]);
                     }
             }
             if (!used)
@@ -453,12 +504,28 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         NEWROW(GLP_UP, 0, 1);
         for (int r = 0; r < nreg; r++)
             ADD(rcol[r], 1);
-        for (int t = 0; t < nt; t++) {
-            if (!xcol[t])
-                continue;
+        for (int i = 0; i < ntc; i++) {
             NEWROW(GLP_UP, 0, 0);
-            ADD(xcol[t], 1);
-            ADD(rcol[creg[set->tpl[t].cells[0]]], -glp_get_col_ub(lp, xcol[t]));
+            ADD(tc[i].col, 1);
+            ADD(rcol[creg[set->tpl[tc[i].t].cells[0]]], -glp_get_col_ub(lp, tc[i].col));
+        }
+    }
+    if (modes) {
+        /* one zone (w_z) or spanning (s); x <= ub w_z, x <= ub s, or x <= ub (w_z + s) */
+        NEWROW(GLP_UP, 0, 1);
+        for (int z = 0; z < nz; z++)
+            if (zcol[z])
+                ADD(zcol[z], 1);
+        ADD(scol, 1);
+        for (int i = 0; i < ntc; i++) {
+            double ub = glp_get_col_ub(lp, tc[i].col);
+            int z = set->tpl[tc[i].t].zone;
+            NEWROW(GLP_UP, 0, 0);
+            ADD(tc[i].col, 1);
+            if (tc[i].mode != 1 && z >= 0)
+                ADD(zcol[z], -ub);
+            if (tc[i].mode != 0)
+                ADD(scol, -ub);
         }
     }
     if (lim->max_gpus > 0) {
@@ -472,10 +539,11 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         for (int o = 0; o < no; o++)
             if (ocol[o])
                 ADD(ocol[o], pool->offers[o].price);
-        for (int t = 0; t < nt; t++)
-            if (xcol[t] && set->tpl[t].egress_gb > 0)
-                ADD(xcol[t], (double)fl_tp_template_max_mb(&set->tpl[t], T, M) * set->tpl[t].egress_gb *
-                                 set->tpl[t].egress_price * 3600.0 / T);
+        for (int i = 0; i < ntc; i++) {
+            const fl_tp_template *tp = &set->tpl[tc[i].t];
+            if (tp->egress_gb > 0)
+                ADD(tc[i].col, (double)tc[i].slots * tp->egress_gb * tp->egress_price * 3600.0 / T);
+        }
     }
 #undef NEWROW
 #undef ADD
@@ -507,17 +575,24 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         int ty = glp_get_col_type(lp, j);
         H.cub[j] = ty == GLP_FR || ty == GLP_LO ? 1e300 : glp_get_col_ub(lp, j);
         H.kind[j] = FL_TP_HCOL_REGION;
+        H.group[j] = 1;
         hf[j] = glp_get_col_prim(lp, j);
     }
-    for (int t = 0; t < nt; t++)
-        if (xcol[t]) {
-            H.kind[xcol[t]] = FL_TP_HCOL_TEMPLATE;
-            H.slots[xcol[t]] = (double)mm[t];
-            H.price[xcol[t]] = set->tpl[t].price;
-        }
+    for (int z = 0; z < nz; z++)
+        if (zcol[z])
+            H.group[zcol[z]] = 2;
+    if (scol)
+        H.group[scol] = 2;
+    for (int i = 0; i < ntc; i++) {
+        H.kind[tc[i].col] = FL_TP_HCOL_TEMPLATE;
+        H.group[tc[i].col] = 0;
+        H.slots[tc[i].col] = (double)tc[i].slots;
+        H.price[tc[i].col] = set->tpl[tc[i].t].price;
+    }
     for (int o = 0; o < no; o++)
         if (ocol[o]) {
             H.kind[ocol[o]] = FL_TP_HCOL_OFFER;
+            H.group[ocol[o]] = 0;
             H.price[ocol[o]] = pool->offers[o].price;
         }
     H.need = (double)M;
@@ -571,11 +646,22 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         sol->mip_gap = gap < 1e299 ? fmin(gap, parm.mip_gap) : parm.mip_gap;
     else
         sol->mip_gap = gap < 1e299 ? gap : 1.0;
-    for (int t = 0; t < nt; t++)
-        if (xcol[t]) {
-            sol->x[t] = (int)lround(val[xcol[t]]);
-            sol->s[t] = (long)sol->x[t] * fl_tp_template_max_mb(&set->tpl[t], T, M);
+    {
+        /* replicas per template (one DP situation is active per plan) and whether they span zones */
+        int zone = -2;
+        for (int i = 0; i < ntc; i++) {
+            int x = (int)lround(val[tc[i].col]);
+            if (x <= 0)
+                continue;
+            int t = tc[i].t;
+            sol->x[t] += x;
+            sol->s[t] += (long)x * tc[i].slots;
+            int z = set->tpl[t].zone;
+            if (z < 0 || (zone != -2 && z != zone))
+                sol->span = 1;
+            zone = z;
         }
+    }
     for (int o = 0; o < no; o++)
         if (ocol[o])
             sol->inst[o] = (int)lround(val[ocol[o]]);
@@ -622,7 +708,8 @@ done:
     free(hx);
     free(hf);
     free(hr);
-    free(xcol);
+    free(tc);
+    free(zcol);
     free(ocol);
     free(cell_ok);
     free(creg);
@@ -631,4 +718,3 @@ done:
     sol->time_s = now_s() - t0;
     return rc;
 }
-

@@ -131,13 +131,22 @@ static double per_dollar_bound(const planner *P, const setting *S)
 }
 
 /* Re-anchor the affine time model of every template the solution uses at its operating point:
- * simulate its pipelines alone with the plan's replica and micro-batch counts. */
-static void recalibrate(const planner *P, setting *S, const fl_tp_solution *sol)
+ * simulate its pipelines alone with the plan's replica and micro-batch counts and keep the
+ * pipeline part; the all-reduce tail (which depends on the whole plan's DP group, train_dp.c)
+ * takes the value the simulated plan showed, plan_dp_s (< 0: keep the model's). */
+static void recalibrate(const planner *P, setting *S, const fl_tp_solution *sol, double plan_dp_s)
 {
     for (int t = 0; t < S->set.n_tpl; t++) {
         if (!sol->x[t])
             continue;
         fl_tp_template *tp = &S->set.tpl[t];
+        /* the all-reduce tail the whole plan showed (e.g. none when its small group stays
+         * inside one node) replaces the modelled one in the plan's DP situation */
+        if (plan_dp_s >= 0) {
+            tp->dp_tail[sol->span] = plan_dp_s;
+            if (tp->dp_tail[1] < tp->dp_tail[0])
+                tp->dp_tail[1] = tp->dp_tail[0];
+        }
         long m = (sol->s[t] + sol->x[t] - 1) / sol->x[t];
         fl_train_stage *st = calloc((size_t)tp->n_stages, sizeof *st);
         if (!st)
@@ -151,7 +160,8 @@ static void recalibrate(const planner *P, setting *S, const fl_tp_solution *sol)
         fl_train_result r;
         memset(&r, 0, sizeof r);
         if (fl_train_simulate(P->cat, &S->set.setup, &pipe, 1, &r, NULL) == FL_OK && r.iteration_s > 0) {
-            double fixed = tp->fixed + (r.iteration_s - fl_tp_template_time(tp, m));
+            /* the pipeline part only: the DP tail of the whole plan's group is modelled apart */
+            double fixed = tp->fixed + (r.iteration_s - r.dp_allreduce_s - fl_tp_template_time(tp, m));
             if (fixed > 0)
                 tp->fixed = fixed;
         }
@@ -225,12 +235,12 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
         }
         if (min_tps > 0 && tps < min_tps * (1 - 1e-9)) {
             floor_scale *= fmax(0.5, tps / min_tps * 0.995);
-            recalibrate(P, S, &work);
+            recalibrate(P, S, &work, json_number_value(json_object_get(sim, "dp_allreduce_s")));
             continue;
         }
         if (refined < 1 && est > 0 && fabs(got / est - 1) > 0.02) {
             refined++;
-            recalibrate(P, S, &work);
+            recalibrate(P, S, &work, json_number_value(json_object_get(sim, "dp_allreduce_s")));
             continue;
         }
         break;
@@ -616,8 +626,8 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
     if (!rc && sol.feasible) {
         double Tmin = fl_tp_solution_time(&W->set, &sol), Tmax = 0;
         for (int t = 0; t < W->set.n_tpl; t++)
-            if (!W->set.tpl[t].disabled && fl_tp_template_time(&W->set.tpl[t], lim.total_mb) > Tmax)
-                Tmax = fl_tp_template_time(&W->set.tpl[t], lim.total_mb);
+            if (!W->set.tpl[t].disabled && fl_tp_template_time_dp(&W->set.tpl[t], lim.total_mb, 1) > Tmax)
+                Tmax = fl_tp_template_time_dp(&W->set.tpl[t], lim.total_mb, 1);
         double r = PARETO_POINTS > 1 && Tmax > Tmin ? pow(Tmax / Tmin, 1.0 / (PARETO_POINTS - 1)) : 1;
         for (int i = 0; i < PARETO_POINTS && !rc; i++) {
             double T = Tmin * pow(r, i) * (1 + 1e-9);

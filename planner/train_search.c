@@ -22,7 +22,7 @@ double fl_tp_solution_time(const fl_tp_set *set, const fl_tp_solution *sol)
     double T = 0;
     for (int t = 0; t < set->n_tpl; t++)
         if (sol->x[t] > 0) {
-            double it = fl_tp_template_time(&set->tpl[t], (sol->s[t] + sol->x[t] - 1) / sol->x[t]);
+            double it = fl_tp_template_time_dp(&set->tpl[t], (sol->s[t] + sol->x[t] - 1) / sol->x[t], sol->span);
             if (it > T)
                 T = it;
         }
@@ -48,7 +48,7 @@ static double loosest_T(const fl_tp_set *set, long M)
     double T = 0;
     for (int t = 0; t < set->n_tpl; t++)
         if (!set->tpl[t].disabled) {
-            double it = fl_tp_template_time(&set->tpl[t], M);
+            double it = fl_tp_template_time_dp(&set->tpl[t], M, 1);
             if (it > T)
                 T = it;
         }
@@ -59,8 +59,8 @@ static double fastest_T(const fl_tp_set *set)
 {
     double T = 1e300;
     for (int t = 0; t < set->n_tpl; t++)
-        if (!set->tpl[t].disabled && set->tpl[t].fixed < T)
-            T = set->tpl[t].fixed;
+        if (!set->tpl[t].disabled && fl_tp_template_time_dp(&set->tpl[t], 1, 0) < T)
+            T = fl_tp_template_time_dp(&set->tpl[t], 1, 0);
     return T;
 }
 

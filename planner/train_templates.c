@@ -9,8 +9,9 @@
  * Layers are split non-uniformly so every stage has about the same time per micro-batch and
  * fits in memory (fl_tp_split_layers), using the simulator's per-layer primitives. Each kept
  * template is then simulated (fl_train_simulate) at two micro-batch counts: the simulator's
- * iteration time is affine in the micro-batch count for 1F1B, which gives `fixed` and `slope`.
- * Dominated templates (same cells, no fewer GPUs, no faster) are dropped. */
+ * iteration time is affine in the micro-batch count for 1F1B, which gives `fixed` and `slope`
+ * (one replica: the data-parallel all-reduce tail is added per plan, train_dp.c).
+ * Dominated templates (same cells, no fewer GPUs, no faster, no longer DP tail) are dropped. */
 #include "planner/train_internal.h"
 #include "common/error.h"
 
@@ -210,6 +211,7 @@ static fl_status add_template(build_ctx *c, int n, const int *cell, const int *t
         return FL_OK;
     fl_tp_template t;
     memset(&t, 0, sizeof t);
+    t.zone = zone[0];
     double bytes = boundary_bytes(&set->setup);
     for (int i = 0; i < n; i++) {
         fl_train_stage *st = &c->sim_stages[i];
@@ -231,6 +233,8 @@ static fl_status add_template(build_ctx *c, int n, const int *cell, const int *t
             t.gpus[k][l] += tp[i];
         t.total_gpus += tp[i];
         t.price += tp[i] * pool->cells[cell[i]].gpu_price;
+        if (zone[i] != t.zone)
+            t.zone = -1;
         if (i < n - 1 && zone[i] != zone[i + 1]) {
             fl_link lk = fl_catalog_link(c->cat, zone[i], zone[i + 1]);
             t.egress_gb += 2 * bytes / 1e9;
@@ -238,12 +242,15 @@ static fl_status add_template(build_ctx *c, int n, const int *cell, const int *t
                 t.egress_price = lk.egress_per_gb;
         }
     }
-    /* Memory check without data parallelism (ZeRO shards nothing with one replica). */
-    int m1 = n, m2 = 2 * n + 2;
+    /* Timed without data parallelism: the all-reduce tail depends on the DP group the template
+     * joins and is added per plan (train_dp.c). ZeRO-3 keeps two replicas so its per-micro-batch
+     * weight all-gathers are in the pipeline time; with one replica ZeRO shards nothing, which
+     * is also the memory check. */
+    int m1 = n, m2 = 2 * n + 2, reps = set->setup.zero_stage >= 3 ? 2 : 1;
     double it1, it2, it0;
-    if (set->setup.zero_stage > 0 && !simulate(c, n, 1, m1, &it0))
+    if (reps > 1 && !simulate(c, n, 1, m1, &it0))
         return FL_OK;
-    if (!simulate(c, n, 2, m1, &it1) || !simulate(c, n, 2, m2, &it2))
+    if (!simulate(c, n, reps, m1, &it1) || !simulate(c, n, reps, m2, &it2))
         return FL_OK;
     t.slope = (it2 - it1) / (m2 - m1);
     if (!(t.slope > 0))
@@ -388,7 +395,8 @@ static int dominated(const fl_tp_template *x, const fl_tp_template *y)
             if (y->gpus[k][l] > x->gpus[k][l])
                 return 0;
     }
-    return y->slope <= x->slope && y->fixed <= x->fixed && y->egress_gb <= x->egress_gb;
+    return y->slope <= x->slope && y->fixed <= x->fixed && y->egress_gb <= x->egress_gb &&
+           y->dp_tail[0] <= x->dp_tail[0] && y->dp_tail[1] <= x->dp_tail[1];
 }
 
 static void prune_dominated(fl_tp_set *set)
@@ -464,8 +472,10 @@ fl_status fl_tp_templates_build(const fl_catalog *cat, const fl_job *job, const 
                 spans++;
             }
     }
-    if (!rc)
+    if (!rc) {
+        fl_tp_dp_tails(cat, job, pool, set);
         prune_dominated(set);
+    }
 done:
     free(c.sim_stages);
     free(btp);

@@ -3,9 +3,11 @@
  * Scenarios (issue 4): 128 A100 in one zone; 256 A100 + 256 V100 in one zone; 3 GPU types x
  * 256 GPUs x 5 zones; 10 GPU types x 4096 GPUs x 20 zones (the zones of the built-in catalog
  * offering the most GPU types). Prints wall time, candidates, templates, MILP solves, the
- * solver status and the plan's simulated throughput and cost. Usage:
+ * solver status, the plan's simulated throughput and cost, and the planner's estimated
+ * iteration time next to the simulated one (est_s / sim_s: the model's accuracy). Usage:
  *   bench_planner [MODEL] [OBJECTIVE] [SCENARIO]   (defaults gpt3-13b, max_throughput, all;
- *   SCENARIO 1..4 runs only that one, e.g. for profiling) */
+ *   SCENARIO 1..4 runs only that one, e.g. for profiling; a 4th argument "dump" also prints
+ *   each plan document to stderr) */
 #include "flotilla/flotilla.h"
 
 #include <jansson.h>
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
     const char *model = argc > 1 ? argv[1] : "gpt3-13b";
     const char *objective = argc > 2 ? argv[2] : "max_throughput";
     int only = argc > 3 ? atoi(argv[3]) : 0;
+    int dump = argc > 4 && strcmp(argv[4], "dump") == 0;
     fl_catalog *cat;
     fl_error err;
     if (fl_catalog_open(NULL, &cat, &err)) {
@@ -91,8 +94,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("model %s, objective %s, global batch 1536, budget $2000/h\n", model, objective);
-    printf("%-34s %6s %9s %8s %8s %11s %10s %7s %9s %12s %10s %6s\n", "scenario", "cells", "wall_s", "tpl_s", "milp_s", "candidates",
-           "templates", "solves", "status", "tokens/s", "$/h", "gpus");
+    printf("%-34s %6s %9s %8s %8s %11s %10s %7s %9s %12s %10s %6s %8s %8s\n", "scenario", "cells", "wall_s", "tpl_s", "milp_s",
+           "candidates", "templates", "solves", "status", "tokens/s", "$/h", "gpus", "est_s", "sim_s");
     int rc = 0;
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         if (only > 0 && (size_t)only != i + 1)
@@ -113,10 +116,12 @@ int main(int argc, char **argv)
         } else {
             char *s = fl_plan_to_json(plan, 0);
             json_t *doc = json_loads(s, 0, NULL);
+            if (dump)
+                fprintf(stderr, "%s\n", s);
             json_t *so = json_object_get(doc, "solver"), *sim = json_object_get(doc, "simulation");
             fl_plan_summary sum;
             fl_plan_get_summary(plan, &sum, NULL);
-            printf("%-34s %6d %9.3f %8.3f %8.3f %11lld %10lld %7lld %9s %12.4g %10.2f %6d\n", sc[i].name, cells, dt,
+            printf("%-34s %6d %9.3f %8.3f %8.3f %11lld %10lld %7lld %9s %12.4g %10.2f %6d %8.3f %8.3f\n", sc[i].name, cells, dt,
                    json_number_value(json_object_get(so, "template_time_s")),
                    json_number_value(json_object_get(so, "milp_time_s")),
                    (long long)json_integer_value(json_object_get(so, "candidates")),
@@ -124,7 +129,9 @@ int main(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(so, "milp_solves")),
                    json_string_value(json_object_get(so, "status")),
                    json_number_value(json_object_get(sim, "tokens_per_s")),
-                   json_number_value(json_object_get(sim, "cost_per_hour")), sum.gpus);
+                   json_number_value(json_object_get(sim, "cost_per_hour")), sum.gpus,
+                   json_number_value(json_object_get(so, "estimated_iteration_s")),
+                   json_number_value(json_object_get(sim, "iteration_s")));
             json_decref(doc);
             fl_free(s);
         }

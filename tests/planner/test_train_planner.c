@@ -178,17 +178,18 @@ static double brute_force_T(const fl_tp_pool *pool, const fl_tp_set *set, const 
         }
         for (int k = 0; k < n_use; k++)
             reps += x[k];
-        if (ok && reps > 0 && reps <= M) {
-            /* smallest T: bisection over the breakpoints of sum_k mmax_k(T) x_k >= M */
+        /* one zone: the model's DP tail [0] for a group of at most set->dp_n[0] replicas */
+        if (ok && reps > 0 && reps <= M && reps <= set->dp_n[0]) {
+            /* smallest T: bisection over the breakpoints of sum_k mmax_k(T - tail_k) x_k >= M */
             double lo = 0, hi = 0;
             for (int k = 0; k < n_use; k++)
-                if (x[k] && fl_tp_template_time(&set->tpl[use[k]], M) > hi)
-                    hi = fl_tp_template_time(&set->tpl[use[k]], M);
+                if (x[k] && fl_tp_template_time_dp(&set->tpl[use[k]], M, 0) > hi)
+                    hi = fl_tp_template_time_dp(&set->tpl[use[k]], M, 0);
             for (int it = 0; it < 100; it++) {
                 double mid = 0.5 * (lo + hi);
                 long slots = 0;
                 for (int k = 0; k < n_use; k++)
-                    slots += x[k] * fl_tp_template_max_mb(&set->tpl[use[k]], mid, M);
+                    slots += x[k] * fl_tp_template_max_mb(&set->tpl[use[k]], mid - set->tpl[use[k]].dp_tail[0], M);
                 if (slots >= M)
                     hi = mid;
                 else
