@@ -17,10 +17,15 @@ typedef struct cli_common {
 /* Print "flotilla: <message>" to stderr for a failed call; returns the exit code (1 for bad
  * input, 2 for usage errors, 3 for infeasible, 4 for internal failures). */
 int cli_fail(const fl_error *err);
+/* Usage errors print the message, then the usage lines of the current command's help (set by
+ * cli_set_command at the start of each command) on stderr; they return 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...);
+void cli_set_command(const char *cmd, const char *help);
+/* Print "flotilla: internal error: out of memory (<what>)" and return 4. */
+int cli_out_of_memory(const char *what);
 
 /* Consume a common option at argv[*i] (advancing *i past its value). 1 when consumed, 0 when
- * not a common option, -1 on a missing value (message printed). */
+ * not a common option, -1 on a missing value (usage error printed; exit with 2). */
 int cli_common_opt(cli_common *c, int argc, char **argv, int *i);
 /* Open the catalog named by the common options. */
 int cli_open_catalog(const cli_common *c, fl_catalog **cat);

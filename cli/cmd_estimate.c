@@ -7,7 +7,9 @@ static const char *help =
     "usage: flotilla estimate --gpu G --model M --phase train|prefill|decode\n"
     "                         [--tp N] [--pp N] [--batch B] [--seq S] [--context C]\n"
     "                         [--dtype bf16|fp16|fp8|int8] [--recompute none|selective|full]\n"
-    "                         [--attention flash|standard] [--json] [--catalog PATH]\n"
+    "                         [--attention flash|standard] [--json] [-o FILE] [--catalog PATH]\n"
+    "\n"
+    "Prints the estimate; --json prints it as JSON; -o FILE writes the JSON to FILE.\n"
     "\n"
     "train:   forward+backward time of one micro-batch of B sequences of S tokens through all\n"
     "         layers on one tensor-parallel group of N GPUs, and its peak memory per GPU.\n"
@@ -16,6 +18,7 @@ static const char *help =
 
 int cmd_estimate(int argc, char **argv)
 {
+    cli_set_command("estimate", help);
     cli_common c = {0};
     fl_estimate_query q;
     fl_estimate_query_init(&q);
@@ -67,7 +70,7 @@ int cmd_estimate(int argc, char **argv)
     fl_estimate_result res;
     if (fl_estimate(cat, &q, &res, &err)) {
         rc = cli_fail(&err);
-    } else if (c.json) {
+    } else if (c.json || c.out_path) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:b,s:s,s:s}", "gpu", q.gpu, "model", q.model,
                               "phase", phase, "tp", q.tp, "pp", q.pp, "batch", q.batch, "seconds", res.seconds, "flops",
                               res.flops, "achieved_flops_per_gpu", res.achieved_flops, "memory_bytes", res.memory_bytes,
@@ -82,10 +85,11 @@ int cmd_estimate(int argc, char **argv)
             json_object_set_new(o, "kv_cache_tokens", json_real(res.kv_cache_tokens));
         }
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        rc = cli_write_output(c.out_path, s);
-        fl_free(s);
+        rc = s ? cli_write_output(c.out_path, s) : cli_out_of_memory("estimate JSON");
+        free(s);
         json_decref(o);
-    } else {
+    }
+    if (rc == 0 && !c.json) {
         printf("%s %s on %s (tp %d, pp %d, batch %d): %.6g s  [%s, %s-bound]\n", phase, q.model, q.gpu, q.tp, q.pp,
                q.batch, res.seconds, res.source, res.bound);
         if (q.phase == FL_PHASE_TRAIN)

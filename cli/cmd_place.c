@@ -78,6 +78,7 @@ static void print_migration(json_t *doc)
 
 int cmd_place(int argc, char **argv)
 {
+    cli_set_command("place", help);
     cli_common c = {0};
     const char *nodes_path = NULL, *cur_path = NULL;
     const char **plans = calloc((size_t)argc + 1, sizeof *plans);
@@ -87,7 +88,7 @@ int cmd_place(int argc, char **argv)
     fl_place_options_init(&opts);
     opts.strict_nodes = 1; /* on the command line a node missing from the inventory is an error */
     if (!plans)
-        return 4;
+        return cli_out_of_memory("arguments");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -125,7 +126,7 @@ int cmd_place(int argc, char **argv)
     char *rep_text = NULL;
     fl_error err;
     fl_error_clear(&err);
-    if (!texts) { rc = 4; goto done; }
+    if (!texts) { rc = cli_out_of_memory("plans"); goto done; }
     if ((rc = cli_open_catalog(&c, &cat))) goto done;
     for (size_t i = 0; i < n_plans; i++)
         if (!(texts[i] = cli_read_file(plans[i], "plan"))) { rc = 1; goto done; }
@@ -144,7 +145,7 @@ int cmd_place(int argc, char **argv)
         }
     } else {
         placed = calloc(1, sizeof *placed);
-        if (!placed) { rc = 4; goto done; }
+        if (!placed) { rc = cli_out_of_memory("placement"); goto done; }
         if (fl_place_json(cat, texts[0], nodes, cur_text, &opts, &placed[0], &rep, &err)) {
             rc = cli_fail(&err);
             goto done;
@@ -164,7 +165,7 @@ int cmd_place(int argc, char **argv)
             json_object_set(outj, "placement_report", repj);
     }
     char *s = outj ? json_dumps(outj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    if (!s || !repj) rc = 4;
+    if (!s || !repj) rc = cli_out_of_memory("placement JSON");
     else if (c.json && !c.out_path) rc = cli_write_output(NULL, s);
     else {
         if (c.out_path)

@@ -40,6 +40,7 @@ static char *plan_json_with_alternatives(const fl_plan *plan)
 
 int cmd_plan(int argc, char **argv)
 {
+    cli_set_command("plan", help);
     cli_common c = {0};
     const char *job_path = NULL, *av_path = NULL, *cur_path = NULL;
     fl_plan_options opts;
@@ -98,7 +99,7 @@ int cmd_plan(int argc, char **argv)
     }
     if (fl_plan_job(cat, job, av, &opts, &plan, &err)) { rc = cli_fail(&err); goto done; }
     char *s = plan_json_with_alternatives(plan);
-    if (!s) { rc = 4; goto done; }
+    if (!s) { rc = cli_out_of_memory("plan JSON"); goto done; }
     if (c.json && !c.out_path) {
         rc = cli_write_output(NULL, s);
     } else {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static const char *help =
     "usage: flotilla profiles list gpus|offerings|zones|models|measured|nodes [--gpu G] [--zone Z] [--json]\n"
@@ -14,7 +15,8 @@ static const char *help =
     "       flotilla profiles export TABLE [--json] [-o FILE]\n"
     "\n"
     "Without --catalog the built-in catalog is used (read-only). `import` needs --catalog PATH:\n"
-    "a PATH that does not exist yet is created from the built-in catalog first.\n";
+    "a PATH that does not exist yet is created from the built-in catalog first (and removed again\n"
+    "when the import fails). -o FILE writes the JSON of list, show and export to FILE.\n";
 
 static double gb(double b) { return b / 1e9; }
 
@@ -193,9 +195,21 @@ static int do_show(const fl_catalog *cat, const cli_common *c, const char *name)
         }
         json_object_set_new(o, "offerings", offs);
     } else {
-        fl_catalog_find_gpu(cat, name, "NAME", &err);
-        fprintf(stderr, "flotilla: '%s' is not a GPU, model or zone of the catalog (closest GPU: %s)\n", name,
-                strstr(err.message, "closest: ") ? strstr(err.message, "closest: ") + 9 : "?");
+        /* suggest the closest names of each kind: "(closest: A, B, C; see ...)" of each lookup */
+        char sugg[3][256];
+        for (int k = 0; k < 3; k++) {
+            fl_error_clear(&err);
+            if (k == 0) fl_catalog_find_gpu(cat, name, "NAME", &err);
+            else if (k == 1) fl_catalog_find_model(cat, name, "NAME", &err);
+            else fl_catalog_find_zone(cat, name, "NAME", &err);
+            const char *b = strstr(err.message, "(closest: ");
+            snprintf(sugg[k], sizeof sugg[k], "%s", b ? b + 10 : "?");
+            char *e = strchr(sugg[k], ';');
+            if (e)
+                *e = '\0';
+        }
+        fprintf(stderr, "flotilla: NAME: '%s' is not a GPU, model or zone of the catalog (closest GPUs: %s; models: %s; "
+                "zones: %s)\n", name, sugg[0], sugg[1], sugg[2]);
         return 1;
     }
     if (c->json) {
@@ -230,24 +244,39 @@ static int do_show(const fl_catalog *cat, const cli_common *c, const char *name)
     return 0;
 }
 
-static int do_import(fl_catalog *cat, const cli_common *c, int argc, char **argv)
+/* The options of `profiles import`, checked before the catalog is opened (or created). */
+typedef struct import_args {
+    const char *xml, *csv, *jsonl, *zone, *node, *cloud;
+} import_args;
+
+static int parse_import(int argc, char **argv, import_args *o)
 {
-    const char *xml = NULL, *csv = NULL, *jsonl = NULL, *zone = NULL, *node = NULL, *cloud = NULL;
+    memset(o, 0, sizeof *o);
     for (int i = 0; i < argc; i++) {
         const char **dst = NULL;
-        if (strcmp(argv[i], "--nvidia-smi") == 0) dst = &xml;
-        else if (strcmp(argv[i], "--offerings") == 0) dst = &csv;
-        else if (strcmp(argv[i], "--measured") == 0) dst = &jsonl;
-        else if (strcmp(argv[i], "--zone") == 0) dst = &zone;
-        else if (strcmp(argv[i], "--node") == 0) dst = &node;
-        else if (strcmp(argv[i], "--cloud") == 0) dst = &cloud;
+        if (strcmp(argv[i], "--nvidia-smi") == 0) dst = &o->xml;
+        else if (strcmp(argv[i], "--offerings") == 0) dst = &o->csv;
+        else if (strcmp(argv[i], "--measured") == 0) dst = &o->jsonl;
+        else if (strcmp(argv[i], "--zone") == 0) dst = &o->zone;
+        else if (strcmp(argv[i], "--node") == 0) dst = &o->node;
+        else if (strcmp(argv[i], "--cloud") == 0) dst = &o->cloud;
         else return cli_usage_error("profiles", "unknown import option '%s'", argv[i]);
         if (i + 1 >= argc)
             return cli_usage_error("profiles", "%s needs a value", argv[i]);
         *dst = argv[++i];
     }
-    if (!!xml + !!csv + !!jsonl != 1)
+    if (!!o->xml + !!o->csv + !!o->jsonl != 1)
         return cli_usage_error("profiles", "import takes exactly one of --nvidia-smi, --offerings, --measured");
+    if ((o->zone || o->node) && !o->xml)
+        return cli_usage_error("profiles", "--zone and --node go with --nvidia-smi");
+    if (o->cloud && !o->csv)
+        return cli_usage_error("profiles", "--cloud goes with --offerings");
+    return 0;
+}
+
+static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
+{
+    const char *xml = o->xml, *csv = o->csv, *jsonl = o->jsonl, *zone = o->zone, *node = o->node, *cloud = o->cloud;
     fl_error err;
     fl_error_clear(&err);
     size_t rows = 0;
@@ -296,12 +325,13 @@ static int do_import(fl_catalog *cat, const cli_common *c, int argc, char **argv
 
 int cmd_profiles(int argc, char **argv)
 {
+    cli_set_command("profiles", help);
     cli_common c = {0};
     const char *sub = NULL, *gpu = NULL, *zone = NULL;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, rc = 0;
     if (!rest)
-        return 4;
+        return cli_out_of_memory("arguments");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(help, stdout);
@@ -320,50 +350,81 @@ int cmd_profiles(int argc, char **argv)
         free(rest);
         return 2;
     }
-    int is_import = strcmp(sub, "import") == 0;
-    if (is_import && !c.catalog_path && !getenv("FLOTILLA_CATALOG")) {
-        free(rest);
-        return cli_usage_error("profiles", "import changes a catalog file: give --catalog PATH "
-                                           "(created from the built-in catalog when it does not exist)");
-    }
+    /* usage errors first: nothing is opened (or created) for a command line that is wrong */
+    enum { LIST, SHOW, IMPORT, EXPORT } what_sub = LIST;
+    const char *what = NULL;
+    import_args imp = {0};
     fl_catalog *cat = NULL;
-    if ((rc = cli_open_catalog(&c, &cat))) {
-        free(rest);
-        return rc;
-    }
     if (strcmp(sub, "list") == 0) {
-        const char *what = NULL;
-        for (int i = 0; i < nrest; i++) {
-            if (strcmp(rest[i], "--gpu") == 0 && i + 1 < nrest) gpu = rest[++i];
-            else if (strcmp(rest[i], "--zone") == 0 && i + 1 < nrest) zone = rest[++i];
+        what_sub = LIST;
+        for (int i = 0; i < nrest && !rc; i++) {
+            int opt = strcmp(rest[i], "--gpu") == 0 || strcmp(rest[i], "--zone") == 0;
+            if (opt && i + 1 >= nrest) rc = cli_usage_error("profiles", "%s needs a value", rest[i]);
+            else if (strcmp(rest[i], "--gpu") == 0) gpu = rest[++i];
+            else if (strcmp(rest[i], "--zone") == 0) zone = rest[++i];
+            else if (rest[i][0] == '-' && rest[i][1]) rc = cli_usage_error("profiles", "unknown option '%s'", rest[i]);
             else if (!what) what = rest[i];
-            else { rc = cli_usage_error("profiles", "unexpected argument '%s'", rest[i]); goto done; }
+            else rc = cli_usage_error("profiles", "unexpected argument '%s'", rest[i]);
         }
-        rc = what ? do_list(cat, &c, what, gpu, zone)
-                  : cli_usage_error("profiles", "list what? gpus, offerings, zones, models, measured, nodes");
+        if (!rc && !what)
+            rc = cli_usage_error("profiles", "list what? gpus, offerings, zones, models, measured, nodes");
     } else if (strcmp(sub, "show") == 0) {
-        rc = nrest == 1 ? do_show(cat, &c, rest[0]) : cli_usage_error("profiles", "show takes one NAME");
-    } else if (is_import) {
-        rc = do_import(cat, &c, nrest, rest);
+        what_sub = SHOW;
+        if (nrest != 1)
+            rc = cli_usage_error("profiles", "show takes one NAME");
+    } else if (strcmp(sub, "import") == 0) {
+        what_sub = IMPORT;
+        if (!c.catalog_path && !getenv("FLOTILLA_CATALOG"))
+            rc = cli_usage_error("profiles", "import changes a catalog file: give --catalog PATH "
+                                             "(created from the built-in catalog when it does not exist)");
+        else if (c.out_path)
+            rc = cli_usage_error("profiles", "-o does not apply to import (it changes the --catalog file)");
+        else
+            rc = parse_import(nrest, rest, &imp);
     } else if (strcmp(sub, "export") == 0) {
-        if (nrest != 1) {
+        what_sub = EXPORT;
+        if (nrest != 1)
             rc = cli_usage_error("profiles", "export takes one TABLE");
-        } else {
-            fl_error err;
-            fl_error_clear(&err);
-            char *s = NULL;
-            if (fl_catalog_export(cat, rest[0], c.json, &s, &err))
-                rc = cli_fail(&err);
-            else {
-                size_t n = strlen(s);
-                if (n && s[n - 1] == '\n')
-                    s[n - 1] = '\0';
-                rc = cli_write_output(c.out_path, s);
-            }
-            fl_free(s);
-        }
     } else {
         rc = cli_usage_error("profiles", "unknown subcommand '%s' (list, show, import, export)", sub);
+    }
+    if (rc)
+        goto done;
+    /* -o FILE writes the machine output (JSON) of list and show, as with --json */
+    if (c.out_path && (what_sub == LIST || what_sub == SHOW))
+        c.json = 1;
+    /* an import into a catalog file that does not exist yet creates it; a failed import removes it
+     * again, so that a failed command leaves nothing behind */
+    const char *cat_path = c.catalog_path ? c.catalog_path : getenv("FLOTILLA_CATALOG");
+    int created = what_sub == IMPORT && cat_path && access(cat_path, F_OK) != 0;
+    if ((rc = cli_open_catalog(&c, &cat)))
+        goto done;
+    switch (what_sub) {
+    case LIST: rc = do_list(cat, &c, what, gpu, zone); break;
+    case SHOW: rc = do_show(cat, &c, rest[0]); break;
+    case IMPORT:
+        rc = do_import(cat, &c, &imp);
+        if (rc && created) {
+            fl_catalog_free(cat);
+            cat = NULL;
+            remove(cat_path);
+        }
+        break;
+    case EXPORT: {
+        fl_error err;
+        fl_error_clear(&err);
+        char *s = NULL;
+        if (fl_catalog_export(cat, rest[0], c.json, &s, &err))
+            rc = cli_fail(&err);
+        else {
+            size_t n = strlen(s);
+            if (n && s[n - 1] == '\n')
+                s[n - 1] = '\0';
+            rc = cli_write_output(c.out_path, s);
+        }
+        fl_free(s);
+        break;
+    }
     }
 done:
     fl_catalog_free(cat);

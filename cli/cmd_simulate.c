@@ -13,6 +13,7 @@ static const char *help =
 
 int cmd_simulate(int argc, char **argv)
 {
+    cli_set_command("simulate", help);
     cli_common c = {0};
     const char *plan_path = NULL;
     for (int i = 1; i < argc; i++) {

@@ -70,6 +70,7 @@ static void print_scenarios(json_t *d)
 
 int cmd_whatif(int argc, char **argv)
 {
+    cli_set_command("whatif", help);
     cli_common c = {0};
     const char *job_path = NULL, *trace_path = NULL, *scen_path = NULL, *av_path = NULL, *svg_path = NULL,
                *csv_path = NULL;
@@ -114,7 +115,7 @@ int cmd_whatif(int argc, char **argv)
     fl_job *job = NULL;
     fl_availability *av = NULL;
     fl_whatif_report *rep = NULL;
-    char *job_text = NULL, *in_text = NULL, *av_text = NULL, *s = NULL;
+    char *job_text = NULL, *in_text = NULL, *av_text = NULL, *s = NULL, *csv = NULL, *svg = NULL;
     fl_error err;
     fl_error_clear(&err);
     if ((rc = cli_open_catalog(&c, &cat))) goto done;
@@ -131,19 +132,14 @@ int cmd_whatif(int argc, char **argv)
     fl_status st = trace_path ? fl_whatif_replay(cat, job, av, in_text, &wo, &rep, &err)
                               : fl_whatif_scenarios(cat, job, in_text, &wo, &rep, &err);
     if (st) { rc = cli_fail(&err); goto done; }
-    if (csv_path) {
-        char *csv = fl_whatif_report_to_csv(rep);
-        rc = csv ? cli_write_output(csv_path, csv) : 4;
-        fl_free(csv);
-        if (rc) goto done;
-    }
-    if (svg_path) {
-        char *svg = fl_whatif_report_to_svg(rep);
-        rc = svg ? cli_write_output(svg_path, svg) : 4;
-        fl_free(svg);
-        if (rc) goto done;
-    }
-    if (!(s = fl_whatif_report_to_json(rep, 1))) { rc = 4; goto done; }
+    /* build every output first, then write them (each atomically), so that a failure to build
+     * one leaves no file written */
+    csv = csv_path ? fl_whatif_report_to_csv(rep) : NULL;
+    svg = svg_path ? fl_whatif_report_to_svg(rep) : NULL;
+    s = fl_whatif_report_to_json(rep, 1);
+    if (!s || (csv_path && !csv) || (svg_path && !svg)) { rc = cli_out_of_memory("what-if output"); goto done; }
+    if (csv_path && (rc = cli_write_output(csv_path, csv))) goto done;
+    if (svg_path && (rc = cli_write_output(svg_path, svg))) goto done;
     if (c.out_path && (rc = cli_write_output(c.out_path, s))) goto done;
     if (c.json) {
         if (!c.out_path) rc = cli_write_output(NULL, s);
@@ -155,6 +151,8 @@ int cmd_whatif(int argc, char **argv)
     }
 done:
     fl_free(s);
+    fl_free(csv);
+    fl_free(svg);
     fl_whatif_report_free(rep);
     fl_availability_free(av);
     fl_job_free(job);

@@ -18,15 +18,37 @@ int cli_fail(const fl_error *err)
     }
 }
 
+/* The command being run and its help text, for usage errors (the program runs one command). */
+static const char *cur_cmd;
+static const char *cur_help;
+
+void cli_set_command(const char *cmd, const char *help)
+{
+    cur_cmd = cmd;
+    cur_help = help;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "flotilla %s: ", cmd);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(see `flotilla %s --help`)\n", cmd);
     va_end(ap);
+    fputc('\n', stderr);
+    if (cur_help && cur_cmd && strcmp(cmd, cur_cmd) == 0) {
+        /* the usage lines: the help text up to its first blank line */
+        const char *end = strstr(cur_help, "\n\n");
+        fwrite(cur_help, 1, end ? (size_t)(end - cur_help) + 1 : strlen(cur_help), stderr);
+    }
+    fprintf(stderr, "(see `flotilla %s --help`)\n", cmd);
     return 2;
+}
+
+int cli_out_of_memory(const char *what)
+{
+    fprintf(stderr, "flotilla: internal error: out of memory (%s)\n", what);
+    return 4;
 }
 
 int cli_common_opt(cli_common *c, int argc, char **argv, int *i)
@@ -38,7 +60,7 @@ int cli_common_opt(cli_common *c, int argc, char **argv, int *i)
     }
     if (strcmp(a, "--catalog") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
         if (*i + 1 >= argc) {
-            fprintf(stderr, "flotilla: %s needs a value\n", a);
+            cli_usage_error(cur_cmd ? cur_cmd : "", "%s needs a value", a);
             return -1;
         }
         if (strcmp(a, "--catalog") == 0)
@@ -108,7 +130,7 @@ int cli_write_output(const char *path, const char *text)
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
     if (!tmp)
-        return 4;
+        return cli_out_of_memory("writing the output");
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
@@ -134,7 +156,8 @@ int cli_parse_int(const char *opt, const char *v, int min, int max, int *out)
     errno = 0;
     long x = v ? strtol(v, &end, 10) : 0;
     if (!v || !*v || *end || errno || x < min || x > max) {
-        fprintf(stderr, "flotilla: %s expects a whole number in [%d, %d], got '%s'\n", opt, min, max, v ? v : "");
+        cli_usage_error(cur_cmd ? cur_cmd : "", "%s expects a whole number in [%d, %d], got '%s'", opt, min, max,
+                        v ? v : "");
         return -1;
     }
     *out = (int)x;
@@ -146,7 +169,8 @@ int cli_parse_double(const char *opt, const char *v, double min, double max, dou
     char *end;
     double x = v ? strtod(v, &end) : 0;
     if (!v || !*v || *end || !isfinite(x) || x < min || x > max) {
-        fprintf(stderr, "flotilla: %s expects a number in [%g, %g], got '%s'\n", opt, min, max, v ? v : "");
+        cli_usage_error(cur_cmd ? cur_cmd : "", "%s expects a number in [%g, %g], got '%s'", opt, min, max,
+                        v ? v : "");
         return -1;
     }
     *out = x;

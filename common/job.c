@@ -658,6 +658,11 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
         json_object_foreach(zv, gk, gv) {
             char pg[260];
             snprintf(pg, sizeof pg, "%s.%s", p, gk);
+            if (json_is_real(gv) && json_real_value(gv) == floor(json_real_value(gv)) &&
+                fabs(json_real_value(gv)) > 100000000) {
+                rc = fl_fail(err, FL_EINVAL, pg, "%s: count must be between 0 and 1e8 (got %g)", pg, json_real_value(gv));
+                goto done;
+            }
             if (!json_is_integer(gv)) {
                 rc = fl_fail(err, FL_EINVAL, pg, "%s: expected a whole number of GPUs", pg);
                 goto done;

@@ -41,7 +41,8 @@ fl_status fl_read_file(const char *path, const char *field, char **out, size_t *
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fl_fail(err, FL_EIO, field, "cannot read %s: %s", path, strerror(errno));
+        return fl_fail(err, FL_EIO, field, "%s%scannot read %s: %s", field ? field : "", field && *field ? ": " : "",
+                       path, strerror(errno));
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -62,7 +63,8 @@ fl_status fl_read_file(const char *path, const char *field, char **out, size_t *
         return fl_fail(err, FL_ENOMEM, field, "out of memory reading %s", path);
     if (bad) {
         free(buf);
-        return fl_fail(err, FL_EIO, field, "error reading %s", path);
+        return fl_fail(err, FL_EIO, field, "%s%serror reading %s", field ? field : "", field && *field ? ": " : "",
+                       path);
     }
     buf[n] = '\0';
     *out = buf;

@@ -259,7 +259,9 @@ fl_status fl_shards_read_placement(json_t *doc, const char *path, const fl_nodes
     snprintf(p0, sizeof p0, "%s.placement", path);
     json_t *pl = json_object_get(doc, "placement");
     if (!json_is_array(pl))
-        return fl_fail(err, FL_EINVAL, p0, "%s: missing (the current plan has not been placed)", p0);
+        return fl_fail(err, FL_EINVAL, p0, "%s: %s", p0,
+                       pl ? "expected an array of {node, gpus, pipeline, replica, stage}"
+                          : "missing (the current plan has not been placed)");
     size_t k;
     json_t *e;
     json_array_foreach(pl, k, e) {
@@ -294,9 +296,15 @@ fl_status fl_shards_read_placement(json_t *doc, const char *path, const fl_nodes
         for (size_t j = 0; j < json_array_size(g); j++) {
             json_t *x = json_array_get(g, j);
             long gi = json_is_integer(x) ? (long)json_integer_value(x) : -1;
-            if (gi < 0 || gi >= limit || (mask >> gi) & 1)
-                return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, ep, "gpus"),
-                               "%s: GPU index %zu is invalid or repeated (node has %d GPUs)", f, j, limit);
+            if (!json_is_integer(x) || gi < 0 || gi >= limit || (mask >> gi) & 1) {
+                fl_json_path(f, sizeof f, ep, "gpus");
+                if (json_is_integer(x) && gi >= 0 && gi < limit)
+                    return fl_fail(err, FL_EINVAL, f, "%s[%zu]: GPU %ld is listed twice", f, j, gi);
+                if (!json_is_integer(x))
+                    return fl_fail(err, FL_EINVAL, f, "%s[%zu]: expected a GPU index (a whole number)", f, j);
+                return fl_fail(err, FL_EINVAL, f, "%s[%zu]: GPU index %lld is outside the node's GPUs [0, %d)", f, j,
+                               (long long)json_integer_value(x), limit);
+            }
             mask |= (uint64_t)1 << gi;
         }
         if (ni >= 0) {

@@ -597,13 +597,34 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     } else {
         sqlite3_stmt *st;
         int ver = -1;
+        char why[160] = "";
         if (sqlite3_prepare_v2(cat->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
             if (sqlite3_step(st) == SQLITE_ROW)
                 ver = sqlite3_column_int(st, 0);
+            else
+                snprintf(why, sizeof why, "%s", sqlite3_errmsg(cat->db));
             sqlite3_finalize(st);
+        } else {
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(cat->db));
         }
-        if (ver <= 0) {
-            rc = fl_fail(err, FL_ECATALOG, "catalog", "%s is not a flotilla catalog (corrupt or not SQLite)", path);
+        if (ver == 0) {
+            int tables = 0;
+            if (sqlite3_prepare_v2(cat->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK) {
+                if (sqlite3_step(st) == SQLITE_ROW)
+                    tables = sqlite3_column_int(st, 0);
+                sqlite3_finalize(st);
+            }
+            if (tables == 0)
+                rc = fl_fail(err, FL_ECATALOG, "catalog", "%s is not a flotilla catalog: an empty or truncated file "
+                             "(give a path that does not exist to create a catalog)", path);
+            else
+                rc = fl_fail(err, FL_ECATALOG, "catalog", "%s is not a flotilla catalog: an SQLite database of "
+                             "something else (%d schema objects, no flotilla schema version)", path, tables);
+            goto fail;
+        }
+        if (ver < 0) {
+            rc = fl_fail(err, FL_ECATALOG, "catalog", "%s is not a flotilla catalog (corrupt or not SQLite: %s)", path,
+                         why[0] ? why : "unreadable");
             goto fail;
         }
         if (ver > FL_CATALOG_SCHEMA_VERSION) {
@@ -618,6 +639,8 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     return FL_OK;
 fail:
     fl_catalog_free(cat);
+    if (path && !exists)
+        remove(path); /* a catalog file this call created but could not fill */
     return rc;
 }
 

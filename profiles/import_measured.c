@@ -95,8 +95,8 @@ static fl_status resolve_gpu(const meas_ctx *c, const char *name, int *out, fl_e
     fl_error_clear(&lerr);
     int gi = fl_catalog_find_gpu(c->cat, name, "gpu", &lerr);
     if (gi < 0)
-        return fl_fail(err, lerr.code ? lerr.code : FL_ENOTFOUND, "gpu", "%s line %d: unknown GPU '%s' — %s", c->path,
-                       c->line, name, lerr.message);
+        return fl_fail(err, lerr.code ? lerr.code : FL_ENOTFOUND, "gpu", "%s line %d: %s", c->path, c->line,
+                       lerr.message);
     *out = gi;
     return FL_OK;
 }
@@ -164,8 +164,7 @@ static fl_status parse_line(meas_ctx *c, json_t *o, meas_row *r, int *store, cha
         fl_error_clear(&lerr);
         int mi = fl_catalog_find_model(c->cat, model, "model", &lerr);
         if (mi < 0)
-            return fl_fail(err, FL_ENOTFOUND, "model", "%s line %d: unknown model '%s' — %s", c->path, c->line, model,
-                           lerr.message);
+            return fl_fail(err, FL_ENOTFOUND, "model", "%s line %d: %s", c->path, c->line, lerr.message);
         const fl_model *m = &c->cat->models[mi];
         r->h = m->hidden;
         r->a = m->heads;

@@ -155,8 +155,10 @@ static fl_status parse_xml(const fl_catalog *cat, const char *path, nsmi_node *n
         fl_error_clear(&lerr);
         int gi = fl_catalog_find_gpu(cat, product, field, &lerr);
         if (gi < 0) {
+            const char *close = strstr(lerr.message, "(closest: ");
             rc = fl_fail(err, FL_ENOTFOUND, field, "%s line %ld: GPU product_name '%s' is not in the catalog "
-                         "(add it as an alias in gpus.csv) — %s", path, xmlGetLineNo(g), product, lerr.message);
+                         "(add it as an alias in gpus.csv) %s", path, xmlGetLineNo(g), product,
+                         close ? close : "");
             goto done;
         }
         if (idx == 0) {

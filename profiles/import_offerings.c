@@ -386,10 +386,16 @@ static fl_status import_row(imp_ctx *c, const fl_csv *csv, fl_error *err)
         c->dropped++;
         return FL_OK;
     }
-    if (!has_count || count < 1)
+    if (!has_count || count < 1 || count > 1024)
         return fl_fail(err, FL_EINVAL, "AcceleratorCount", "%s line %d column AcceleratorCount: '%s' is not a GPU "
-                       "count >= 1", c->path, line, field(csv, c, C_COUNT));
+                       "count in [1, 1024]", c->path, line, field(csv, c, C_COUNT));
     int n = (int)count;
+    if (has_price && price < 0)
+        return fl_fail(err, FL_EINVAL, "Price", "%s line %d column Price: '%s' is a negative price", c->path, line,
+                       field(csv, c, C_PRICE));
+    if (has_spot && spot < 0)
+        return fl_fail(err, FL_EINVAL, "SpotPrice", "%s line %d column SpotPrice: '%s' is a negative price", c->path,
+                       line, field(csv, c, C_SPOT));
     if (!has_price || price <= 0 || price == 700.0) { /* empty or SkyPilot placeholder price */
         c->skipped++;
         return FL_OK;

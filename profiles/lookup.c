@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,46 @@ static int edit_distance(const char *a, const char *b)
     return d[la][lb];
 }
 
+/* Smallest edit distance between `name` and any of the ';'-separated aliases (INT_MAX when
+ * there are none). */
+static int alias_distance(const char *aliases, const char *name)
+{
+    int best = INT_MAX;
+    if (!aliases)
+        return best;
+    const char *p = aliases;
+    while (*p) {
+        while (*p == ';' || *p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ';')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if (t > p) {
+            char one[64];
+            size_t n = (size_t)(t - p) < sizeof one - 1 ? (size_t)(t - p) : sizeof one - 1;
+            memcpy(one, p, n);
+            one[n] = '\0';
+            int d = edit_distance(one, name);
+            if (d < best)
+                best = d;
+        }
+        p = e;
+    }
+    return best;
+}
+
+/* How far `name` is from a record for suggestions: the edit distance to its canonical name or
+ * its closest alias, so that "h1000" suggests H100-SXM-80GB (alias "h100"). */
+static int suggestion_distance(const char *canonical, const char *aliases, const char *name)
+{
+    int d = edit_distance(canonical, name);
+    int a = alias_distance(aliases, name);
+    return a < d ? a : d;
+}
+
 /* Generic lookup over an array of records whose first member is the name, with aliases at
  * `alias_off` (or none when alias_off is 0). */
 static int lookup(const void *arr, size_t n, size_t elem, size_t alias_off, const char *what,
@@ -77,7 +118,8 @@ static int lookup(const void *arr, size_t n, size_t elem, size_t alias_off, cons
         int best[3] = {-1, -1, -1}, bd[3] = {1 << 30, 1 << 30, 1 << 30};
         for (size_t i = 0; i < n; i++) {
             const char *s = *(const char *const *)((const char *)arr + i * elem);
-            int d = edit_distance(s, name);
+            const char *al = alias_off ? *(const char *const *)((const char *)arr + i * elem + alias_off) : NULL;
+            int d = suggestion_distance(s, al, name);
             for (int k = 0; k < 3; k++)
                 if (d < bd[k]) {
                     for (int j = 2; j > k; j--) { bd[j] = bd[j - 1]; best[j] = best[j - 1]; }

@@ -37,25 +37,37 @@ static void doc_free(train_doc *d)
     memset(d, 0, sizeof *d);
 }
 
-/* A required integer that must be > 0; errors say "must be positive". */
-static fl_status req_pos_int(json_t *obj, const char *path, const char *key, int *out, fl_error *err)
+/* A required integer in [1, max]; errors say "must be positive" for zero and negative values. */
+static fl_status req_pos_int_max(json_t *obj, const char *path, const char *key, long max, int *out, fl_error *err)
 {
-    fl_status rc = fl_json_req_int(obj, path, key, INT_MIN, INT_MAX, out, err);
-    if (rc)
-        return rc;
-    if (*out <= 0) {
+    json_t *v = json_object_get(obj, key);
+    if (json_is_integer(v) && json_integer_value(v) <= 0) {
         char p[200];
         fl_json_path(p, sizeof p, path, key);
-        return fl_fail(err, FL_EINVAL, p, "%s: must be positive (got %d)", p, *out);
+        return fl_fail(err, FL_EINVAL, p, "%s: must be positive (got %lld)", p, (long long)json_integer_value(v));
     }
-    return FL_OK;
+    return fl_json_req_int(obj, path, key, 1, max, out, err);
+}
+
+/* Counts in a plan (replicas, micro-batches, tp, instances, ...) are at most the largest global
+ * batch a job may have. */
+#define PLAN_INT_MAX 100000000L
+
+static fl_status req_pos_int(json_t *obj, const char *path, const char *key, int *out, fl_error *err)
+{
+    return req_pos_int_max(obj, path, key, PLAN_INT_MAX, out, err);
+}
+
+static fl_status opt_pos_int_max(json_t *obj, const char *path, const char *key, long max, int *out, fl_error *err)
+{
+    if (!json_object_get(obj, key) || json_is_null(json_object_get(obj, key)))
+        return FL_OK;
+    return req_pos_int_max(obj, path, key, max, out, err);
 }
 
 static fl_status opt_pos_int(json_t *obj, const char *path, const char *key, int *out, fl_error *err)
 {
-    if (!json_object_get(obj, key) || json_is_null(json_object_get(obj, key)))
-        return FL_OK;
-    return req_pos_int(obj, path, key, out, err);
+    return opt_pos_int_max(obj, path, key, PLAN_INT_MAX, out, err);
 }
 
 /* plan.job: seq_len, global_batch, precision, optimizer, zero_stage, recompute, attention,
@@ -82,8 +94,8 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
     int rcmp = FL_RC_NONE, attn = 0, opt = 0;
     static const char *const attns[] = {"flash", "standard", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
-    if ((rc = opt_pos_int(job, "plan.job", "seq_len", &s->seq_len, err)) ||
-        (rc = opt_pos_int(job, "plan.job", "global_batch", &d->global_batch, err)) ||
+    if ((rc = opt_pos_int_max(job, "plan.job", "seq_len", 10000000L, &s->seq_len, err)) ||
+        (rc = opt_pos_int_max(job, "plan.job", "global_batch", 100000000L, &d->global_batch, err)) ||
         (rc = fl_json_int(job, "plan.job", "zero_stage", 0, 3, &s->zero_stage, err)) ||
         (rc = fl_json_enum(job, "plan.job", "recompute", recompute_names, &rcmp, err)) ||
         (rc = fl_json_enum(job, "plan.job", "attention", attns, &attn, err)) ||
@@ -228,7 +240,7 @@ static fl_status parse_doc(const fl_catalog *cat, json_t *doc, train_doc *d, fl_
         return fl_fail(err, FL_ENOMEM, "plan", "out of memory");
     d->n_pipes = (int)np;
     size_t at = 0;
-    long total = 0;
+    double total = 0; /* sequences per iteration; a double cannot overflow for absurd counts */
     for (size_t i = 0; i < np; i++) {
         json_t *po = json_array_get(pl, i);
         char p[128], ps[160];
@@ -262,6 +274,10 @@ static fl_status parse_doc(const fl_catalog *cat, json_t *doc, train_doc *d, fl_
                 return fl_fail(err, FL_EINVAL, pl2, "%s: starts at layer %d, overlapping the previous stage which ends at %d",
                                pl2, st->first_layer, next);
             next = st->last_layer;
+            if (d->setup.interleave > st->last_layer - st->first_layer)
+                return fl_fail(err, FL_EINVAL, "plan.parallelism.chunks",
+                               "plan.parallelism.chunks: %d chunks per stage, but %s holds only %d layers",
+                               d->setup.interleave, pj, st->last_layer - st->first_layer);
         }
         if (next != d->model.layers) {
             char pl2[220];
@@ -270,11 +286,11 @@ static fl_status parse_doc(const fl_catalog *cat, json_t *doc, train_doc *d, fl_
                            pl2, next, next, d->model.layers);
         }
         at += (size_t)P->n_stages;
-        total += (long)P->replicas * P->micro_batches * d->setup.micro_batch;
+        total += (double)P->replicas * P->micro_batches * d->setup.micro_batch;
     }
-    if (d->global_batch > 0 && total != d->global_batch)
+    if (d->global_batch > 0 && total != (double)d->global_batch)
         return fl_fail(err, FL_EINVAL, "plan.parallelism.pipelines",
-                       "plan.parallelism.pipelines: replicas x micro_batches x micro_batch sum to %ld sequences, "
+                       "plan.parallelism.pipelines: replicas x micro_batches x micro_batch sum to %.0f sequences, "
                        "job.global_batch is %d",
                        total, d->global_batch);
     return FL_OK;
@@ -318,6 +334,38 @@ static fl_status check_resources(const fl_catalog *cat, json_t *doc, double *cos
     return FL_OK;
 }
 
+/* When the plan lists resources, every stage's GPU type and zone must be rented there. (GPU
+ * counts are not compared: hand-written plans, e.g. tests/data/plans/train_hetero.json, often
+ * list the instance types without matching every replica.) */
+static fl_status check_coverage(const fl_catalog *cat, json_t *doc, const train_doc *d, fl_error *err)
+{
+    json_t *res = json_object_get(doc, "resources");
+    if (!json_is_array(res))
+        return FL_OK;
+    for (int p = 0; p < d->n_pipes; p++)
+        for (int j = 0; j < d->pipes[p].n_stages; j++) {
+            const fl_train_stage *st = &d->pipes[p].stages[j];
+            int rented = 0;
+            size_t i;
+            json_t *r;
+            json_array_foreach(res, i, r) {
+                const char *gpu = json_string_value(json_object_get(r, "gpu"));
+                const char *zone = json_string_value(json_object_get(r, "zone"));
+                if (gpu && zone && fl_catalog_find_gpu(cat, gpu, NULL, NULL) == st->gpu &&
+                    fl_catalog_find_zone(cat, zone, NULL, NULL) == st->zone)
+                    rented = 1;
+            }
+            if (!rented) {
+                char f[96];
+                snprintf(f, sizeof f, "plan.parallelism.pipelines[%d].stages[%d]", p, j);
+                return fl_fail(err, FL_EINVAL, f, "%s: runs on %s in %s, but plan.resources rents no %s there", f,
+                               fl_catalog_gpu(cat, (size_t)st->gpu)->name, fl_catalog_zone(cat, (size_t)st->zone)->name,
+                               fl_catalog_gpu(cat, (size_t)st->gpu)->name);
+            }
+        }
+    return FL_OK;
+}
+
 fl_status fl_train_plan_check(const fl_catalog *cat, json_t *doc, fl_error *err)
 {
     if (!cat || !json_is_object(doc))
@@ -327,6 +375,8 @@ fl_status fl_train_plan_check(const fl_catalog *cat, json_t *doc, fl_error *err)
     fl_status rc = parse_doc(cat, doc, &d, err);
     if (!rc)
         rc = check_resources(cat, doc, &cost, err);
+    if (!rc)
+        rc = check_coverage(cat, doc, &d, err);
     doc_free(&d);
     return rc;
 }

@@ -42,6 +42,13 @@ static int split(char *line, char **f)
     return n;
 }
 
+/* The " (closest: ...)" part of a failed catalog lookup's message, or "" when absent. */
+static const char *closest_part(const fl_error *e)
+{
+    const char *c = strstr(e->message, " (closest: ");
+    return c ? c : "";
+}
+
 fl_status fl_trace_parse(const fl_catalog *cat, const char *text, fl_trace *out, fl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -90,13 +97,19 @@ fl_status fl_trace_parse(const fl_catalog *cat, const char *text, fl_trace *out,
             rc = fl_fail(err, FL_EPARSE, field, "trace line %d: time_s '%s' is not a number >= 0", lineno, f[0]);
             break;
         }
+        errno = 0;
         long cnt = strtol(f[3], &end, 10);
         if (!*f[3] || *end) {
             rc = fl_fail(err, FL_EPARSE, field, "trace line %d: count '%s' is not a whole number", lineno, f[3]);
             break;
         }
-        if (cnt < 0 || cnt > 10000000) {
+        if (cnt < 0) {
             rc = fl_fail(err, FL_EINVAL, field, "trace line %d: count %ld must be >= 0", lineno, cnt);
+            break;
+        }
+        if (errno || cnt > 10000000) {
+            rc = fl_fail(err, FL_EINVAL, field, "trace line %d: count %s is absurdly large (at most 10000000)", lineno,
+                         f[3]);
             break;
         }
         if (out->n && t < out->rows[out->n - 1].time) {
@@ -104,14 +117,18 @@ fl_status fl_trace_parse(const fl_catalog *cat, const char *text, fl_trace *out,
                          lineno, t, out->rows[out->n - 1].time);
             break;
         }
-        int z = fl_catalog_find_zone(cat, f[1], field, NULL);
+        fl_error le;
+        fl_error_clear(&le);
+        int z = fl_catalog_find_zone(cat, f[1], field, &le);
         if (z < 0) {
-            rc = fl_fail(err, FL_ENOTFOUND, field, "trace line %d: unknown zone '%s'", lineno, f[1]);
+            rc = fl_fail(err, FL_ENOTFOUND, field, "trace line %d: zone: unknown zone '%s'%s", lineno, f[1],
+                         closest_part(&le));
             break;
         }
-        int g = fl_catalog_find_gpu(cat, f[2], field, NULL);
+        int g = fl_catalog_find_gpu(cat, f[2], field, &le);
         if (g < 0) {
-            rc = fl_fail(err, FL_ENOTFOUND, field, "trace line %d: unknown GPU '%s'", lineno, f[2]);
+            rc = fl_fail(err, FL_ENOTFOUND, field, "trace line %d: gpu: unknown GPU '%s'%s", lineno, f[2],
+                         closest_part(&le));
             break;
         }
         if (out->n == cap) {

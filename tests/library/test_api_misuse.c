@@ -108,6 +108,51 @@ static void test_buffer_too_small(void **state)
     fl_plan_free(plan);
 }
 
+/* The error names the field as a JSON path a scheduler can act on, and nothing is returned. */
+static void test_error_fields(void **state)
+{
+    (void)state;
+    static const struct { const char *doc; fl_status code; const char *field; } bad[] = {
+        /* a stage on a GPU type the resources do not rent */
+        {"{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"job\":{\"global_batch\":8},\"resources\":[{\"zone\":"
+         "\"gcp:us-central1-a\",\"gpu\":\"V100-SXM2-16GB\",\"gpus_per_instance\":8,\"instances\":1}],"
+         "\"parallelism\":{\"micro_batch\":1,\"pipelines\":[{\"replicas\":1,\"micro_batches\":8,\"stages\":[{"
+         "\"layers\":[0,24],\"gpu\":\"A100-SXM-40GB\",\"zone\":\"gcp:us-central1-a\",\"tp\":1}]}]}}",
+         FL_EINVAL, "plan.parallelism.pipelines[0].stages[0]"},
+        /* more interleaved chunks than layers in a stage */
+        {"{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"job\":{\"global_batch\":8},\"parallelism\":{"
+         "\"micro_batch\":1,\"schedule\":\"interleaved\",\"chunks\":30,\"pipelines\":[{\"replicas\":1,"
+         "\"micro_batches\":8,\"stages\":[{\"layers\":[0,24],\"gpu\":\"A100-SXM-40GB\",\"zone\":"
+         "\"gcp:us-central1-a\",\"tp\":1}]}]}}",
+         FL_EINVAL, "plan.parallelism.chunks"},
+        /* an absurd count is out of range, not wrapped around */
+        {"{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"parallelism\":{\"micro_batch\":1,\"pipelines\":[{"
+         "\"replicas\":1,\"micro_batches\":8,\"stages\":[{\"layers\":[0,24],\"gpu\":\"A100-SXM-40GB\",\"zone\":"
+         "\"gcp:us-central1-a\",\"tp\":4294967297}]}]}}",
+         FL_EINVAL, "plan.parallelism.pipelines[0].stages[0].tp"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fl_plan *plan = NULL;
+        fl_error err;
+        fl_error_clear(&err);
+        fl_status st = fl_plan_from_json(cat, bad[i].doc, &plan, &err);
+        if (st != bad[i].code || strcmp(err.field, bad[i].field) != 0)
+            fail_msg("case %zu: got %d field '%s' (%s)", i, st, err.field, err.message);
+        assert_null(plan);
+    }
+    /* unknown names suggest the closest one, aliases included ("h1000" is near alias "h100") */
+    fl_error err;
+    fl_error_clear(&err);
+    fl_estimate_query q;
+    fl_estimate_query_init(&q);
+    q.gpu = "h1000";
+    q.model = "gpt3-1.3b";
+    q.phase = FL_PHASE_TRAIN;
+    fl_estimate_result res;
+    assert_int_equal(fl_estimate(cat, &q, &res, &err), FL_ENOTFOUND);
+    assert_non_null(strstr(err.message, "closest: H100-SXM-80GB"));
+}
+
 int main(void)
 {
     if (fl_catalog_open(NULL, &cat, NULL))
@@ -117,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_wrong_kind_of_json),
         cmocka_unit_test(test_error_strings),
         cmocka_unit_test(test_buffer_too_small),
+        cmocka_unit_test(test_error_fields),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     fl_catalog_free(cat);
