@@ -173,7 +173,7 @@ static int solve(const splan *sp, int only_gpu, double lambda_fixed, double budg
     int ret = 0;
     /* columns: inst_k, rep_k for each cand, y_ck where cap > 0, lambda */
     int *yc = malloc(sizeof(int) * (size_t)(nk > 0 ? nk : 1) * FL_MAX_CLASSES);
-    size_t cap_nz = (size_t)nk * (4 + 3 * FL_MAX_CLASSES) + 1024;
+    size_t cap_nz = (size_t)nk * (6 + 3 * FL_MAX_CLASSES) + 1024;
     ia = malloc(sizeof(int) * (cap_nz + 1));
     ja = malloc(sizeof(int) * (cap_nz + 1));
     ar = malloc(sizeof(double) * (cap_nz + 1));
@@ -242,6 +242,19 @@ static int solve(const splan *sp, int only_gpu, double lambda_fixed, double budg
         nz++; ia[nz] = row; ja[nz] = 2 * k + 2; ar[nz] = s->tp * s->pp;
         nz++; ia[nz] = row; ja[nz] = 2 * k + 1;
         ar[nz] = -fl_catalog_offering(sp->cat, (size_t)cd->off)->gpus_per_instance;
+    }
+    /* every model with traffic gets a replica: at a tiny rate the capacity rows alone would let
+     * GLPK's integrality tolerance round its replica count down to zero */
+    for (int m = 0; m < sp->job->n_serve_models; m++) {
+        if (sp->wl[m].rate_rps <= 0)
+            continue;
+        glp_add_rows(lp, 1);
+        row++;
+        glp_set_row_bnds(lp, row, GLP_LO, 1, 0);
+        for (int k = 0; k < nk; k++)
+            if (sp->cfgs[sp->cands[k].cfg].model == m) {
+                nz++; ia[nz] = row; ja[nz] = 2 * k + 2; ar[nz] = 1;
+            }
     }
     /* availability per (zone, GPU) in GPUs */
     for (int k = 0; k < nk; k++) {

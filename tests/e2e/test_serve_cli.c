@@ -49,6 +49,26 @@ static void test_plan_70b_json(void **state)
     cli_result_free(&r);
 }
 
+/* A rate far below one replica's capacity still gets one replica (GLPK's integrality tolerance
+ * used to round the replica count to zero, leaving an empty plan). */
+static void test_plan_tiny_rate(void **state)
+{
+    (void)state;
+    const char *job = "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"workload\":{\"rate_rps\":1e-6,"
+                      "\"classes\":[{\"input\":512,\"output\":256,\"share\":1.0}]},"
+                      "\"slo\":{\"ttft_p90_s\":2.0,\"tpot_p90_s\":0.08}}";
+    cli_result r = run_cli(NULL, "plan", temp_file(2, ".json", job), "--json", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *d = cli_json(&r);
+    assert_non_null(d);
+    json_t *reps = json_object_get(d, "replicas");
+    assert_int_equal(json_array_size(reps), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reps, 0), "count")), 1);
+    assert_true(json_is_true(json_object_get(json_object_get(d, "simulation"), "meets_slo")));
+    json_decref(d);
+    cli_result_free(&r);
+}
+
 static const char *job70 =
     "{\"kind\":\"serving\",\"model\":\"llama3-70b\",\"workload\":{\"rate_rps\":2.0,\"classes\":"
     "[{\"input\":512,\"output\":128,\"share\":1.0}]},\"slo\":{\"ttft_p90_s\":2.0,\"tpot_p90_s\":0.1}}";
@@ -182,7 +202,7 @@ static void test_estimate_cli(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plan_70b_json),       cmocka_unit_test(test_simulate_handwritten),
+        cmocka_unit_test(test_plan_70b_json), cmocka_unit_test(test_plan_tiny_rate),       cmocka_unit_test(test_simulate_handwritten),
         cmocka_unit_test(test_simulate_bad_replicas), cmocka_unit_test(test_plan_bad_inputs),
         cmocka_unit_test(test_plan_trace_and_multi), cmocka_unit_test(test_estimate_cli),
     };
