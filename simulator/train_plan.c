@@ -334,9 +334,32 @@ static fl_status check_resources(const fl_catalog *cat, json_t *doc, double *cos
     return FL_OK;
 }
 
-/* When the plan lists resources, every stage's GPU type and zone must be rented there. (GPU
- * counts are not compared: hand-written plans, e.g. tests/data/plans/train_hetero.json, often
- * list the instance types without matching every replica.) */
+/* GPUs that plan.resources rents of one GPU type in one zone, or -1 when a matching resource
+ * leaves out its instance or GPU count (hand-written plans may list instance types only). */
+static long rented_gpus(const fl_catalog *cat, json_t *res, int gpu_i, int zone_i)
+{
+    long total = 0;
+    int matched = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(res, i, r) {
+        const char *gpu = json_string_value(json_object_get(r, "gpu"));
+        const char *zone = json_string_value(json_object_get(r, "zone"));
+        if (!gpu || !zone || fl_catalog_find_gpu(cat, gpu, NULL, NULL) != gpu_i ||
+            fl_catalog_find_zone(cat, zone, NULL, NULL) != zone_i)
+            continue;
+        matched = 1;
+        json_t *inst = json_object_get(r, "instances"), *gpi = json_object_get(r, "gpus_per_instance");
+        if (!json_is_integer(inst) || !json_is_integer(gpi))
+            return -1;
+        total += (long)json_integer_value(inst) * (long)json_integer_value(gpi);
+    }
+    return matched ? total : 0;
+}
+
+/* When the plan lists resources, every stage's GPU type and zone must be rented there, and the
+ * stages on one GPU type in one zone (tp x replicas, over all pipelines) may not use more GPUs
+ * than the resources rent there. */
 static fl_status check_coverage(const fl_catalog *cat, json_t *doc, const train_doc *d, fl_error *err)
 {
     json_t *res = json_object_get(doc, "resources");
@@ -345,23 +368,25 @@ static fl_status check_coverage(const fl_catalog *cat, json_t *doc, const train_
     for (int p = 0; p < d->n_pipes; p++)
         for (int j = 0; j < d->pipes[p].n_stages; j++) {
             const fl_train_stage *st = &d->pipes[p].stages[j];
-            int rented = 0;
-            size_t i;
-            json_t *r;
-            json_array_foreach(res, i, r) {
-                const char *gpu = json_string_value(json_object_get(r, "gpu"));
-                const char *zone = json_string_value(json_object_get(r, "zone"));
-                if (gpu && zone && fl_catalog_find_gpu(cat, gpu, NULL, NULL) == st->gpu &&
-                    fl_catalog_find_zone(cat, zone, NULL, NULL) == st->zone)
-                    rented = 1;
-            }
-            if (!rented) {
-                char f[96];
-                snprintf(f, sizeof f, "plan.parallelism.pipelines[%d].stages[%d]", p, j);
+            const char *gname = fl_catalog_gpu(cat, (size_t)st->gpu)->name;
+            const char *zname = fl_catalog_zone(cat, (size_t)st->zone)->name;
+            char f[96];
+            snprintf(f, sizeof f, "plan.parallelism.pipelines[%d].stages[%d]", p, j);
+            long rented = rented_gpus(cat, res, st->gpu, st->zone);
+            if (rented == 0)
                 return fl_fail(err, FL_EINVAL, f, "%s: runs on %s in %s, but plan.resources rents no %s there", f,
-                               fl_catalog_gpu(cat, (size_t)st->gpu)->name, fl_catalog_zone(cat, (size_t)st->zone)->name,
-                               fl_catalog_gpu(cat, (size_t)st->gpu)->name);
-            }
+                               gname, zname, gname);
+            if (rented < 0)
+                continue;
+            double used = 0;
+            for (int q = 0; q < d->n_pipes; q++)
+                for (int k = 0; k < d->pipes[q].n_stages; k++)
+                    if (d->pipes[q].stages[k].gpu == st->gpu && d->pipes[q].stages[k].zone == st->zone)
+                        used += (double)d->pipes[q].stages[k].tp * d->pipes[q].replicas;
+            if (used > (double)rented)
+                return fl_fail(err, FL_EINVAL, "plan.resources",
+                               "plan.resources: the stages use %.0f %s in %s (tp x replicas over all pipelines), but "
+                               "the resources rent %ld there", used, gname, zname, rented);
         }
     return FL_OK;
 }

@@ -381,6 +381,9 @@ static void test_simulate(void **state)
          PLAN_HEAD RES_A "\"parallelism\":{\"micro_batch\":2,\"schedule\":\"interleaved\",\"chunks\":16,"
          "\"pipelines\":[{\"replicas\":4,\"micro_batches\":8,\"stages\":[" STAGE(0, 12, 2) "," STAGE(12, 24, 2) "]}]}}",
          NULL, {"simulate", "@F"}},
+        {1, "plan.resources", "the stages use 32 A100-SXM-40GB in gcp:us-central1-a",
+         PLAN_HEAD RES_A "\"parallelism\":{\"micro_batch\":2,\"pipelines\":[{\"replicas\":4,\"micro_batches\":8,"
+         "\"stages\":[" STAGE(0, 12, 4) "," STAGE(12, 24, 4) "]}]}}", NULL, {"simulate", "@F"}},
         {1, "plan.parallelism.pipelines[0].stages[0]", "rents no A100-SXM-40GB there", NULL, NULL,
          {"simulate", "$bad/train-resources-missing.json"}},
         {1, "plan.parallelism.pipelines[0].stages[0]", "rents no",
