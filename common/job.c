@@ -254,10 +254,14 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
 }
 
 /* Parse one served model's workload and SLO. `obj` holds model/precision/workload/slo. */
+static fl_status check_serve_keys(json_t *obj, const char *path, fl_error *err);
+
 static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, fl_serve_model *sm, fl_error *err)
 {
     fl_status rc;
     char p[160];
+    if ((rc = check_serve_keys(obj, path, err)))
+        return rc;
     sm->weights_dtype = job->compute_dtype;
     json_t *pr = json_object_get(obj, "precision");
     if (json_is_object(pr)) {
@@ -371,6 +375,58 @@ static fl_status parse_serving(fl_job *job, json_t *root, fl_error *err)
     return parse_serve_model(job, root, "job", &job->serve[0], err);
 }
 
+/* Unknown fields are errors (a misspelt "budget_per_hr" would otherwise plan without a budget);
+ * the nested objects of a job are checked too. Keys starting with '_' are the user's. */
+static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
+{
+    static const char *const training[] = {"kind", "model", "name", "description", "objective", "budget_per_hour",
+                                           "horizon_hours", "allow", "precision", "global_batch", "seq_len",
+                                           "optimizer", "zero_stage", "recompute", "attention", "min_tokens_per_s",
+                                           "train_tokens", "deadline_hours", "max_gpus", "micro_batch", NULL};
+    static const char *const serving[] = {"kind", "model", "models", "name", "description", "objective",
+                                          "budget_per_hour", "horizon_hours", "allow", "precision", "workload",
+                                          "slo", NULL};
+    static const char *const allow[] = {"gpus", "zones", "spot", NULL};
+    static const char *const train_prec[] = {"compute", "master_weights", "grads", NULL};
+    fl_status rc;
+    if ((rc = fl_json_check_keys(root, "job", kind == FL_JOB_TRAINING ? training : serving, err)) ||
+        (rc = fl_json_check_keys(json_object_get(root, "allow"), "job.allow", allow, err)))
+        return rc;
+    if (kind == FL_JOB_TRAINING)
+        return fl_json_check_keys(json_object_get(root, "precision"), "job.precision", train_prec, err);
+    return FL_OK;
+}
+
+/* The serving part of a job or of one entry of "models": precision, workload, classes, slo. */
+static fl_status check_serve_keys(json_t *obj, const char *path, fl_error *err)
+{
+    static const char *const entry[] = {"model", "precision", "workload", "slo", "name", NULL};
+    static const char *const prec[] = {"compute", "weights", "kv_cache", NULL};
+    static const char *const wl[] = {"rate_rps", "classes", "trace", NULL};
+    static const char *const cls[] = {"input", "output", "share", "name", NULL};
+    static const char *const slo[] = {"ttft_p90_s", "tpot_p90_s", NULL};
+    char p[160];
+    fl_status rc;
+    if (strcmp(path, "job") != 0 && (rc = fl_json_check_keys(obj, path, entry, err)))
+        return rc;
+    if ((rc = fl_json_check_keys(json_object_get(obj, "precision"), fl_json_path(p, sizeof p, path, "precision"),
+                                 prec, err)) ||
+        (rc = fl_json_check_keys(json_object_get(obj, "slo"), fl_json_path(p, sizeof p, path, "slo"), slo, err)))
+        return rc;
+    json_t *w = json_object_get(obj, "workload");
+    if ((rc = fl_json_check_keys(w, fl_json_path(p, sizeof p, path, "workload"), wl, err)))
+        return rc;
+    json_t *classes = json_object_get(w, "classes"), *c;
+    size_t i;
+    json_array_foreach(classes, i, c) {
+        char pc[200];
+        snprintf(pc, sizeof pc, "%s.workload.classes[%zu]", path, i);
+        if ((rc = fl_json_check_keys(c, pc, cls, err)))
+            return rc;
+    }
+    return FL_OK;
+}
+
 fl_status fl_job_from_json(const fl_catalog *cat, const char *json, fl_job **out, fl_error *err)
 {
     if (!out)
@@ -400,6 +456,8 @@ fl_status fl_job_from_json(const fl_catalog *cat, const char *json, fl_job **out
     if ((rc = fl_json_enum(root, "job", "kind", kinds, &kind, err)))
         goto fail;
     job->kind = (fl_job_kind)kind;
+    if ((rc = check_job_keys(root, job->kind, err)))
+        goto fail;
     job->objective = job->kind == FL_JOB_SERVING ? FL_OBJ_MIN_COST : FL_OBJ_MAX_THROUGHPUT;
     obj = (int)job->objective;
     json_t *mv = json_object_get(root, "model");

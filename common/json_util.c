@@ -2,6 +2,7 @@
 #include "common/json_util.h"
 #include "common/error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -176,4 +177,57 @@ fl_status fl_json_enum(json_t *obj, const char *path, const char *key, const cha
 char *fl_json_dump(json_t *v, int pretty)
 {
     return json_dumps(v, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+}
+
+int fl_edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63) la = 63;
+    if (lb > 63) lb = 63;
+    int d[64][64];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + c < v) v = d[i - 1][j - 1] + c;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+fl_status fl_json_check_keys(json_t *obj, const char *path, const char *const *known, fl_error *err)
+{
+    if (!json_is_object(obj))
+        return FL_OK;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        if (key[0] == '_')
+            continue;
+        const char *best = NULL;
+        int best_d = 1 << 30;
+        int found = 0;
+        for (int i = 0; known[i]; i++) {
+            if (strcmp(known[i], key) == 0) {
+                found = 1;
+                break;
+            }
+            int d = fl_edit_distance(known[i], key);
+            if (d < best_d) {
+                best_d = d;
+                best = known[i];
+            }
+        }
+        if (found)
+            continue;
+        char f[256];
+        fl_json_path(f, sizeof f, path, key);
+        if (best && best_d <= 3 + (int)strlen(key) / 4)
+            return fl_fail(err, FL_EINVAL, f, "%s: unknown field (did you mean %s?)", f, best);
+        return fl_fail(err, FL_EINVAL, f, "%s: unknown field (prefix it with '_' to keep a comment)", f);
+    }
+    return FL_OK;
 }

@@ -22,6 +22,11 @@ fl_status fl_json_req_int(json_t *obj, const char *path, const char *key, long m
 fl_status fl_json_req_num(json_t *obj, const char *path, const char *key, double min, double max, double *out, fl_error *err);
 /* Pick one of `choices` (NULL-terminated); *out = index. */
 fl_status fl_json_enum(json_t *obj, const char *path, const char *key, const char *const *choices, int *out, fl_error *err);
+/* Levenshtein distance, case-insensitive, inputs capped at 63 characters (for suggestions). */
+int fl_edit_distance(const char *a, const char *b);
+/* FL_EINVAL naming `path.key` when `obj` has a key not in the NULL-terminated `known` list
+ * (suggesting the closest known key); keys starting with '_' are left for the user. */
+fl_status fl_json_check_keys(json_t *obj, const char *path, const char *const *known, fl_error *err);
 /* Join path and key into buf ("job.allow" + "gpus" → "job.allow.gpus"). */
 const char *fl_json_path(char *buf, size_t n, const char *path, const char *key);
 /* Dump a JSON value to a caller-owned string (indent 2 when pretty, keys in insertion order). */

@@ -2,6 +2,7 @@
  * case-insensitive, with suggestions of close names in the error. */
 #include "profiles/catalog.h"
 #include "common/error.h"
+#include "common/json_util.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -33,26 +34,6 @@ static int alias_match(const char *aliases, const char *name)
     return 0;
 }
 
-/* Levenshtein distance on lowercase, capped inputs (for suggestions only). */
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63) la = 63;
-    if (lb > 63) lb = 63;
-    int d[64][64];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int c = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            int v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + c < v) v = d[i - 1][j - 1] + c;
-            d[i][j] = v;
-        }
-    return d[la][lb];
-}
-
 /* Smallest edit distance between `name` and any of the ';'-separated aliases (INT_MAX when
  * there are none). */
 static int alias_distance(const char *aliases, const char *name)
@@ -75,7 +56,7 @@ static int alias_distance(const char *aliases, const char *name)
             size_t n = (size_t)(t - p) < sizeof one - 1 ? (size_t)(t - p) : sizeof one - 1;
             memcpy(one, p, n);
             one[n] = '\0';
-            int d = edit_distance(one, name);
+            int d = fl_edit_distance(one, name);
             if (d < best)
                 best = d;
         }
@@ -88,7 +69,7 @@ static int alias_distance(const char *aliases, const char *name)
  * its closest alias, so that "h1000" suggests H100-SXM-80GB (alias "h100"). */
 static int suggestion_distance(const char *canonical, const char *aliases, const char *name)
 {
-    int d = edit_distance(canonical, name);
+    int d = fl_edit_distance(canonical, name);
     int a = alias_distance(aliases, name);
     return a < d ? a : d;
 }

@@ -410,6 +410,17 @@ static void test_plan(void **state)
         {3, "job.budget_per_hour $0.50/h is below the cheapest feasible plan $", NULL,
          "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"budget_per_hour\":0.5,"
          "\"allow\":{\"gpus\":[\"A100-SXM-40GB\"]}}", NULL, {"plan", "@F"}},
+        {1, "job.budget_per_hr: unknown field (did you mean budget_per_hour?)", NULL,
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"budget_per_hr\":5}", NULL, {"plan", "@F"}},
+        {1, "job.allow.gpu: unknown field (did you mean gpus?)", NULL,
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"allow\":{\"gpu\":[\"A100-SXM-40GB\"]}}",
+         NULL, {"plan", "@F"}},
+        {1, "job.workload.classes[0].outptu: unknown field (did you mean output?)", NULL,
+         "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"workload\":{\"rate_rps\":1,\"classes\":[{\"input\":10,"
+         "\"outptu\":10}]}}", NULL, {"plan", "@F"}},
+        {1, "job.models[0].slo.ttft_p99_s: unknown field (did you mean ttft_p90_s?)", NULL,
+         "{\"kind\":\"serving\",\"models\":[{\"model\":\"llama3-8b\",\"workload\":{\"rate_rps\":1,\"classes\":[{\"input\":10,"
+         "\"output\":10}]},\"slo\":{\"ttft_p99_s\":1}}]}", NULL, {"plan", "@F"}},
         {1, "availability.zones: empty", NULL, "{\"zones\": {}}", NULL, {"plan", "@JOB", "--availability", "@F"}},
         {3, "no allowed GPU is available", NULL, "{\"zones\": {\"gcp:us-central1-a\": {\"A100-SXM-40GB\": 0}}}", NULL,
          {"plan", "@JOB", "--availability", "@F"}},
