@@ -13,6 +13,33 @@ static const char *help =
     "availability when given. Prints a summary table; --json prints the deployment JSON;\n"
     "-o writes the deployment JSON to a file (atomically) and still prints the table.\n";
 
+/* The --pareto frontier and the --marginal values of a plan document as tables (when present). */
+static void print_pareto_and_marginal(FILE *f, json_t *doc)
+{
+    json_t *pareto = json_object_get(doc, "pareto"), *e;
+    size_t i;
+    if (json_array_size(pareto) > 0) {
+        fprintf(f, "\nCost / throughput frontier (--pareto)\n  %10s  %14s  %6s\n", "$/h", "tokens/s", "gpus");
+        json_array_foreach(pareto, i, e)
+            fprintf(f, "  %10.2f  %14.4g  %6d\n", json_number_value(json_object_get(e, "cost_per_hour")),
+                    json_number_value(json_object_get(e, "tokens_per_s")),
+                    (int)json_integer_value(json_object_get(e, "gpus")));
+    }
+    json_t *marg = json_object_get(doc, "marginal_value");
+    if (json_array_size(marg) > 0) {
+        const char *obj = json_string_value(json_object_get(doc, "marginal_objective"));
+        fprintf(f, "\nMarginal value of one more instance (--marginal, objective %s)\n  %-24s %-16s %6s  %12s  %s\n",
+                obj ? obj : "?", "zone", "gpu", "+gpus", "gain", "note");
+        json_array_foreach(marg, i, e) {
+            const char *note = json_string_value(json_object_get(e, "note"));
+            fprintf(f, "  %-24s %-16s %6d  %12.4g  %s\n", json_string_value(json_object_get(e, "zone")),
+                    json_string_value(json_object_get(e, "gpu")),
+                    (int)json_integer_value(json_object_get(e, "extra_gpus")),
+                    json_number_value(json_object_get(e, "gain")), note ? note : "");
+        }
+    }
+}
+
 /* The plan's JSON; with --top K the alternatives ride along in an "alternatives" array. */
 static char *plan_json_with_alternatives(const fl_plan *plan)
 {
@@ -120,6 +147,7 @@ int cmd_plan(int argc, char **argv)
                                as.kind == FL_JOB_TRAINING ? "tokens/s" : "req/s",
                                as.kind == FL_JOB_TRAINING ? as.tokens_per_s : as.throughput_rps);
                 }
+                print_pareto_and_marginal(stdout, doc);
                 if (c.out_path)
                     printf("plan written to %s\n", c.out_path);
             }

@@ -129,6 +129,14 @@ static void test_extras_and_output_file(void **state)
     json_t *alt_sim = json_object_get(json_array_get(alts, 0), "simulation");
     assert_true(json_is_true(json_object_get(alt_sim, "fits")));
     assert_non_null(strstr(r.out, "alternative 1:"));
+    /* the table shows the frontier and the marginal values too, one row per entry */
+    assert_non_null(strstr(r.out, "Cost / throughput frontier"));
+    assert_non_null(strstr(r.out, "Marginal value of one more instance"));
+    json_t *m0 = json_array_get(json_object_get(doc, "marginal_value"), 0);
+    char row[128];
+    snprintf(row, sizeof row, "%-24s %-16s", json_string_value(json_object_get(m0, "zone")),
+             json_string_value(json_object_get(m0, "gpu")));
+    assert_non_null(strstr(r.out, row));
     json_decref(doc);
     cli_result_free(&r);
 }
