@@ -346,6 +346,9 @@ fl_status fl_estimate_serve(const fl_catalog *cat, const fl_estimate_query *q, f
     if (dt < 0)
         return fl_fail(err, FL_EINVAL, "dtype", "dtype: '%s' is not bf16, fp16, fp8, int8, int4 or fp32", q->dtype);
     fl_dtype kv = dt == FL_DT_FP32 ? FL_DT_FP32 : dt == FL_DT_FP16 ? FL_DT_FP16 : FL_DT_BF16;
+    const fl_model *m = fl_catalog_model(cat, (size_t)mi);
+    if (q->pp > m->layers)
+        return fl_fail(err, FL_EINVAL, "pp", "pp: %d exceeds the %d layers of %s", q->pp, m->layers, m->name);
     fl_serve_cfg c;
     fl_error e2;
     fl_error_clear(&e2);

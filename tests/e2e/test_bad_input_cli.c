@@ -221,6 +221,8 @@ static void test_foundation(void **state)
         {1, "job.model.heads", NULL,
          "{\"kind\":\"training\",\"model\":{\"name\":\"x\",\"layers\":24,\"hidden\":2048,\"heads\":-16,\"vocab\":50304},"
          "\"global_batch\":8}", NULL, {"plan", "@F"}},
+        {1, "pp: 64 exceeds the 32 layers of llama3-8b", NULL, NULL, NULL,
+         {"estimate", "--gpu", "H100-SXM-80GB", "--model", "llama3-8b", "--phase", "decode", "--pp", "64"}},
         {1, "unknown gpu 'h1000'", "closest: H100-SXM-80GB", NULL, NULL,
          {"estimate", "--gpu", "h1000", "--model", "gpt3-1.3b", "--phase", "train"}},
         {1, "unknown model 'llama3-8x'", "closest: llama3-8b", NULL, NULL,
