@@ -1,4 +1,5 @@
-/* planner/train_planner.c — the training planner entry point (issue 4): fl_train_plan_job.
+/* planner/train_planner.c — the training planner proper (issue 4): fl_train_plan_pool plans one
+ * pool (fl_train_plan_job, train_regions.c, calls it once per cloud region).
  *
  * For every setting (micro-batch size dividing the global batch × recomputation choice) it
  * builds pipeline templates (train_templates.c) and searches the job's objective with GLPK
@@ -9,6 +10,7 @@
  * marginal value of one more instance per (zone, GPU type) ("marginal_value"). */
 #include "planner/train_internal.h"
 #include "planner/train_search.h"
+#include "planner/train_regions.h"
 #include "common/error.h"
 #include "common/plan.h"
 
@@ -726,13 +728,15 @@ static fl_status marginal(planner *P, int win, json_t *doc, fl_error *err)
     return rc;
 }
 
-fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
-                            const fl_plan_options *opts, json_t **doc_out, json_t ***alts_out,
-                            size_t *n_alts_out, fl_error *err)
+fl_status fl_train_plan_pool(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
+                             const fl_plan_options *opts, json_t **doc_out, json_t ***alts_out,
+                             size_t *n_alts_out, double *score_out, fl_error *err)
 {
     *doc_out = NULL;
     *alts_out = NULL;
     *n_alts_out = 0;
+    if (score_out)
+        *score_out = 0;
     if (job->kind != FL_JOB_TRAINING)
         return fl_fail(err, FL_EMISUSE, "job.kind", "fl_train_plan_job: not a training job");
     planner *P = calloc(1, sizeof *P);
@@ -831,6 +835,8 @@ fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
     }
     W->doc = NULL;
     *doc_out = doc;
+    if (score_out)
+        *score_out = W->score;
 out:
     if (rc) {
         for (size_t i = 0; i < *n_alts_out; i++)

@@ -1,9 +1,17 @@
 /* bench/whatif/bench_whatif.c — what-if replay speed: generates an availability trace of N events
- * (default 10 000) over 20 zones and 4 GPU types with a fixed seed, replays it for a training job
- * (tests/data/whatif/job_small.json or argv[1]) and prints events, planner calls, cache hits and
- * the wall time. Usage: bench_whatif [JOB.json] [EVENTS] [TRACE_OUT.csv] */
+ * (default 10 000) over 20 zones and 4 GPU types with a fixed seed and replays it for
+ *   1. bench/whatif/job_all_zones.json: a training job that may use every zone and the trace's 4
+ *      GPU types (the real case: every event about an offered (zone, GPU) matters), then
+ *   2. tests/data/whatif/job_small.json: the same job limited to two zones (most events skipped).
+ * Prints per job: events, skipped events, planner calls, cache hits, wall and CPU time, and the
+ * totals per policy. With --check it also replays the trace with the slow reference (plan from
+ * scratch at every event, no cache) and compares every event's plan, the timeline and the totals.
+ * Run from the source root:
+ *   bench_whatif [JOB.json|-] [EVENTS] [TRACE_OUT.csv|-] [--check]     (- = the defaults) */
 #include "flotilla/flotilla.h"
+#include "simulator/whatif_internal.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,23 +37,24 @@ static char *slurp(const char *path)
     return b;
 }
 
-int main(int argc, char **argv)
+static double wall_s(void)
 {
-    const char *job_path = argc > 1 ? argv[1] : "tests/data/whatif/job_small.json";
-    int events = argc > 2 ? atoi(argv[2]) : 10000;
-    fl_catalog *cat;
-    fl_error err;
-    if (fl_catalog_open(NULL, &cat, &err)) {
-        fprintf(stderr, "%s\n", err.message);
-        return 1;
-    }
-    char *jt = slurp(job_path);
-    fl_job *job;
-    if (!jt || fl_job_from_json(cat, jt, &job, &err)) {
-        fprintf(stderr, "job %s: %s\n", job_path, jt ? err.message : "cannot read");
-        return 1;
-    }
-    /* 20 zones that offer A100-SXM-40GB or V100-SXM2-16GB, the job's two zones first */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The trace: every (zone, GPU) at 16 at time 0, then one random row per event (fixed seed). */
+static char *make_trace(const fl_catalog *cat, int events, int *n_zones)
+{
+    /* 20 zones that offer GPUs, the two zones of job_small.json first */
     const char *zones[20];
     int nz = 0;
     zones[nz++] = "gcp:us-central1-a";
@@ -60,8 +69,10 @@ int main(int argc, char **argv)
     }
     static const char *gpus[] = {"A100-SXM-40GB", "V100-SXM2-16GB", "H100-SXM-80GB", "L4-24GB"};
     static const int levels[] = {0, 8, 16, 32};
-    size_t cap = (size_t)events * 64 + 64;
+    size_t cap = ((size_t)events + 4 * 20) * 64 + 64;
     char *csv = malloc(cap);
+    if (!csv)
+        return NULL;
     size_t len = (size_t)snprintf(csv, cap, "time_s,zone,gpu,count\n");
     uint64_t s = 42;
     for (int z = 0; z < nz; z++)
@@ -72,43 +83,106 @@ int main(int argc, char **argv)
         int z = (int)((s >> 33) % (uint64_t)nz), g = (int)((s >> 40) % 4), l = (int)((s >> 50) % 4);
         len += (size_t)snprintf(csv + len, cap - len, "%d,%s,%s,%d\n", e * 60, zones[z], gpus[g], levels[l]);
     }
-    if (argc > 3) {
-        FILE *f = fopen(argv[3], "w");
+    *n_zones = nz;
+    return csv;
+}
+
+/* Replay csv for the job at job_path; prints one summary; with check also the reference. */
+static int bench_job(const fl_catalog *cat, const char *job_path, const char *csv, int check)
+{
+    char *jt = slurp(job_path);
+    fl_job *job;
+    fl_error err;
+    if (!jt || fl_job_from_json(cat, jt, &job, &err)) {
+        fprintf(stderr, "job %s: %s\n", job_path, jt ? err.message : "cannot read (run from the source root)");
+        free(jt);
+        return 1;
+    }
+    fl_whatif_internal in = {.reference = 0, .keep_plans = check};
+    double w0 = wall_s(), c0 = cpu_s();
+    fl_whatif_report *r;
+    if (fl_whatif_replay_internal(cat, job, NULL, csv, NULL, &in, &r, &err)) {
+        fprintf(stderr, "replay: %s\n", err.message);
+        return 1;
+    }
+    double wall = wall_s() - w0, cpu = cpu_s() - c0;
+    json_t *d = r->doc;
+    printf("%s: events %lld, skipped (nothing the job may use changed) %lld, planner calls %lld, cache hits %lld, "
+           "wall time %.2f s (cpu %.2f s)\n",
+           job_path, (long long)json_integer_value(json_object_get(d, "events")),
+           (long long)json_integer_value(json_object_get(d, "skipped_events")),
+           (long long)json_integer_value(json_object_get(d, "planner_calls")),
+           (long long)json_integer_value(json_object_get(d, "cache_hits")), wall, cpu);
+    const char *pol[] = {"migration_aware", "keep_first", "replan_always"};
+    for (int k = 0; k < 3; k++) {
+        fl_whatif_totals t;
+        fl_whatif_report_totals(r, pol[k], &t, &err);
+        printf("  %-16s work (tokens or requests) %.6g, dollars %.2f, migrations %d\n", pol[k], t.work, t.dollars,
+               t.migrations);
+    }
+    int rc = 0;
+    if (check) {
+        fl_whatif_internal ref_in = {.reference = 1, .keep_plans = 1};
+        fl_whatif_report *ref;
+        w0 = wall_s();
+        if (fl_whatif_replay_internal(cat, job, NULL, csv, NULL, &ref_in, &ref, &err)) {
+            fprintf(stderr, "reference replay: %s\n", err.message);
+            return 1;
+        }
+        size_t bad = 0, n = json_array_size(json_object_get(d, "plans"));
+        for (size_t e = 0; e < n; e++)
+            bad += !json_equal(json_array_get(json_object_get(d, "plans"), e),
+                               json_array_get(json_object_get(ref->doc, "plans"), e)) ||
+                   !json_equal(json_array_get(json_object_get(d, "timeline"), e),
+                               json_array_get(json_object_get(ref->doc, "timeline"), e));
+        int same_totals = json_equal(json_object_get(d, "totals"), json_object_get(ref->doc, "totals"));
+        printf("  reference (plan from scratch at every event): %.2f s; events that differ %zu of %zu, totals %s\n",
+               wall_s() - w0, bad, n, same_totals ? "equal" : "DIFFER");
+        rc = bad || !same_totals;
+        fl_whatif_report_free(ref);
+    }
+    fl_whatif_report_free(r);
+    fl_job_free(job);
+    free(jt);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *job_arg = argc > 1 && strcmp(argv[1], "-") != 0 ? argv[1] : NULL;
+    int events = argc > 2 && strcmp(argv[2], "-") != 0 ? atoi(argv[2]) : 10000;
+    const char *trace_out = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
+    int check = argc > 4 && strcmp(argv[4], "--check") == 0;
+    if (events < 1)
+        events = 1;
+    fl_catalog *cat;
+    fl_error err;
+    if (fl_catalog_open(NULL, &cat, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    int nz = 0;
+    char *csv = make_trace(cat, events, &nz);
+    if (!csv) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    if (trace_out) {
+        FILE *f = fopen(trace_out, "w");
         if (f) {
             fputs(csv, f);
             fclose(f);
         }
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    fl_whatif_report *r;
-    if (fl_whatif_replay(cat, job, NULL, csv, NULL, &r, &err)) {
-        fprintf(stderr, "replay: %s\n", err.message);
-        return 1;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    char *js = fl_whatif_report_to_json(r, 0);
-    const char *p = strstr(js, "\"events\"");
-    long ev = 0, sk = 0, pc = 0, ch = 0, ru = 0;
-    if (p)
-        sscanf(p, "\"events\": %ld, \"skipped_events\": %ld, \"planner_calls\": %ld, \"cache_hits\": %ld, "
-               "\"reused_plans\": %ld", &ev, &sk, &pc, &ch, &ru);
     printf("whatif replay: %d trace events over %d zones x 4 GPU types\n", events, nz);
-    printf("  events %ld, skipped (irrelevant to the job) %ld, planner calls %ld, cache hits %ld, reused "
-           "(decrease, plan still fits) %ld\n", ev, sk, pc, ch, ru);
-    const char *pol[] = {"migration_aware", "keep_first", "replan_always"};
-    for (int k = 0; k < 3; k++) {
-        fl_whatif_totals t;
-        fl_whatif_report_totals(r, pol[k], &t, &err);
-        printf("  %-16s work (tokens or requests) %.4g, dollars %.2f, migrations %d\n", pol[k], t.work, t.dollars, t.migrations);
+    int rc = 0;
+    if (job_arg) {
+        rc = bench_job(cat, job_arg, csv, check);
+    } else {
+        rc = bench_job(cat, "bench/whatif/job_all_zones.json", csv, check);
+        rc |= bench_job(cat, "tests/data/whatif/job_small.json", csv, check);
     }
-    printf("  wall time %.2f s\n", secs);
-    fl_free(js);
-    fl_whatif_report_free(r);
-    fl_job_free(job);
-    fl_catalog_free(cat);
-    free(jt);
     free(csv);
-    return 0;
+    fl_catalog_free(cat);
+    return rc;
 }
