@@ -6,13 +6,8 @@
 
 #include <math.h>
 
-/* CUDA context, cuBLAS/cuDNN workspaces and framework state per GPU: FACTS.md reports 2-5 GB
- * seen in practice (Sailor 5.06 GB on GH200); we take 2.0 GB without communicators. */
-#define CONTEXT_BYTES 2.0e9
-/* NCCL communicator buffers when the GPU talks to others (tp, pp or dp). */
-#define COMM_BUFFER_BYTES 0.5e9
-/* Caching-allocator fragmentation on top of the live tensors. */
-#define FRAGMENTATION 0.05
+/* The context, communicator-buffer and fragmentation figures are in train_sim.h
+ * (fl_train_mem_plan_total, inlined in the simulator's per-stage loop). */
 
 double fl_train_memory_capacity(const fl_catalog *cat, int gpu)
 {
@@ -40,43 +35,64 @@ double fl_train_in_flight(int p, int stage, int m, int chunks)
     return (warm < total ? warm : total) / chunks;
 }
 
-double fl_train_stage_memory_from(const fl_train_setup *s, const fl_train_layer_cost *c, double act_full_bytes,
-                                  int tp, int layers, int has_first, int has_last, double in_flight, int dp)
+void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int tp, int dp)
 {
     const fl_model *m = s->model;
     double t = tp > 0 ? tp : 1;
     int n_dp = dp > 0 ? dp : 1;
-    int split = !(has_first && has_last);
-    double params = layers * fl_train_layer_params(m) + (has_first ? fl_train_embed_params(m) : 0) +
-                    (has_last ? fl_train_head_params(m, split) : 0);
-    params /= t;
+    mp->s = s;
+    mp->tp = tp;
+    mp->dp = dp;
+    mp->layer_params = fl_train_layer_params(m);
+    mp->embed_params = fl_train_embed_params(m);
+    mp->head_params[0] = fl_train_head_params(m, 0);
+    mp->head_params[1] = fl_train_head_params(m, 1);
     double w, g, o;
     param_bytes(s, &w, &g, &o);
     if (s->zero_stage >= 1) o /= n_dp;
     if (s->zero_stage >= 2) g /= n_dp;
     if (s->zero_stage >= 3) w /= n_dp;
-    double states = params * (w + g + o);
+    mp->state_bytes = w + g + o;
     /* ZeRO-3 gathers one layer's full weights at a time (two with prefetch) */
-    if (s->zero_stage >= 3 && n_dp > 1)
-        states += 2 * fl_train_layer_params(m) / t * fl_dtype_bytes(s->compute_dtype);
-
+    mp->gather_bytes = s->zero_stage >= 3 && n_dp > 1 ? 2 * mp->layer_params / t * fl_dtype_bytes(s->compute_dtype) : 0;
     double e = fl_dtype_bytes(s->compute_dtype) < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : fl_dtype_bytes(s->compute_dtype);
     double T = (double)s->micro_batch * s->seq_len, h = m->hidden;
-    double keep = in_flight > 0 ? in_flight : 1;
-    double acts = keep * layers * c->act_bytes;
-    if (s->recompute == FL_RC_FULL && layers > 0)
-        acts += act_full_bytes; /* one layer rebuilt during backward */
-    if (!has_first) /* stage input received from the previous stage */
-        acts += keep * T * h * e / (s->sequence_parallel ? t : 1);
-    if (has_first) /* embedding output per micro-batch */
-        acts += keep * T * h * e;
+    mp->e = e;
+    mp->T = T;
+    mp->input_div = s->sequence_parallel ? t : 1;
     /* backward working set of one layer: gradients of the largest activations */
-    acts += T * (m->ffn * (m->activation == FL_ACT_GELU ? 1.0 : 2.0) / t + 2 * h) * e;
-    double extra = 0;
-    if (has_last) /* logits: 16-bit output, fp32 log-softmax kept, fp32 gradient at backward */
-        extra += T * m->vocab / t * (e + 4 + 4) + T * h * e;
-    double comm = (tp > 1 || dp > 1 || split) ? COMM_BUFFER_BYTES : 0;
-    return (states + acts + extra) * (1 + FRAGMENTATION) + CONTEXT_BYTES + comm;
+    mp->work_bytes = T * (m->ffn * (m->activation == FL_ACT_GELU ? 1.0 : 2.0) / t + 2 * h) * e;
+    /* logits: 16-bit output, fp32 log-softmax kept, fp32 gradient at backward */
+    mp->logits_bytes = T * m->vocab / t * (e + 4 + 4) + T * h * e;
+}
+
+double fl_train_mem_plan_states(const fl_train_mem_plan *mp, int layers, int has_first, int has_last)
+{
+    double t = mp->tp > 0 ? mp->tp : 1;
+    int split = !(has_first && has_last);
+    double params = layers * mp->layer_params + (has_first ? mp->embed_params : 0) +
+                    (has_last ? mp->head_params[split] : 0);
+    params /= t;
+    double states = params * mp->state_bytes;
+    if (mp->gather_bytes > 0)
+        states += mp->gather_bytes;
+    return states;
+}
+
+double fl_train_mem_plan_stage(const fl_train_mem_plan *mp, double act_bytes, double act_full_bytes, int layers,
+                               int has_first, int has_last, double in_flight)
+{
+    return fl_train_mem_plan_total(mp, fl_train_mem_plan_states(mp, layers, has_first, has_last), act_bytes,
+                                   act_full_bytes, layers, has_first, has_last, in_flight);
+}
+
+
+double fl_train_stage_memory_from(const fl_train_setup *s, const fl_train_layer_cost *c, double act_full_bytes,
+                                  int tp, int layers, int has_first, int has_last, double in_flight, int dp)
+{
+    fl_train_mem_plan mp;
+    fl_train_mem_plan_init(&mp, s, tp, dp);
+    return fl_train_mem_plan_stage(&mp, c->act_bytes, act_full_bytes, layers, has_first, has_last, in_flight);
 }
 
 double fl_train_stage_memory(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int layers,

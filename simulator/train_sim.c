@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define MAX_PIPES 64
-#define CACHE 32
+#define CACHE 32 /* (gpu, tp) entries; a plan with more evicts the last one */
 /* Bytes touched per local parameter by a mixed-precision Adam step (fp32 master, m, v read and
  * written, gradient read, 16-bit weights written, gradient-norm pass). */
 #define ADAM_BYTES_PER_PARAM 34.0
@@ -41,24 +41,21 @@ typedef struct layer_entry {
     int gpu, tp;
     double fwd, bwd, tp_fwd, tp_bwd;   /* per layer, one micro-batch (fwd/bwd include tp comm) */
     double act, act_full;              /* activation bytes per layer (with / without recompute) */
-    double peak, hbm_bw, link_bw;
+    double peak, hbm_bw, link_bw, link_lat, capacity;
     int measured, node_gpus;
     int edge_done[2];                  /* edge times computed: [0] first stage, [1] last stage */
     double edge_f[2], edge_b[2];
+    fl_train_gpu_perf perf;
+    fl_train_mem_plan mem;             /* memory figures of this tp at the plan's dp */
+    int k_nl;                          /* middle-stage layer count and DP link of the figures below */
+    double k_bw, k_lat, k_ar, k_opt, k_states;
 } layer_entry;
 
-/* Largest instance of the entry's GPU type. */
-static int entry_node_gpus(const fl_catalog *cat, layer_entry *e)
-{
-    (void)cat;
-    return e->node_gpus;
-}
-
 /* Embedding (which = 0) or LM head + loss (which = 1) time of one micro-batch, memoised. */
-static void entry_edge(const fl_catalog *cat, const fl_train_setup *s, layer_entry *e, int which, double *f, double *b)
+static void entry_edge(const fl_train_setup *s, layer_entry *e, int which, double *f, double *b)
 {
     if (!e->edge_done[which]) {
-        fl_train_edge_time(cat, s, e->gpu, e->tp, which == 0, which == 1, &e->edge_f[which], &e->edge_b[which]);
+        fl_train_edge_time_with(&e->perf, s, e->tp, which == 0, which == 1, &e->edge_f[which], &e->edge_b[which]);
         e->edge_done[which] = 1;
     }
     *f += e->edge_f[which];
@@ -70,15 +67,18 @@ static inline double max2(double a, double b)
     return a > b ? a : b;
 }
 
-static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, const fl_train_setup *s,
-                                 int gpu, int tp)
+/* The entry of (gpu, tp), computing it on first use: layer cost (performance figures looked up
+ * once), activation bytes without recomputation, memory plan at n_dp replicas. */
+static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp,
+                           int n_dp)
 {
     for (int i = 0; i < *n; i++)
         if (cache[i].gpu == gpu && cache[i].tp == tp)
             return &cache[i];
     layer_entry *e = &cache[*n < CACHE ? (*n)++ : CACHE - 1];
+    fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &e->perf);
     fl_train_layer_cost c;
-    fl_train_layer_cost_get(cat, s, gpu, tp, &c);
+    fl_train_layer_cost_with(cat, &e->perf, s, gpu, tp, &c);
     e->gpu = gpu;
     e->tp = tp;
     e->fwd = c.fwd_compute_s + c.fwd_comm_s;
@@ -91,23 +91,31 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     if (s->recompute == FL_RC_FULL) {
         fl_train_setup ns = *s;
         ns.recompute = FL_RC_NONE;
-        fl_train_layer_cost cf;
-        fl_train_layer_cost_get(cat, &ns, gpu, tp, &cf);
-        e->act_full = cf.act_bytes;
+        e->act_full = fl_train_layer_act_bytes(cat, &ns, gpu, tp);
     }
-    fl_train_gpu_perf p;
-    fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &p);
-    e->peak = p.peak_flops;
-    e->hbm_bw = p.hbm_bw;
-    e->link_bw = p.link_bw;
+    e->peak = e->perf.peak_flops;
+    e->hbm_bw = e->perf.hbm_bw;
+    e->link_bw = e->perf.link_bw;
+    e->link_lat = e->perf.link_lat;
+    e->capacity = fl_train_memory_capacity(cat, gpu);
     e->node_gpus = fl_train_node_gpus(cat, gpu);
     e->edge_done[0] = e->edge_done[1] = 0;
+    fl_train_mem_plan_init(&e->mem, s, tp, n_dp);
+    e->k_nl = -1;
     return e;
 }
 
-/* Structural checks; errors name "pipelines[i].stages[j].field". */
+/* What validation learns about the plan's shape on the way. */
+typedef struct plan_shape {
+    int uniform;                /* one GPU type in one zone throughout */
+    int aligned;                /* every pipeline splits the layers at the same boundaries */
+    int same_gz[MAX_PIPES];     /* the pipeline's stages share the GPU type and zone of its stage 0 */
+    int sum_tp[MAX_PIPES];      /* GPUs of one replica of the pipeline */
+} plan_shape;
+
+/* Structural checks; errors name "pipelines[i].stages[j].field". Fills *shape when valid. */
 static fl_status validate(const fl_catalog *cat, const fl_train_setup *s, const fl_train_pipeline *pipes, int n_pipes,
-                          fl_error *err)
+                          plan_shape *shape, fl_error *err)
 {
     const fl_model *m = s->model;
     if (!m || m->layers <= 0)
@@ -123,6 +131,7 @@ static fl_status validate(const fl_catalog *cat, const fl_train_setup *s, const 
     if (n_pipes <= 0 || n_pipes > MAX_PIPES)
         return fl_fail(err, FL_EINVAL, "pipelines", "pipelines: expected 1 to %d pipelines (got %d)", MAX_PIPES, n_pipes);
     int n_gpus = (int)fl_catalog_gpu_count(cat), n_zones = (int)fl_catalog_zone_count(cat);
+    shape->aligned = 1;
     for (int i = 0; i < n_pipes; i++) {
         const fl_train_pipeline *pl = &pipes[i];
         char f[128];
@@ -138,9 +147,19 @@ static fl_status validate(const fl_catalog *cat, const fl_train_setup *s, const 
             snprintf(f, sizeof f, "pipelines[%d].stages", i);
             return fl_fail(err, FL_EINVAL, f, "%s: expected 1 to %d stages (got %d)", f, FL_TRAIN_MAX_STAGES, pl->n_stages);
         }
-        int next = 0;
+        int next = 0, tp_ok = 0; /* last tp found to divide the heads */
+        const fl_train_stage *s0 = &pl->stages[0];
+        shape->same_gz[i] = 1;
+        shape->sum_tp[i] = 0;
+        if (i > 0 && pl->n_stages != pipes[0].n_stages)
+            shape->aligned = 0;
         for (int j = 0; j < pl->n_stages; j++) {
             const fl_train_stage *st = &pl->stages[j];
+            if (st->gpu != s0->gpu || st->zone != s0->zone)
+                shape->same_gz[i] = 0;
+            shape->sum_tp[i] += st->tp;
+            if (i > 0 && shape->aligned && st->first_layer != pipes[0].stages[j].first_layer)
+                shape->aligned = 0;
             /* field names are only formatted on failure (this runs on the planner's hot path) */
             if (st->first_layer != next || st->last_layer <= st->first_layer || st->last_layer > m->layers) {
                 snprintf(f, sizeof f, "pipelines[%d].stages[%d].layers", i, j);
@@ -153,17 +172,18 @@ static fl_status validate(const fl_catalog *cat, const fl_train_setup *s, const 
                                m->layers);
             }
             next = st->last_layer;
-            if (st->tp < 1 || st->tp > 64 || m->heads % st->tp) {
+            if (st->tp < 1 || st->tp > 64 || (st->tp != tp_ok && m->heads % st->tp)) {
                 snprintf(f, sizeof f, "pipelines[%d].stages[%d].tp", i, j);
                 if (st->tp < 1 || st->tp > 64)
                     return fl_fail(err, FL_EINVAL, f, "%s: must be between 1 and 64 (got %d)", f, st->tp);
                 return fl_fail(err, FL_EINVAL, f, "%s: %d does not divide the model's %d heads", f, st->tp, m->heads);
             }
-            if (st->gpu < 0 || st->gpu >= n_gpus) {
+            tp_ok = st->tp;
+            if ((unsigned)st->gpu >= (unsigned)n_gpus) {
                 snprintf(f, sizeof f, "pipelines[%d].stages[%d].gpu", i, j);
                 return fl_fail(err, FL_EINVAL, f, "%s: GPU index %d out of range", f, st->gpu);
             }
-            if (st->zone < 0 || st->zone >= n_zones) {
+            if ((unsigned)st->zone >= (unsigned)n_zones) {
                 snprintf(f, sizeof f, "pipelines[%d].stages[%d].zone", i, j);
                 return fl_fail(err, FL_EINVAL, f, "%s: zone index %d out of range", f, st->zone);
             }
@@ -174,57 +194,153 @@ static fl_status validate(const fl_catalog *cat, const fl_train_setup *s, const 
                            m->layers);
         }
     }
+    shape->uniform = 1;
+    for (int i = 0; i < n_pipes; i++)
+        if (!shape->same_gz[i] || pipes[i].stages[0].gpu != pipes[0].stages[0].gpu ||
+            pipes[i].stages[0].zone != pipes[0].stages[0].zone)
+            shape->uniform = 0;
     return FL_OK;
 }
 
-/* Bandwidth and latency of the slowest link spanned by the data-parallel group of stage (pi, si):
- * every replica of every pipeline holding one of its layers. 0 bandwidth = intra-node. */
-static void dp_link(const fl_catalog *cat, const fl_train_pipeline *pipes, int n_pipes, int pi, int si, int n_dp,
-                    layer_entry *le, int uniform, double *bw, double *lat)
+/* Zone-to-zone links looked up during one simulate call (a plan spans few zone pairs). */
+#define LINK_MEMO 16
+typedef struct link_memo {
+    const fl_catalog *cat;
+    int za[LINK_MEMO], zb[LINK_MEMO]; /* -1: empty */
+    double bw[LINK_MEMO], lat[LINK_MEMO];
+} link_memo;
+
+/* Bandwidth and latency of the catalog link between zones za and zb (memo slot by zone pair). */
+static inline void zone_link(link_memo *lm, int za, int zb, double *bw, double *lat)
 {
-    const fl_train_stage *st = &pipes[pi].stages[si];
-    if (uniform) { /* every stage of every pipeline in one zone on one GPU type */
-        if (n_dp * st->tp <= entry_node_gpus(cat, le)) {
-            *bw = 0;
-            *lat = 0;
-            return;
-        }
-        fl_link l = fl_catalog_link(cat, st->zone, st->zone);
-        *bw = l.bandwidth > 0 ? l.bandwidth : 1e9;
-        *lat = l.latency;
-        return;
+    int i = (za * 5 + zb) & (LINK_MEMO - 1);
+    if (lm->za[i] != za || lm->zb[i] != zb) {
+        fl_link l = fl_catalog_link(lm->cat, za, zb);
+        lm->za[i] = za, lm->zb[i] = zb, lm->bw[i] = l.bandwidth, lm->lat[i] = l.latency;
     }
-    int same = 1;
-    double minbw = 1e300, maxlat = 0;
-    for (int q = 0; q < n_pipes; q++) {
-        const fl_train_pipeline *pl = &pipes[q];
-        /* stages are contiguous and sorted: find the first one ending after our first layer */
-        int lo = 0, hi = pl->n_stages - 1;
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            if (pl->stages[mid].last_layer <= st->first_layer)
-                lo = mid + 1;
-            else
-                hi = mid;
+    *bw = lm->bw[i];
+    *lat = lm->lat[i];
+}
+
+/* Data-parallel group of stage j when every pipeline splits the layers alike: stage j of every
+ * pipeline. same: all of them on one GPU type in one zone; zones: the distinct zones (nz = 0
+ * when more than DP_ZONES, then the group is walked stage by stage). */
+#define DP_ZONES 4
+typedef struct dp_group {
+    int same, nz;
+    int zone[DP_ZONES];
+} dp_group;
+
+static void dp_groups(const fl_train_pipeline *pipes, int n_pipes, dp_group *g)
+{
+    for (int j = 0; j < pipes[0].n_stages; j++) {
+        const fl_train_stage *s0 = &pipes[0].stages[j];
+        g[j].same = 1;
+        g[j].nz = 0;
+        for (int q = 0; q < n_pipes && g[j].nz >= 0; q++) {
+            const fl_train_stage *os = &pipes[q].stages[j];
+            if (os->zone != s0->zone || os->gpu != s0->gpu)
+                g[j].same = 0;
+            int k = 0;
+            while (k < g[j].nz && g[j].zone[k] != os->zone)
+                k++;
+            if (k == g[j].nz)
+                g[j].nz = k < DP_ZONES ? k + 1 : -1;
+            if (g[j].nz > k)
+                g[j].zone[k] = os->zone;
         }
-        for (int j = lo; j < pl->n_stages && pl->stages[j].first_layer < st->last_layer; j++) {
-            const fl_train_stage *o = &pl->stages[j];
-            if (o->zone != st->zone || o->gpu != st->gpu)
-                same = 0;
-            fl_link l = fl_catalog_link(cat, st->zone, o->zone);
-            if (l.bandwidth < minbw)
-                minbw = l.bandwidth;
-            if (l.latency > maxlat)
-                maxlat = l.latency;
+        if (g[j].nz < 0)
+            g[j].nz = 0;
+    }
+}
+
+/* Bandwidth and latency of the slowest link spanned by the data-parallel group of every stage
+ * of pipeline pi: every replica of every pipeline holding one of its layers. 0 bandwidth =
+ * intra-node. With groups (every pipeline splits the layers alike) stage j's group is stage j
+ * of each; otherwise stages are contiguous and sorted, so each other pipeline is walked once. */
+static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeline *pipes, int n_pipes, int pi,
+                     int n_dp, int uniform, const dp_group *groups, layer_entry *const *ent, double *bw, double *lat)
+{
+    const fl_train_pipeline *pl = &pipes[pi];
+    int first[MAX_PIPES] = {0}; /* per pipeline: first stage ending after the current stage's start */
+    for (int j = 0; j < pl->n_stages; j++) {
+        const fl_train_stage *st = &pl->stages[j];
+        int intra = n_dp * st->tp <= (ent[j]->gpu == st->gpu ? ent[j]->node_gpus : fl_train_node_gpus(cat, st->gpu));
+        double lbw, llat;
+        if (uniform) { /* every stage of every pipeline in one zone on one GPU type */
+            zone_link(lm, st->zone, st->zone, &lbw, &llat);
+            bw[j] = intra ? 0 : (lbw > 0 ? lbw : 1e9);
+            lat[j] = intra ? 0 : llat;
+            continue;
+        }
+        int same = 1;
+        double minbw = 1e300, maxlat = 0;
+        if (groups && groups[j].nz == 1) { /* one zone: the stage's own */
+            same = groups[j].same;
+            zone_link(lm, st->zone, st->zone, &minbw, &maxlat);
+        } else if (groups && groups[j].nz > 0) {
+            same = groups[j].same; /* the stage is one of the group */
+            for (int k = 0; k < groups[j].nz; k++) {
+                zone_link(lm, st->zone, groups[j].zone[k], &lbw, &llat);
+                minbw = lbw < minbw ? lbw : minbw;
+                maxlat = llat > maxlat ? llat : maxlat;
+            }
+        } else {
+            for (int q = 0; q < n_pipes; q++) {
+                const fl_train_pipeline *o = &pipes[q];
+                int k = groups ? j : first[q];
+                while (k < o->n_stages - 1 && o->stages[k].last_layer <= st->first_layer)
+                    k++;
+                first[q] = k;
+                for (; k < o->n_stages && o->stages[k].first_layer < st->last_layer; k++) {
+                    const fl_train_stage *os = &o->stages[k];
+                    if (os->zone != st->zone || os->gpu != st->gpu)
+                        same = 0;
+                    zone_link(lm, st->zone, os->zone, &lbw, &llat);
+                    minbw = lbw < minbw ? lbw : minbw;
+                    maxlat = llat > maxlat ? llat : maxlat;
+                }
+            }
+        }
+        if (same && intra) {
+            bw[j] = 0;
+            lat[j] = 0;
+        } else {
+            bw[j] = minbw > 0 && minbw < 1e300 ? minbw : 1e9;
+            lat[j] = maxlat;
         }
     }
-    if (same && n_dp * st->tp <= entry_node_gpus(cat, le)) {
-        *bw = 0;
-        *lat = 0;
-        return;
-    }
-    *bw = minbw > 0 && minbw < 1e300 ? minbw : 1e9;
-    *lat = maxlat;
+}
+
+/* A bounded string being built: like snprintf into buf[size], it keeps at most size - 1 chars. */
+typedef struct text {
+    char *buf;
+    size_t size, len;
+} text;
+
+static void put_str(text *t, const char *str)
+{
+    while (*str && t->len + 1 < t->size)
+        t->buf[t->len++] = *str++;
+    t->buf[t->len] = 0;
+}
+
+/* Decimal, as %d. */
+static void put_int(text *t, int v)
+{
+    char d[16];
+    int n = 0;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    do
+        d[n++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        d[n++] = '-';
+    char out[16];
+    for (int i = 0; i < n; i++)
+        out[i] = d[n - 1 - i];
+    out[n] = 0;
+    put_str(t, out);
 }
 
 fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, const fl_train_pipeline *pipes,
@@ -232,7 +348,8 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
 {
     if (!cat || !s || !pipes || !res)
         return fl_fail(err, FL_EMISUSE, "simulate", "fl_train_simulate: NULL argument");
-    fl_status rc = validate(cat, s, pipes, n_pipes, err);
+    plan_shape shape = {0};
+    fl_status rc = validate(cat, s, pipes, n_pipes, &shape, err);
     if (rc)
         return rc;
     const fl_model *m = s->model;
@@ -255,13 +372,18 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     double layer_params = fl_train_layer_params(m);
     int v = s->interleave > 1 ? s->interleave : 1;
     /* one zone and one GPU type throughout: the DP group of every stage spans that zone only */
-    int uniform = 1;
-    for (int i = 0; i < n_pipes && uniform; i++)
-        for (int j = 0; j < pipes[i].n_stages; j++)
-            if (pipes[i].stages[j].zone != pipes[0].stages[0].zone || pipes[i].stages[j].gpu != pipes[0].stages[0].gpu) {
-                uniform = 0;
-                break;
-            }
+    int uniform = shape.uniform, aligned = shape.aligned;
+
+    link_memo lm;
+    lm.cat = cat;
+    for (int i = 0; i < LINK_MEMO; i++)
+        lm.za[i] = lm.zb[i] = -1;
+    dp_group groups[FL_TRAIN_MAX_STAGES];
+    if (aligned && !uniform && n_dp > 1)
+        dp_groups(pipes, n_pipes, groups);
+    double embed_params = fl_train_embed_params(m);
+    double head_params[2] = {fl_train_head_params(m, 0), fl_train_head_params(m, 1)};
+    double opt_bytes = s->optimizer == FL_OPT_ADAM ? ADAM_BYTES_PER_PARAM : SGD_BYTES_PER_PARAM;
 
     double iter_end = 0, pipe_end_max = 0, optimizer = 0, peak_gpu_flops = 0, sequences = 0;
     double worst_busy = -1, worst_bubble = 0, worst_dp = 0;
@@ -275,34 +397,41 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         int p = pl->n_stages, mb = pl->micro_batches;
         sequences += (double)pl->replicas * mb * s->micro_batch;
         /* pipeline replica packed in one node when it fits (same GPU type and zone) */
-        int one_node = 1, sum_tp = 0;
-        for (int j = 0; j < p; j++) {
-            sum_tp += pl->stages[j].tp;
-            if (pl->stages[j].gpu != pl->stages[0].gpu || pl->stages[j].zone != pl->stages[0].zone)
-                one_node = 0;
+        int one_node = shape.same_gz[pi] && shape.sum_tp[pi] <= fl_train_node_gpus(cat, pl->stages[0].gpu);
+        layer_entry *ent[FL_TRAIN_MAX_STAGES];
+        for (int j = 0; j < p; j++) { /* neighbours and alternating stages usually share the entry */
+            const fl_train_stage *st = &pl->stages[j];
+            if (j > 0 && st->gpu == ent[j - 1]->gpu && st->tp == ent[j - 1]->tp)
+                ent[j] = ent[j - 1];
+            else if (j > 1 && st->gpu == ent[j - 2]->gpu && st->tp == ent[j - 2]->tp)
+                ent[j] = ent[j - 2];
+            else
+                ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
         }
-        if (one_node && sum_tp > entry_node_gpus(cat, lookup(cache, &n_cache, cat, s, pl->stages[0].gpu, pl->stages[0].tp)))
-            one_node = 0;
+        double dbw[FL_TRAIN_MAX_STAGES], dlat[FL_TRAIN_MAX_STAGES];
+        if (n_dp > 1)
+            dp_links(cat, &lm, pipes, n_pipes, pi, n_dp, uniform, aligned ? groups : NULL, ent, dbw, dlat);
         double tp_per_stage[FL_TRAIN_MAX_STAGES];
         double p2p_last = 0;
-        int key_gpu = -1, key_za = -1, key_zb = -1;
+        int key_za = -1, key_zb = -1; /* zones of the transfer last computed (one_node: any) */
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
-            layer_entry *le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp);
+            layer_entry *le = ent[j];
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
+                le = ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double ef = 0, eb = 0;
             if (first)
-                entry_edge(cat, s, le, 0, &ef, &eb);
+                entry_edge(s, le, 0, &ef, &eb);
             if (last)
-                entry_edge(cat, s, le, 1, &ef, &eb);
+                entry_edge(s, le, 1, &ef, &eb);
             fwd[j] = nl * le->fwd + ef;
             bwd[j] = nl * le->bwd + eb;
             tp_per_stage[j] = nl * (le->tp_fwd + le->tp_bwd);
             if (s->zero_stage >= 3 && n_dp > 1) {
                 /* ZeRO-3 all-gathers the stage weights in forward and again in backward */
-                double bw, lat;
-                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, uniform, &bw, &lat);
+                double bw = dbw[j], lat = dlat[j];
                 double wbytes = nl * layer_params * e; /* the whole tp group's share crosses the node link */
                 double ag = bw > 0 ? (double)(n_dp - 1) / n_dp * wbytes / bw + (n_dp - 1) * lat
                                    : 0.5 * fl_train_allreduce_time(wbytes / st->tp, n_dp, le->link_bw, 8e-6);
@@ -312,10 +441,17 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             if (!last) {
                 const fl_train_stage *nx = &pl->stages[j + 1];
                 double bytes = T * m->hidden * e;
-                /* consecutive stages usually share GPU type and zones: reuse the last transfer time */
-                if (st->gpu != key_gpu || st->zone != key_za || nx->zone != key_zb) {
-                    key_gpu = st->gpu, key_za = st->zone, key_zb = nx->zone;
-                    p2p_last = fl_train_p2p_time(cat, st->gpu, st->zone, nx->zone, one_node, bytes);
+                /* within one node the GPU link of the (single) GPU type, else the zones' link:
+                 * reuse the last transfer time while they do not change */
+                if (one_node ? key_za < 0 : st->zone != key_za || nx->zone != key_zb) {
+                    key_za = st->zone, key_zb = nx->zone;
+                    if (one_node) {
+                        p2p_last = bytes / le->link_bw + le->link_lat;
+                    } else { /* as fl_train_p2p_time across nodes */
+                        double bw, lat;
+                        zone_link(&lm, st->zone, nx->zone, &bw, &lat);
+                        p2p_last = bytes / (bw > 0 ? bw : 1e9) + (lat > 0 ? lat : 0);
+                    }
                 }
                 p2p[j] = p2p_last;
             } else {
@@ -323,7 +459,20 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             }
         }
         fl_train_sched_out so;
-        fl_train_schedule(p, mb, v, fwd, bwd, p2p, last_end, &so);
+        if (s->p2p_blocking) {
+            /* a stage is busy until each send completes: a forward chunk sends its activations to the
+             * next stage, a backward chunk its gradient to the previous one; the data is there when
+             * the op ends */
+            double bf[FL_TRAIN_MAX_STAGES], bb[FL_TRAIN_MAX_STAGES], none[FL_TRAIN_MAX_STAGES];
+            for (int j = 0; j < p; j++) {
+                bf[j] = fwd[j] + v * p2p[j];
+                bb[j] = bwd[j] + (j > 0 ? v * p2p[j - 1] : 0);
+                none[j] = 0;
+            }
+            fl_train_schedule(p, mb, v, bf, bb, none, last_end, &so);
+        } else {
+            fl_train_schedule(p, mb, v, fwd, bwd, p2p, last_end, &so);
+        }
         if (so.end_s > pipe_end_max)
             pipe_end_max = so.end_s;
         double bubble_t = so.bubble_fraction * so.end_s;
@@ -335,28 +484,38 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         }
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
-            layer_entry *le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp);
+            layer_entry *le = ent[j];
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
+                le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
-            double stage_params = (nl * layer_params + (first ? fl_train_embed_params(m) : 0) +
-                                   (last ? fl_train_head_params(m, p > 1) : 0)) / st->tp;
-            /* data-parallel gradient reduction (all-reduce; reduce-scatter + all-gather under ZeRO) */
-            double ar = 0;
-            if (n_dp > 1) {
-                double bw, lat;
-                dp_link(cat, pipes, n_pipes, pi, j, n_dp, le, uniform, &bw, &lat);
-                if (bw > 0) /* the tp GPUs of the stage share the node's link */
-                    ar = fl_train_allreduce_time(stage_params * grad_b * st->tp, n_dp, bw, lat);
-                else
-                    ar = fl_train_allreduce_time(stage_params * grad_b, n_dp, le->link_bw, 8e-6);
+            double bw = n_dp > 1 ? dbw[j] : 0, lat = n_dp > 1 ? dlat[j] : 0;
+            /* gradient all-reduce and optimizer step; a middle stage reuses those of the last middle
+             * stage of its entry with the same layer count and DP link (the usual case) */
+            double ar, opt, states;
+            if (first || last || nl != le->k_nl || bw != le->k_bw || lat != le->k_lat) {
+                double stage_params = (nl * layer_params + (first ? embed_params : 0) + (last ? head_params[p > 1] : 0)) /
+                                      st->tp;
+                /* data-parallel gradient reduction (all-reduce; reduce-scatter + all-gather under ZeRO) */
+                ar = 0;
+                if (n_dp > 1) {
+                    if (bw > 0) /* the tp GPUs of the stage share the node's link */
+                        ar = fl_train_allreduce_time(stage_params * grad_b * st->tp, n_dp, bw, lat);
+                    else
+                        ar = fl_train_allreduce_time(stage_params * grad_b, n_dp, le->link_bw, 8e-6);
+                }
+                double local_params = stage_params / (s->zero_stage >= 1 ? n_dp : 1);
+                opt = local_params * opt_bytes / le->hbm_bw;
+                states = fl_train_mem_plan_states(&le->mem, nl, first, last);
+                if (!first && !last)
+                    le->k_nl = nl, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states;
+            } else {
+                ar = le->k_ar, opt = le->k_opt, states = le->k_states;
             }
-            double exposed = s->dp_overlap ? max2(0.0, ar - bwd[j] / v) : ar;
+            double exposed = s->dp_overlap ? max2(0.0, ar - (v > 1 ? bwd[j] / v : bwd[j])) : ar;
             double done = last_end[j] + exposed;
             if (done > iter_end)
                 iter_end = done;
-            double local_params = stage_params / (s->zero_stage >= 1 ? n_dp : 1);
-            double opt = local_params * (s->optimizer == FL_OPT_ADAM ? ADAM_BYTES_PER_PARAM : SGD_BYTES_PER_PARAM) /
-                         le->hbm_bw;
             if (opt > optimizer)
                 optimizer = opt;
             double busy = mb * (fwd[j] + bwd[j]);
@@ -377,10 +536,9 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 worst_dp_stage = j;
                 worst_dp_pipe = pi;
             }
-            double inflight = fl_train_in_flight(p, j, mb, v);
-            double mem = fl_train_stage_memory_from(s, &(fl_train_layer_cost){.act_bytes = le->act}, le->act_full,
-                                                    st->tp, nl, first, last, inflight, n_dp);
-            double capb = fl_train_memory_capacity(cat, st->gpu);
+            double inflight = v > 1 ? fl_train_in_flight(p, j, mb, v) : (p - j < mb ? p - j : mb);
+            double mem = fl_train_mem_plan_total(&le->mem, states, le->act, le->act_full, nl, first, last, inflight);
+            double capb = le->capacity;
             int fits = mem <= capb;
             if (!fits && res->fits) {
                 res->fits = 0;
@@ -416,35 +574,47 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     res->model_flops = 3.0 * fl_train_model_fwd_flops(&one) * (sequences / s->micro_batch);
     res->mfu = peak_gpu_flops > 0 ? res->model_flops / (res->iteration_s * peak_gpu_flops) : 0;
 
-    /* the largest contributor on the critical path */
-    const fl_train_stage *bs = &pipes[worst_busy_pipe].stages[worst_busy_stage];
-    const char *gname = fl_catalog_gpu(cat, (size_t)bs->gpu)->name;
-    char pre[32] = "";
-    if (n_pipes > 1)
-        snprintf(pre, sizeof pre, "pipeline %d ", worst_busy_pipe);
+    /* the largest contributor on the critical path (formatted once, for the winner) */
+    enum { BN_BUSY, BN_P2P, BN_BUBBLE, BN_DP, BN_OPT } bn = BN_BUSY;
     double best = worst_busy;
-    snprintf(res->bottleneck, sizeof res->bottleneck, "%sstage %d %s (%s)", pre, worst_busy_stage,
-             worst_tp_bound ? "tensor-parallel communication" : "compute", gname);
-    if (worst_p2p > best) {
-        best = worst_p2p;
-        if (n_pipes > 1)
-            snprintf(res->bottleneck, sizeof res->bottleneck, "pipeline %d p2p stage %d -> %d", worst_p2p_pipe,
-                     worst_p2p_stage, worst_p2p_stage + 1);
-        else
-            snprintf(res->bottleneck, sizeof res->bottleneck, "p2p stage %d -> %d", worst_p2p_stage,
-                     worst_p2p_stage + 1);
-    }
-    if (worst_bubble > best) {
-        best = worst_bubble;
-        snprintf(res->bottleneck, sizeof res->bottleneck, "pipeline bubble (pipeline %d, %d stages, %d micro-batches)",
-                 worst_bubble_pipe, pipes[worst_bubble_pipe].n_stages, pipes[worst_bubble_pipe].micro_batches);
-    }
-    if (res->dp_allreduce_s > best) {
-        best = res->dp_allreduce_s;
-        snprintf(res->bottleneck, sizeof res->bottleneck, "data-parallel all-reduce (pipeline %d stage %d, %d replicas)",
-                 worst_dp_pipe, worst_dp_stage, n_dp);
-    }
+    if (worst_p2p > best)
+        best = worst_p2p, bn = BN_P2P;
+    if (worst_bubble > best)
+        best = worst_bubble, bn = BN_BUBBLE;
+    if (res->dp_allreduce_s > best)
+        best = res->dp_allreduce_s, bn = BN_DP;
     if (optimizer > best)
-        snprintf(res->bottleneck, sizeof res->bottleneck, "optimizer step");
+        bn = BN_OPT;
+    /* built piecewise: snprintf costs as much as a tenth of a small plan's evaluation */
+    text t = {res->bottleneck, sizeof res->bottleneck, 0};
+    t.buf[0] = 0;
+    switch (bn) {
+    case BN_BUSY: {
+        const fl_train_stage *bs = &pipes[worst_busy_pipe].stages[worst_busy_stage];
+        if (n_pipes > 1)
+            put_str(&t, "pipeline "), put_int(&t, worst_busy_pipe), put_str(&t, " ");
+        put_str(&t, "stage "), put_int(&t, worst_busy_stage);
+        put_str(&t, worst_tp_bound ? " tensor-parallel communication (" : " compute (");
+        put_str(&t, fl_catalog_gpu(cat, (size_t)bs->gpu)->name), put_str(&t, ")");
+        break;
+    }
+    case BN_P2P:
+        if (n_pipes > 1)
+            put_str(&t, "pipeline "), put_int(&t, worst_p2p_pipe), put_str(&t, " ");
+        put_str(&t, "p2p stage "), put_int(&t, worst_p2p_stage), put_str(&t, " -> "), put_int(&t, worst_p2p_stage + 1);
+        break;
+    case BN_BUBBLE:
+        put_str(&t, "pipeline bubble (pipeline "), put_int(&t, worst_bubble_pipe), put_str(&t, ", ");
+        put_int(&t, pipes[worst_bubble_pipe].n_stages), put_str(&t, " stages, ");
+        put_int(&t, pipes[worst_bubble_pipe].micro_batches), put_str(&t, " micro-batches)");
+        break;
+    case BN_DP:
+        put_str(&t, "data-parallel all-reduce (pipeline "), put_int(&t, worst_dp_pipe), put_str(&t, " stage ");
+        put_int(&t, worst_dp_stage), put_str(&t, ", "), put_int(&t, n_dp), put_str(&t, " replicas)");
+        break;
+    case BN_OPT:
+        put_str(&t, "optimizer step");
+        break;
+    }
     return FL_OK;
 }

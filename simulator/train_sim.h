@@ -27,6 +27,8 @@ typedef struct fl_train_setup {
     int interleave;             /* virtual pipeline chunks per stage (1 = plain 1F1B) */
     int sequence_parallel;      /* 1: reduce-scatter/all-gather instead of all-reduce under tp */
     int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass */
+    int p2p_blocking;           /* 1: a stage waits for its pipeline sends (Megatron-LM 2021's schedules);
+                                   0: transfers overlap the stage's next op */
 } fl_train_setup;
 
 /* Fill a setup from a parsed job (micro_batch = 1, interleave = 1, overlap on). */
@@ -127,6 +129,14 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
 /* Layer cost preferring the catalog's measured "layer" points of this GPU when the shape is close. */
 void fl_train_layer_cost_get(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp,
                              fl_train_layer_cost *c);
+/* The same with the GPU's performance figures already looked up (fl_train_gpu_perf_get). */
+void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *p, const fl_train_setup *s, int gpu,
+                              int tp, fl_train_layer_cost *c);
+/* act_bytes of fl_train_layer_cost_get alone (no timing model). */
+double fl_train_layer_act_bytes(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp);
+/* fl_train_edge_time with the GPU's performance figures already looked up. */
+void fl_train_edge_time_with(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int has_first,
+                             int has_last, double *fwd_s, double *bwd_s);
 /* Useful FLOPs of one micro-batch through the whole model forward (all layers, head). */
 double fl_train_model_fwd_flops(const fl_train_setup *s);
 /* Ring all-reduce of `bytes` per member over n members with bandwidth bw and step latency lat. */
@@ -142,6 +152,57 @@ int fl_train_node_gpus(const fl_catalog *cat, int gpu);
  * act_full_bytes of one layer without recomputation). */
 double fl_train_stage_memory_from(const fl_train_setup *s, const fl_train_layer_cost *c, double act_full_bytes,
                                   int tp, int layers, int has_first, int has_last, double in_flight, int dp);
+/* The figures of fl_train_stage_memory_from that depend only on the setup, tp and dp, so that
+ * the stages of a plan evaluate their peak memory with a few operations (same arithmetic). */
+typedef struct fl_train_mem_plan {
+    const fl_train_setup *s;
+    int tp, dp;
+    double layer_params, embed_params, head_params[2]; /* head: [0] whole model, [1] pipeline split */
+    double state_bytes;   /* weight + gradient + optimizer bytes per parameter after ZeRO sharding */
+    double gather_bytes;  /* ZeRO-3 gathered layers */
+    double e, T, input_div, work_bytes, logits_bytes;
+} fl_train_mem_plan;
+void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int tp, int dp);
+double fl_train_mem_plan_stage(const fl_train_mem_plan *mp, double act_bytes, double act_full_bytes, int layers,
+                               int has_first, int has_last, double in_flight);
+/* fl_train_mem_plan_stage in two steps: the weight/gradient/optimizer bytes of the stage, then
+ * the total with the activations of in_flight micro-batches (below). */
+double fl_train_mem_plan_states(const fl_train_mem_plan *mp, int layers, int has_first, int has_last);
+
+/* CUDA context, cuBLAS/cuDNN workspaces and framework state per GPU: FACTS.md reports 2-5 GB
+ * seen in practice (Sailor 5.06 GB on GH200); we take 2.0 GB without communicators. */
+#define FL_TRAIN_CONTEXT_BYTES 2.0e9
+/* NCCL communicator buffers when the GPU talks to others (tp, pp or dp). */
+#define FL_TRAIN_COMM_BUFFER_BYTES 0.5e9
+/* Caching-allocator fragmentation on top of the live tensors. */
+#define FL_TRAIN_FRAGMENTATION 0.05
+
+/* Peak memory per GPU of a stage from its states bytes (fl_train_mem_plan_states): activations
+ * of the micro-batches in flight, stage input or embedding output, backward working set,
+ * logits on the last stage, then fragmentation, context and communicator buffers. Inline: it
+ * runs once per stage of every simulated plan. */
+static inline double fl_train_mem_plan_total(const fl_train_mem_plan *mp, double states, double act_bytes,
+                                             double act_full_bytes, int layers, int has_first, int has_last,
+                                             double in_flight)
+{
+    const fl_train_setup *s = mp->s;
+    int split = !(has_first && has_last);
+    double e = mp->e, T = mp->T, h = s->model->hidden;
+    double keep = in_flight > 0 ? in_flight : 1;
+    double acts = keep * layers * act_bytes;
+    if (s->recompute == FL_RC_FULL && layers > 0)
+        acts += act_full_bytes; /* one layer rebuilt during backward */
+    if (!has_first) /* stage input received from the previous stage (x / 1 is x) */
+        acts += mp->input_div != 1 ? keep * T * h * e / mp->input_div : keep * T * h * e;
+    if (has_first) /* embedding output per micro-batch */
+        acts += keep * T * h * e;
+    acts += mp->work_bytes;
+    double extra = 0;
+    if (has_last)
+        extra += mp->logits_bytes;
+    double comm = (mp->tp > 1 || mp->dp > 1 || split) ? FL_TRAIN_COMM_BUFFER_BYTES : 0;
+    return (states + acts + extra) * (1 + FL_TRAIN_FRAGMENTATION) + FL_TRAIN_CONTEXT_BYTES + comm;
+}
 /* Micro-batches of activations a stage keeps at its peak: 1F1B min(p - stage, m); interleaved
  * Megatron warm-up ((p - stage - 1) * 2 + (v - 1) * p + 1 chunks of 1/v of the stage). */
 double fl_train_in_flight(int p, int stage, int m, int chunks);

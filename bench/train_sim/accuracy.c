@@ -1,10 +1,17 @@
-/* bench/train_sim/accuracy.c — accuracy table of the analytic training model against measured
- * points: every "layer" line of a calibration JSONL (forward s, forward+backward s, activation
- * bytes per layer) and every "gemm" line, predicted vs measured with the relative error, and the
- * medians. The catalog used is the built-in one (no measured points), so the figures are those
- * of the analytic model. Usage: train_sim_accuracy [FILE.jsonl] (default: the H100 calibration
- * file in tests/data/calibration). */
+/* bench/train_sim/accuracy.c — accuracy of the analytic training model.
+ * 1. One decoder layer against measured points: every "layer" line of a calibration JSONL
+ *    (forward s, forward+backward s, activation bytes per layer), predicted vs measured with the
+ *    relative error, and the medians. The catalog used is the built-in one (no measured points),
+ *    so the figures are those of the analytic model.
+ * 2. Whole-model training iterations of published Megatron-LM runs (Narayanan et al. 2021,
+ *    Table 1: A100-80GB on Selene, tensor/pipeline/data parallel, full recomputation, fp16):
+ *    each run is built with the simulator's API (fl_train_setup / fl_train_pipeline) and
+ *    simulated; the achieved TFLOP/s per GPU follows the paper's count
+ *    F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) over the simulated iteration time.
+ * Usage: train_sim_accuracy [FILE.jsonl [RUNS.csv]] (defaults: the H100 calibration file in
+ * tests/data/calibration and tests/data/published/megatron_2021_table1.csv). */
 #include "simulator/train_sim.h"
+#include "profiles/catalog.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -24,6 +31,135 @@ static double median(double *v, int n)
         return 0;
     qsort(v, (size_t)n, sizeof *v, cmp);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Selene as the runs saw it: DGX A100 nodes of 8 A100-80GB on NVLink/NVSwitch, eight 200 Gb/s
+ * HDR InfiniBand HCAs per node for the application (Narayanan et al. 2021, section 5), i.e.
+ * 8 x 25 GB/s = 2.0e11 bytes/s per node pair; one-way latency of a NCCL step over InfiniBand
+ * about 5 us. Added to the catalog as one on-prem zone. */
+static int add_selene(fl_catalog *cat, int *zone)
+{
+    fl_error err;
+    const char *sql =
+        "INSERT INTO zones(zone, cloud, region, continent, source) VALUES('onprem:selene', 'onprem', 'selene', 'na',"
+        " 'NVIDIA Selene (Narayanan et al. 2021 section 5)');"
+        "INSERT INTO network_overrides(zone_a, zone_b, bandwidth_bytes_per_s, latency_s, egress_per_gb, source)"
+        " VALUES('onprem:selene', 'onprem:selene', 2.0e11, 5.0e-6, 0,"
+        " 'Selene node: 8 x 200 Gb/s HDR InfiniBand HCAs (Narayanan et al. 2021 section 5)');";
+    if (fl_catalog_exec(cat, sql, &err) || fl_catalog_reload(cat, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return -1;
+    }
+    *zone = fl_catalog_find_zone(cat, "onprem:selene", "zone", NULL);
+    return *zone < 0 ? -1 : 0;
+}
+
+/* One run of the published table. */
+typedef struct run {
+    double params_b, tflops;
+    int heads, hidden, layers, tp, pp, gpus, batch, micro_batch, chunks, ddp_local;
+} run;
+
+/* Parse the CSV of published runs (header line first; the source column last). */
+static int read_runs(const char *path, run *r, int max)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return -1;
+    char line[1024], ddp[32];
+    int n = 0;
+    if (!fgets(line, sizeof line, fp)) {
+        fclose(fp);
+        return -1;
+    }
+    while (n < max && fgets(line, sizeof line, fp)) {
+        run *x = &r[n];
+        if (sscanf(line, "%lf,%d,%d,%d,%d,%d,%d,%d,%d,%d,%31[^,],%lf", &x->params_b, &x->heads, &x->hidden, &x->layers,
+                   &x->tp, &x->pp, &x->gpus, &x->batch, &x->micro_batch, &x->chunks, ddp, &x->tflops) != 12)
+            continue;
+        x->ddp_local = strcmp(ddp, "local") == 0;
+        n++;
+    }
+    fclose(fp);
+    return n;
+}
+
+/* Simulated TFLOP/s per GPU of one published run (the paper's FLOP count), or -1. */
+static double simulate_run(const fl_catalog *cat, int gpu, int zone, const run *x, double *iter_s)
+{
+    fl_model m = {0};
+    m.name = "megatron";
+    m.layers = x->layers;
+    m.hidden = x->hidden;
+    m.heads = m.kv_heads = x->heads;
+    m.ffn = 4 * x->hidden;
+    m.vocab = 51200;
+    m.activation = FL_ACT_GELU;
+    m.tied_embeddings = 1;
+    m.max_positions = 2048;
+    m.experts = m.top_k = 1;
+    fl_train_setup s = {0};
+    s.model = &m;
+    s.seq_len = 2048;
+    s.micro_batch = x->micro_batch;
+    s.compute_dtype = FL_DT_FP16;
+    s.master_weights = 1;
+    s.grad_dtype = FL_DT_FP16; /* gradients all-reduced in fp16 (Megatron's default then) */
+    s.optimizer = FL_OPT_ADAM;
+    s.recompute = FL_RC_FULL;
+    s.flash = 0; /* fused scale-mask-softmax on materialised scores */
+    s.interleave = x->chunks;
+    s.dp_overlap = !x->ddp_local; /* torch DDP overlaps the all-reduce; Megatron's local DDP does not */
+    s.p2p_blocking = 1;           /* Megatron-LM's 2021 schedules wait for their sends and receives */
+    int dp = x->gpus / (x->tp * x->pp);
+    fl_train_stage st[128];
+    if (x->pp > 128 || dp < 1 || x->layers % x->pp)
+        return -1;
+    for (int j = 0; j < x->pp; j++)
+        st[j] = (fl_train_stage){j * x->layers / x->pp, (j + 1) * x->layers / x->pp, gpu, zone, x->tp};
+    fl_train_pipeline pl = {dp, x->batch / (dp * x->micro_batch), x->pp, st};
+    fl_train_result r = {0};
+    fl_error err;
+    if (fl_train_simulate(cat, &s, &pl, 1, &r, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return -1;
+    }
+    double B = x->batch, sq = 2048, l = x->layers, h = x->hidden, V = 51200;
+    double F = 96 * B * sq * l * h * h * (1 + sq / (6 * h) + V / (16 * l * h));
+    *iter_s = r.iteration_s;
+    return F / (r.iteration_s * x->gpus) / 1e12;
+}
+
+/* Section 2: the published runs, predicted vs published TFLOP/s per GPU. */
+static int published(fl_catalog *cat, const char *path)
+{
+    run runs[64];
+    int n = read_runs(path, runs, 64), zone;
+    if (n <= 0) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return 1;
+    }
+    if (add_selene(cat, &zone))
+        return 1;
+    int gpu = fl_catalog_find_gpu(cat, "A100-SXM-80GB", "gpu", NULL);
+    double err[64];
+    printf("\n# whole-model training iterations vs published runs (%s)\n", path);
+    printf("%7s %4s %6s %4s %2s %3s %5s %5s %3s %2s %5s | %7s %7s | %7s %7s %7s\n", "params", "a", "h", "l", "t", "p",
+           "gpus", "batch", "mbs", "v", "ddp", "iter s", "publ.", "TFLOP/s", "publ.", "err");
+    for (int i = 0; i < n; i++) {
+        const run *x = &runs[i];
+        double it, pred = simulate_run(cat, gpu, zone, x, &it);
+        if (pred < 0)
+            return 1;
+        err[i] = fabs(pred / x->tflops - 1);
+        double pub_it = it * pred / x->tflops; /* the published iteration time, from the same FLOP count */
+        printf("%6.1fB %4d %6d %4d %2d %3d %5d %5d %3d %2d %5s | %7.2f %7.2f | %7.1f %7.0f %+6.1f%%\n", x->params_b,
+               x->heads, x->hidden, x->layers, x->tp, x->pp, x->gpus, x->batch, x->micro_batch, x->chunks,
+               x->ddp_local ? "local" : "torch", it, pub_it, pred, x->tflops, 100 * (pred / x->tflops - 1));
+    }
+    double med = median(err, n);
+    printf("runs %d: median |error| %.1f%%, max |error| %.1f%% (TFLOP/s per GPU)\n", n, 100 * med, 100 * err[n - 1]);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -98,6 +234,7 @@ int main(int argc, char **argv)
            100 * meb, 100 * mea);
     printf("max |error| forward %.1f%%, forward+backward %.1f%%, activation memory %.1f%%\n", 100 * ef[n - 1],
            100 * eb[n - 1], 100 * ea[n - 1]);
+    int rc = published(cat, argc > 2 ? argv[2] : SOURCE_ROOT "/tests/data/published/megatron_2021_table1.csv");
     fl_catalog_free(cat);
-    return 0;
+    return rc;
 }
