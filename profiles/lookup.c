@@ -11,26 +11,33 @@
 #include <string.h>
 #include <strings.h>
 
-/* 1 when `name` equals one of the ';'-separated aliases (case-insensitive, trimmed). */
+/* Step through a ';'-separated alias list: points start and len at the next alias with its spaces
+ * trimmed and returns the position after it, or NULL at the end. */
+static const char *next_alias(const char *p, const char **start, size_t *len)
+{
+    while (*p == ';' || *p == ' ')
+        p++;
+    if (!*p)
+        return NULL;
+    const char *e = p;
+    while (*e && *e != ';')
+        e++;
+    const char *t = e;
+    while (t > p && t[-1] == ' ')
+        t--;
+    *start = p;
+    *len = (size_t)(t - p);
+    return e;
+}
+
+/* Whether `name` equals one of the ';'-separated aliases, case-insensitively. */
 static int alias_match(const char *aliases, const char *name)
 {
-    if (!aliases)
-        return 0;
-    size_t n = strlen(name);
-    const char *p = aliases;
-    while (*p) {
-        while (*p == ';' || *p == ' ')
-            p++;
-        const char *e = p;
-        while (*e && *e != ';')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        if ((size_t)(t - p) == n && n > 0 && strncasecmp(p, name, n) == 0)
+    size_t n = strlen(name), len;
+    const char *a;
+    for (const char *p = aliases; p && (p = next_alias(p, &a, &len));)
+        if (len == n && n > 0 && strncasecmp(a, name, n) == 0)
             return 1;
-        p = e;
-    }
     return 0;
 }
 
@@ -39,28 +46,16 @@ static int alias_match(const char *aliases, const char *name)
 static int alias_distance(const char *aliases, const char *name)
 {
     int best = INT_MAX;
-    if (!aliases)
-        return best;
-    const char *p = aliases;
-    while (*p) {
-        while (*p == ';' || *p == ' ')
-            p++;
-        const char *e = p;
-        while (*e && *e != ';')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        if (t > p) {
-            char one[64];
-            size_t n = (size_t)(t - p) < sizeof one - 1 ? (size_t)(t - p) : sizeof one - 1;
-            memcpy(one, p, n);
-            one[n] = '\0';
-            int d = fl_edit_distance(one, name);
-            if (d < best)
-                best = d;
-        }
-        p = e;
+    size_t len;
+    const char *a;
+    for (const char *p = aliases; p && (p = next_alias(p, &a, &len));) {
+        char one[64];
+        size_t n = len < sizeof one - 1 ? len : sizeof one - 1;
+        memcpy(one, a, n);
+        one[n] = '\0';
+        int d = fl_edit_distance(one, name);
+        if (d < best)
+            best = d;
     }
     return best;
 }
