@@ -151,7 +151,6 @@ static void cool_down_hull(int p, int m, const double *b, const double *c, doubl
 /* Distinct backward times cool_down keeps a running maximum for (one vector lane each). */
 #define COOL_Q 8
 
-
 /* cool_down_hull's maximum over every line rather than the hull's: H(t) at b_t is the running
  * maximum, over the lines added so far, of their values at b_t, kept for each distinct backward
  * time at once (a pipeline has a few: GPU types times layer counts, and the two ends). Falls back
@@ -396,8 +395,6 @@ static FL_VEC void steady_passes(split *restrict S, int p, int m, int i, int n)
     }
     S->lfO = in0 ? S->lfO_buf[0] : S->lfO_buf[1];
 }
-
-
 
 /* The critical window: the largest mean weight P of the windows of stages s..e (seconds per
  * micro-batch: the sum of their f+b plus the p2p round trips 2c, over e-s+1 micro-batches), the

@@ -131,7 +131,7 @@ static double simulate_run(const fl_catalog *cat, int gpu, int zone, const run *
 }
 
 /* Section 2: the published runs, predicted vs published TFLOP/s per GPU. */
-static int published(fl_catalog *cat, const char *path)
+static int published(fl_catalog *cat, const char *path, const char *label)
 {
     run runs[64];
     int n = read_runs(path, runs, 64), zone;
@@ -143,7 +143,7 @@ static int published(fl_catalog *cat, const char *path)
         return 1;
     int gpu = fl_catalog_find_gpu(cat, "A100-SXM-80GB", "gpu", NULL);
     double err[64];
-    printf("\n# whole-model training iterations vs published runs (%s)\n", path);
+    printf("\n# whole-model training iterations vs published runs (%s)\n", label);
     printf("%7s %4s %6s %4s %2s %3s %5s %5s %3s %2s %5s | %7s %7s | %7s %7s %7s\n", "params", "a", "h", "l", "t", "p",
            "gpus", "batch", "mbs", "v", "ddp", "iter s", "publ.", "TFLOP/s", "publ.", "err");
     for (int i = 0; i < n; i++) {
@@ -164,6 +164,9 @@ static int published(fl_catalog *cat, const char *path)
 
 int main(int argc, char **argv)
 {
+    /* the default files are named relative to the source root in the output (ACCURACY.md) */
+    const char *layers = "tests/data/calibration/h100-sxm-80gb.layers.jsonl";
+    const char *runs = "tests/data/published/megatron_2021_table1.csv";
     const char *path = argc > 1 ? argv[1] : SOURCE_ROOT "/tests/data/calibration/h100-sxm-80gb.layers.jsonl";
     FILE *fp = fopen(path, "r");
     if (!fp) {
@@ -181,7 +184,7 @@ int main(int argc, char **argv)
     char line[4096];
     double ef[256], eb[256], ea[256];
     int n = 0;
-    printf("# training layer model vs measured (%s)\n", path);
+    printf("# training layer model vs measured (%s)\n", argc > 1 ? argv[1] : layers);
     printf("%5s %3s %6s %5s %2s | %9s %9s %7s | %9s %9s %7s | %7s %7s %7s\n", "h", "a", "ffn", "s", "b", "fwd ms", "meas",
            "err", "fwdbwd ms", "meas", "err", "act MB", "meas", "err");
     while (fgets(line, sizeof line, fp)) {
@@ -234,7 +237,8 @@ int main(int argc, char **argv)
            100 * meb, 100 * mea);
     printf("max |error| forward %.1f%%, forward+backward %.1f%%, activation memory %.1f%%\n", 100 * ef[n - 1],
            100 * eb[n - 1], 100 * ea[n - 1]);
-    int rc = published(cat, argc > 2 ? argv[2] : SOURCE_ROOT "/tests/data/published/megatron_2021_table1.csv");
+    int rc = published(cat, argc > 2 ? argv[2] : SOURCE_ROOT "/tests/data/published/megatron_2021_table1.csv",
+                       argc > 2 ? argv[2] : runs);
     fl_catalog_free(cat);
     return rc;
 }
