@@ -102,6 +102,9 @@ typedef struct fl_tp_solution {
 } fl_tp_solution;
 
 /* ---- pool (train_pool.c) ---- */
+/* 1 when the training pool may rent offering o with `avail` GPUs in its (zone, GPU) cell (-1:
+ * no limit): allowed zone and GPU type, a price, and at least one whole instance fits. */
+int fl_tp_offering_usable(const fl_job *job, const fl_offering *o, int avail);
 fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_availability *av, fl_tp_pool *pool,
                            fl_error *err);
 void fl_tp_pool_free(fl_tp_pool *pool);

@@ -112,6 +112,15 @@ out:
     free(zprice);
 }
 
+int fl_tp_offering_usable(const fl_job *job, const fl_offering *o, int avail)
+{
+    if (o->gpus_per_instance < 1 || o->price_per_hour <= 0)
+        return 0;
+    if (!fl_job_allows_gpu(job, o->gpu_index) || !fl_job_allows_zone(job, o->zone_index))
+        return 0;
+    return avail < 0 || avail >= o->gpus_per_instance;
+}
+
 fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_availability *av, fl_tp_pool *pool,
                            fl_error *err)
 {
@@ -126,12 +135,8 @@ fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_av
     pool->limited = av && fl_availability_is_limited(av);
     for (size_t i = 0; i < no; i++) {
         const fl_offering *o = fl_catalog_offering(cat, i);
-        if (o->gpus_per_instance < 1 || o->price_per_hour <= 0)
-            continue;
-        if (!fl_job_allows_gpu(job, o->gpu_index) || !fl_job_allows_zone(job, o->zone_index))
-            continue;
         int a = avail_of(av, o->zone_index, o->gpu_index);
-        if (a == 0 || (a > 0 && a < o->gpus_per_instance))
+        if (!fl_tp_offering_usable(job, o, a))
             continue;
         int c = find_cell(pool, o->zone_index, o->gpu_index);
         if (c < 0) {

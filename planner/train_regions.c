@@ -12,11 +12,9 @@
 
 int fl_train_cell_offered(const fl_catalog *cat, const fl_job *job, int zone, int gpu)
 {
-    if (!fl_job_allows_zone(job, zone) || !fl_job_allows_gpu(job, gpu))
-        return 0;
     for (size_t i = 0; i < fl_catalog_offering_count(cat); i++) {
         const fl_offering *o = fl_catalog_offering(cat, i);
-        if (o->zone_index == zone && o->gpu_index == gpu && o->gpus_per_instance >= 1 && o->price_per_hour > 0)
+        if (o->zone_index == zone && o->gpu_index == gpu && fl_tp_offering_usable(job, o, -1))
             return 1;
     }
     return 0;
@@ -35,15 +33,10 @@ int fl_train_usable_regions(const fl_catalog *cat, const fl_job *job, const fl_a
     int n = 0;
     if (!seen)
         return 0;
-    /* the same filter as the pool (train_pool.c): a whole instance of an allowed, priced offering */
     for (size_t i = 0; i < no; i++) {
         const fl_offering *o = fl_catalog_offering(cat, i);
-        if (o->gpus_per_instance < 1 || o->price_per_hour <= 0)
-            continue;
-        if (!fl_job_allows_gpu(job, o->gpu_index) || !fl_job_allows_zone(job, o->zone_index))
-            continue;
         int a = fl_availability_get(av, o->zone_index, o->gpu_index);
-        if (a <= 0 || a < o->gpus_per_instance)
+        if (!fl_tp_offering_usable(job, o, a < 0 ? 0 : a))
             continue;
         const char *r = fl_catalog_zone(cat, (size_t)o->zone_index)->region;
         int k = 0;
