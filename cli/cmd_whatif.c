@@ -7,7 +7,8 @@
 
 static const char *help =
     "usage: flotilla whatif JOB.json --trace AVAIL.csv [--availability START.json] [--end S]\n"
-    "                       [--horizon-hours H] [--restart-s S] [--svg FILE] [--csv FILE] [--json]\n"
+    "                       [--horizon-hours H] [--restart-s S] [--threads N] [--svg FILE] [--csv FILE]\n"
+    "                       [--json]\n"
     "       flotilla whatif JOB.json --scenarios SCEN.json [--csv FILE] [--json]\n"
     "\n"
     "--trace: rows `time_s,zone,gpu,count` (header line, sorted by time) set the available count\n"
@@ -15,7 +16,8 @@ static const char *help =
     "the running placement and three policies are compared: migration_aware (move only when it\n"
     "pays over the horizon), keep_first (keep the first plan while it fits) and replan_always.\n"
     "--scenarios: {\"base\": AVAIL?, \"scenarios\": [{\"name\", \"availability\" | \"scale\":\n"
-    "{\"gpu\",\"factor\"} | \"remove_zones\": [...]}]} → best throughput and cost per scenario.\n";
+    "{\"gpu\",\"factor\"} | \"remove_zones\": [...]}]} → best throughput and cost per scenario.\n"
+    "--threads: planner threads of a replay (default 0: one per CPU; 1: no parallel prefetch).\n";
 
 static void progress(void *user, size_t done, size_t total)
 {
@@ -87,7 +89,7 @@ int cmd_whatif(int argc, char **argv)
         if (r) continue;
         int need = !strcmp(a, "--trace") || !strcmp(a, "--scenarios") || !strcmp(a, "--availability") ||
                    !strcmp(a, "--svg") || !strcmp(a, "--csv") || !strcmp(a, "--end") || !strcmp(a, "--horizon-hours") ||
-                   !strcmp(a, "--restart-s");
+                   !strcmp(a, "--restart-s") || !strcmp(a, "--threads");
         if (need && i + 1 >= argc)
             return cli_usage_error("whatif", "%s needs a value", a);
         if (!strcmp(a, "--trace")) trace_path = argv[++i];
@@ -98,6 +100,7 @@ int cmd_whatif(int argc, char **argv)
         else if (!strcmp(a, "--end")) { if (cli_parse_double(a, argv[++i], 0, 1e12, &wo.end_s)) return 2; }
         else if (!strcmp(a, "--horizon-hours")) { if (cli_parse_double(a, argv[++i], 0, 1e6, &wo.horizon_hours)) return 2; }
         else if (!strcmp(a, "--restart-s")) { if (cli_parse_double(a, argv[++i], 0, 1e6, &wo.restart_s)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (cli_parse_int(a, argv[++i], 0, 64, &wo.threads)) return 2; }
         else if (a[0] == '-' && a[1]) return cli_usage_error("whatif", "unknown option '%s'", a);
         else if (!job_path) job_path = a;
         else return cli_usage_error("whatif", "unexpected argument '%s'", a);

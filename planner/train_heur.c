@@ -139,8 +139,16 @@ static int try_step(work *w, int j)
             bump(w, best, 1);
         }
     }
-    for (int i = 1; i <= h->nrow && ok; i++)
-        ok = row_ok(h, w->act, i);
+    /* every row was within its upper bound before the step: only the rows the step touched can
+     * have left it. Lower bounds (the batch-covering row) are met by later steps and checked at
+     * the end. */
+    for (int k = 0; k < w->nlog && ok; k++) {
+        int c = w->log[k] > 0 ? w->log[k] : -w->log[k];
+        for (int q = h->cptr[c]; q < h->cptr[c + 1] && ok; q++) {
+            int i = h->cind[q];
+            ok = w->act[i] <= h->rub[i] + EPS * (1 + fabs(h->rub[i]));
+        }
+    }
     if (!ok) {
         for (int k = w->nlog - 1; k >= 0; k--) {
             int c = w->log[k] > 0 ? w->log[k] : -w->log[k];
@@ -266,11 +274,15 @@ int fl_tp_heur_round(const fl_tp_heur *h, const double *xf, double *out)
             nc++;
         }
     qsort(cs, (size_t)nc, sizeof *cs, cand_cmp);
-    for (int progress = 1; progress && slots_of(h, out) < h->need - 1e-6;) {
+    /* a step adds one replica of its template and only instance/region columns (no slots) */
+    double slots = slots_of(h, out);
+    for (int progress = 1; progress && slots < h->need - 1e-6;) {
         progress = 0;
-        for (int c = 0; c < nc && slots_of(h, out) < h->need - 1e-6; c++)
-            if (try_step(&w, cs[c].j))
+        for (int c = 0; c < nc && slots < h->need - 1e-6; c++)
+            if (try_step(&w, cs[c].j)) {
+                slots += h->slots[cs[c].j];
                 progress = 1;
+            }
     }
     found = slots_of(h, out) >= h->need - 1e-6;
     for (int i = 1; i <= h->nrow && found; i++)

@@ -109,6 +109,17 @@ fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_av
                            fl_error *err);
 void fl_tp_pool_free(fl_tp_pool *pool);
 
+/* ---- settings (train_planner.c) ---- */
+/* Micro-batch sizes the planner tries: job "micro_batch" (a number or a list) or 8, 4, 2, 1;
+ * only those dividing the global batch (at most 16). */
+fl_status fl_tp_micro_batches(const fl_job *job, int *mb, int *n, fl_error *err);
+
+/* ---- objective bound (train_bound.c) ---- */
+/* An upper bound on the objective value (fl_tp_doc_score) of every plan the planner can emit on
+ * `pool`; HUGE_VAL when there is none (min_cost, or neither a budget, max_gpus nor a count
+ * limit). Used to skip regions that cannot win. */
+double fl_tp_pool_bound(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool);
+
 /* ---- templates (train_templates.c) ---- */
 /* Build and prune the templates for one setting; set->setup must be filled. */
 fl_status fl_tp_templates_build(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, fl_tp_set *set,

@@ -23,6 +23,7 @@
  * group size the tails assumed (set->dp_n). */
 #include "planner/train_internal.h"
 #include "planner/train_heur.h"
+#include "planner/train_regions.h"
 #include "common/error.h"
 
 #include <glpk.h>
@@ -30,6 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+void fl_train_thread_done(void)
+{
+    glp_free_env();
+}
 
 fl_status fl_tp_solution_alloc(fl_tp_solution *sol, const fl_tp_set *set, const fl_tp_pool *pool)
 {
@@ -55,8 +61,8 @@ void fl_tp_solution_free(fl_tp_solution *sol)
 }
 
 #define FL_TP_MIP_GAP 0.005     /* relative gap accepted for cost minimisation */
-#define FEAS_NODE_LIMIT 300     /* feasibility check: unresolved after this many nodes = infeasible */
-#define COST_NODE_LIMIT 600     /* cost minimisation: keep the incumbent after this many nodes */
+#define FEAS_NODE_LIMIT 50      /* feasibility check: unresolved after this many nodes = infeasible */
+#define COST_NODE_LIMIT 100     /* cost minimisation: keep the incumbent after this many nodes */
 #define SAFETY_TIME_LIMIT_S 10.0 /* default wall-clock safety net per solve (reported when hit) */
 
 static double now_s(void)
@@ -103,6 +109,27 @@ static void mip_cb(glp_tree *tree, void *info)
             ci->xf[j] = glp_get_col_prim(lp, j);
         if (fl_tp_heur_round(ci->heur, ci->xf, ci->xi))
             glp_ios_heur_sol(tree, ci->xi);
+        return;
+    }
+    if (r == GLP_IBRANCH && ci->heur) {
+        /* Branch on what is rented before the replicas: a fractional region/zone binary first,
+         * then the most fractional instance count. Once the GPUs rented are whole, the replica
+         * part is usually settled by the LP bound or the rounding heuristic; left to itself GLPK
+         * spends most nodes on replica columns. Only templates left: GLPK's own rule. */
+        int n = glp_get_num_cols(lp), pick = 0;
+        double best = -1;
+        for (int j = 1; j <= n; j++) {
+            if (ci->heur->kind[j] == FL_TP_HCOL_TEMPLATE || !glp_ios_can_branch(tree, j))
+                continue;
+            double v = glp_get_col_prim(lp, j), f = v - floor(v);
+            double score = (ci->heur->kind[j] == FL_TP_HCOL_REGION ? 2 : 0) + fmin(f, 1 - f);
+            if (score > best) {
+                best = score;
+                pick = j;
+            }
+        }
+        if (pick)
+            glp_ios_branch_upon(tree, pick, GLP_NO_BRNCH);
         return;
     }
     if (r != GLP_IBINGO && r != GLP_ISELECT)

@@ -78,7 +78,7 @@ static void add_stats(planner *P, const fl_tp_search_stats *st)
 
 /* Micro-batch sizes to try: job "micro_batch" (a number or a list) or 8, 4, 2, 1;
  * only those dividing the global batch. */
-static fl_status micro_batches(const fl_job *job, int *mb, int *n, fl_error *err)
+fl_status fl_tp_micro_batches(const fl_job *job, int *mb, int *n, fl_error *err)
 {
     int cand[16], nc = 0;
     json_t *v = job->raw ? json_object_get(job->raw, "micro_batch") : NULL;
@@ -749,7 +749,7 @@ fl_status fl_train_plan_pool(const fl_catalog *cat, const fl_job *job, const fl_
     P->lim_base.budget = job->budget_per_hour;
     P->lim_base.max_gpus = job->max_gpus;
     int mb[16], nmb;
-    fl_status rc = micro_batches(job, mb, &nmb, err);
+    fl_status rc = fl_tp_micro_batches(job, mb, &nmb, err);
     if (rc)
         goto out;
     if ((rc = fl_tp_pool_build(cat, job, av, &P->pool, err)))

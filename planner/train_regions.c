@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/plan.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,9 +53,9 @@ int fl_train_usable_regions(const fl_catalog *cat, const fl_job *job, const fl_a
     return n;
 }
 
-int fl_train_better(double score, int have_best, double best)
+int fl_train_better(double score, const char *region, int have_best, double best, const char *best_region)
 {
-    return !have_best || score > best;
+    return !have_best || score > best || (score == best && strcmp(region, best_region) < 0);
 }
 
 /* A copy of av with every zone outside `region` at 0 (NULL when out of memory). */
@@ -68,6 +69,19 @@ static fl_availability *restrict_to_region(const fl_catalog *cat, const fl_avail
             for (size_t g = 0; g < r->n_gpus; g++)
                 r->count[z * r->n_gpus + g] = 0;
     return r;
+}
+
+double fl_train_region_bound(const fl_catalog *cat, const fl_job *job, const fl_availability *av, const char *region)
+{
+    fl_availability *ra = restrict_to_region(cat, av, region);
+    fl_tp_pool pool;
+    double b = HUGE_VAL;
+    if (ra && fl_tp_pool_build(cat, job, ra, &pool, NULL) == FL_OK) {
+        b = fl_tp_pool_bound(cat, job, &pool);
+        fl_tp_pool_free(&pool);
+    }
+    fl_availability_free(ra);
+    return b;
 }
 
 /* Plan one region with alternatives (the pool of av restricted to the region). */
@@ -168,7 +182,29 @@ fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
         goto out;
     }
     fl_train_usable_regions(cat, job, av, names, nr);
-    for (int i = 0; i < nr && !rc; i++) {
+    /* Regions by decreasing objective bound: once the best plan found beats a region's bound,
+     * that region cannot win (nor tie) and is not planned. Alternatives need every region. */
+    int prune = !opts || opts->top_k <= 1;
+    double *bound = calloc((size_t)nr, sizeof *bound);
+    int *order = calloc((size_t)nr, sizeof *order);
+    if (!bound || !order) {
+        free(bound);
+        free(order);
+        rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nr; i++) {
+        order[i] = i;
+        bound[i] = prune ? fl_train_region_bound(cat, job, av, names[i]) : HUGE_VAL;
+    }
+    for (int i = 1; i < nr; i++) /* insertion sort, stable: equal bounds stay in name order */
+        for (int j = i; j > 0 && bound[order[j]] > bound[order[j - 1]]; j--) {
+            int o = order[j]; order[j] = order[j - 1]; order[j - 1] = o;
+        }
+    for (int k = 0; k < nr && !rc; k++) {
+        int i = order[k];
+        if (win >= 0 && bound[i] < best)
+            continue;
         double score = 0;
         fl_error rerr;
         fl_error_clear(&rerr);
@@ -179,11 +215,13 @@ fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
             if (err)
                 *err = rerr;
             rc = r;
-        } else if (fl_train_better(score, win >= 0, best)) {
+        } else if (fl_train_better(score, names[i], win >= 0, best, win >= 0 ? names[win] : NULL)) {
             win = i;
             best = score;
         }
     }
+    free(bound);
+    free(order);
     if (rc)
         goto out;
     if (win < 0) {

@@ -37,8 +37,19 @@ fl_status fl_train_plan_region(const fl_catalog *cat, const fl_job *job, const f
                                const char *region, const fl_plan_options *opts, json_t **doc_out,
                                double *score_out, fl_error *err);
 
-/* The recombination rule: 1 when a region's plan with objective `score` replaces the best one so
- * far (`best`, or none when have_best is 0). Regions are visited in name order. */
-int fl_train_better(double score, int have_best, double best);
+/* The recombination rule: 1 when region `region`'s plan with objective `score` replaces the best
+ * one so far (`best` of `best_region`, or none when have_best is 0): a higher objective, or the
+ * same objective and a region name that sorts first. The result does not depend on the order in
+ * which regions are visited. */
+int fl_train_better(double score, const char *region, int have_best, double best, const char *best_region);
+
+/* An upper bound on the objective of any plan inside `region` under av (planner/train_bound.c):
+ * a region whose bound is below a plan found elsewhere cannot win and need not be planned.
+ * HUGE_VAL when there is no finite bound (min_cost objective, nothing limits the GPUs). */
+double fl_train_region_bound(const fl_catalog *cat, const fl_job *job, const fl_availability *av, const char *region);
+
+/* Frees the calling thread's solver state (GLPK keeps one environment per thread); call it
+ * before a thread that planned ends. */
+void fl_train_thread_done(void);
 
 #endif

@@ -1,9 +1,10 @@
 /* simulator/whatif.c — what-if replay of an availability trace under three policies
  * (migration-aware, keep-first, replan-always) and scenario sweeps. Plans are cached by the
  * availability signature restricted to what the job may use, per cloud region for training jobs
- * (see "plans by availability"); events that change nothing the job may use are not replanned.
+ * (whatif_cache.c, which also prefetches plans on several threads); events that change nothing
+ * the job may use are not replanned.
  * Every shortcut gives what planning from scratch at each event gives (tests/matching). */
-#include "simulator/whatif_internal.h"
+#include "simulator/whatif_cache.h"
 #include "matching/replan.h"
 #include "planner/train_regions.h"
 #include "common/plan.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const fl_whatif_policy_names[FL_WHATIF_POLICIES] = {"migration_aware", "keep_first", "replan_always"};
 
@@ -33,239 +35,11 @@ void fl_whatif_report_free(fl_whatif_report *r)
     free(r);
 }
 
-/* ---- plans by availability ----
- *
- * A table maps the counts of a fixed list of (zone, GPU) cells (its signature) to the planner's
- * answer for them. Training jobs with a limited availability use one table per cloud region: a
- * region's plan depends only on its own cells (planner/train_regions.h), an event changes one
- * region, and the best plan is recombined from the cached region plans exactly as
- * fl_plan_job does. When no region gives a plan (or for serving jobs) the whole availability is
- * planned with fl_plan_job, cached in its own table. */
-
-typedef struct plan_ent {
-    uint64_t hash;
-    int *sig;
-    json_t *doc;       /* best plan (unplaced), NULL when infeasible */
-    double score;      /* its objective value (region tables) */
-    char reason[256];
-} plan_ent;
-
-typedef struct plan_table {
-    plan_ent **v;      /* entries, each allocated alone (pointers stay valid) */
-    size_t n, cap;
-    int *pairs;        /* signature cells: zone * n_gpus + gpu */
-    size_t sig_len;
-    const char *region; /* region tables: the catalog's region name; NULL: whole availability */
-    plan_ent *last;    /* entry of the previous lookup: unchanged counts are not a cache hit */
-} plan_table;
-
-typedef struct plan_cache {
-    plan_table full;
-    plan_table *regions;
-    size_t n_regions;
-    char *relevant;    /* per (zone, gpu): 1 when a count change may change the plan */
-    size_t planner_calls, hits;
-} plan_cache;
-
-static void ent_free(plan_ent *e)
+/* Online CPUs (at least 1, at most 64). */
+static int online_cpus(void)
 {
-    if (!e)
-        return;
-    free(e->sig);
-    json_decref(e->doc);
-    free(e);
-}
-
-static void table_free(plan_table *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        ent_free(t->v[i]);
-    free(t->v);
-    free(t->pairs);
-}
-
-static void cache_free(plan_cache *c)
-{
-    table_free(&c->full);
-    for (size_t r = 0; r < c->n_regions; r++)
-        table_free(&c->regions[r]);
-    free(c->regions);
-    free(c->relevant);
-}
-
-/* 1 when the pair (zone, gpu) matters to the job: allowed, and for training also offered by the
- * catalog (the planner's pool never holds other cells). */
-static int job_relevant(const fl_catalog *cat, const fl_job *job, int zone, int gpu)
-{
-    if (job->kind == FL_JOB_TRAINING)
-        return fl_train_cell_offered(cat, job, zone, gpu);
-    return fl_job_allows_zone(job, zone) && fl_job_allows_gpu(job, gpu);
-}
-
-/* Region table of `region`, added when new; NULL when out of memory. */
-static plan_table *region_table(plan_cache *c, const char *region, size_t max_cells)
-{
-    for (size_t r = 0; r < c->n_regions; r++)
-        if (strcmp(c->regions[r].region, region) == 0)
-            return &c->regions[r];
-    plan_table *t = &c->regions[c->n_regions];
-    memset(t, 0, sizeof *t);
-    t->region = region;
-    t->pairs = malloc((max_cells + 1) * sizeof *t->pairs);
-    if (!t->pairs)
-        return NULL;
-    c->n_regions++;
-    return t;
-}
-
-static fl_status cache_init(plan_cache *c, const fl_catalog *cat, const fl_job *job, fl_error *err)
-{
-    memset(c, 0, sizeof *c);
-    size_t nz = fl_catalog_zone_count(cat), ng = fl_catalog_gpu_count(cat);
-    c->full.pairs = malloc((nz * ng + 1) * sizeof *c->full.pairs);
-    c->relevant = calloc(nz * ng + 1, 1);
-    c->regions = calloc(nz + 1, sizeof *c->regions);
-    if (!c->full.pairs || !c->relevant || !c->regions)
-        return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
-    for (size_t z = 0; z < nz; z++)
-        for (size_t g = 0; g < ng; g++) {
-            if (!job_relevant(cat, job, (int)z, (int)g))
-                continue;
-            int cell = (int)(z * ng + g);
-            c->relevant[cell] = 1;
-            c->full.pairs[c->full.sig_len++] = cell;
-            if (job->kind != FL_JOB_TRAINING)
-                continue;
-            plan_table *t = region_table(c, fl_catalog_zone(cat, z)->region, nz * ng);
-            if (!t)
-                return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
-            t->pairs[t->sig_len++] = cell;
-        }
-    return FL_OK;
-}
-
-/* Plan for one table's cells: the region's plan (region tables) or fl_plan_job's. */
-static fl_status plan_into(const fl_catalog *cat, const fl_job *job, const fl_availability *av, const char *region,
-                           const fl_whatif_options *wo, plan_ent *e, fl_error *err)
-{
-    fl_plan_options po;
-    fl_plan_options_init(&po);
-    if (wo->time_limit_s > 0)
-        po.time_limit_s = wo->time_limit_s;
-    fl_error perr;
-    fl_error_clear(&perr);
-    fl_status rc;
-    if (region) {
-        rc = fl_train_plan_region(cat, job, av, region, &po, &e->doc, &e->score, &perr);
-    } else {
-        fl_plan *plan = NULL;
-        rc = fl_plan_job(cat, job, av, &po, &plan, &perr);
-        if (rc == FL_OK) {
-            e->doc = json_incref(plan->doc);
-            fl_plan_free(plan);
-        }
-    }
-    if (rc == FL_EINFEASIBLE) {
-        snprintf(e->reason, sizeof e->reason, "%s", perr.message);
-        return FL_OK;
-    }
-    if (rc && err)
-        *err = perr;
-    return rc;
-}
-
-/* The table's entry for the counts of av, planned on a miss. */
-static fl_status table_get(plan_cache *c, plan_table *t, const fl_catalog *cat, const fl_job *job,
-                           const fl_availability *av, const fl_whatif_options *wo, plan_ent **out, fl_error *err)
-{
-    size_t ng = fl_catalog_gpu_count(cat);
-    int *sig = malloc((t->sig_len + 1) * sizeof *sig);
-    if (!sig)
-        return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < t->sig_len; i++) {
-        sig[i] = fl_availability_get(av, t->pairs[i] / (int)ng, t->pairs[i] % (int)ng);
-        h = (h ^ (uint64_t)(uint32_t)sig[i]) * 1099511628211ull;
-    }
-    if (t->last && t->last->hash == h && memcmp(t->last->sig, sig, t->sig_len * sizeof *sig) == 0) {
-        free(sig);
-        *out = t->last;
-        return FL_OK;
-    }
-    for (size_t i = 0; i < t->n; i++)
-        if (t->v[i]->hash == h && memcmp(t->v[i]->sig, sig, t->sig_len * sizeof *sig) == 0) {
-            free(sig);
-            c->hits++;
-            *out = t->last = t->v[i];
-            return FL_OK;
-        }
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 64;
-        plan_ent **nv = realloc(t->v, nc * sizeof *nv);
-        if (!nv) {
-            free(sig);
-            return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
-        }
-        t->v = nv;
-        t->cap = nc;
-    }
-    plan_ent *e = calloc(1, sizeof *e);
-    if (!e) {
-        free(sig);
-        return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
-    }
-    e->hash = h;
-    e->sig = sig;
-    c->planner_calls++;
-    fl_status rc = plan_into(cat, job, av, t->region, wo, e, err);
-    if (rc) {
-        ent_free(e);
-        return rc;
-    }
-    t->v[t->n++] = e;
-    *out = t->last = e;
-    return FL_OK;
-}
-
-/* The best plan for av, as fl_plan_job would give it: from the region tables when the job's
- * usable cells lie in regions (best region plan, fl_train_better, regions in name order); from
- * fl_plan_job when no region gives a plan, for serving jobs and without limits. */
-static fl_status cache_best(plan_cache *c, const fl_catalog *cat, const fl_job *job, const fl_availability *av,
-                            const fl_whatif_options *wo, plan_ent **out, fl_error *err)
-{
-    if (c->n_regions && fl_availability_is_limited(av)) {
-        const char **names = calloc(c->n_regions + 1, sizeof *names);
-        if (!names)
-            return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
-        int nu = fl_train_usable_regions(cat, job, av, names, (int)c->n_regions);
-        plan_ent *best = NULL, *only = NULL;
-        fl_status rc = FL_OK;
-        for (int i = 0; i < nu && i < (int)c->n_regions && !rc; i++) {
-            plan_table *t = NULL;
-            for (size_t r = 0; r < c->n_regions && !t; r++)
-                if (strcmp(c->regions[r].region, names[i]) == 0)
-                    t = &c->regions[r];
-            if (!t) {
-                rc = fl_fail(err, FL_EINVAL, "whatif", "region %s has no table", names[i]);
-                break;
-            }
-            plan_ent *e;
-            if ((rc = table_get(c, t, cat, job, av, wo, &e, err)))
-                break;
-            only = e;
-            if (e->doc && fl_train_better(e->score, best != NULL, best ? best->score : 0))
-                best = e;
-        }
-        free(names);
-        if (rc)
-            return rc;
-        if (best || nu == 1) {
-            /* one usable region: fl_plan_job plans the same pool, so also the same reason */
-            *out = best ? best : only;
-            return FL_OK;
-        }
-    }
-    return table_get(c, &c->full, cat, job, av, wo, out, err);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
 /* ---- policies ---- */
@@ -312,7 +86,7 @@ static fl_status switch_to(const fl_catalog *cat, policy *p, json_t *best, const
 
 /* Apply one event to one policy: decide what runs next. */
 static fl_status step_policy(const fl_catalog *cat, const fl_job *job, const fl_availability *av, int which,
-                             policy *p, const plan_ent *best, double horizon_h, const fl_place_options *po,
+                             policy *p, const fl_wc_ent *best, double horizon_h, const fl_place_options *po,
                              fl_migration *mig, fl_error *err)
 {
     memset(mig, 0, sizeof *mig);
@@ -360,49 +134,26 @@ static fl_status step_policy(const fl_catalog *cat, const fl_job *job, const fl_
     }
 }
 
-/* Apply the rows of event e to av; *relevant = 1 when a count that matters to the job changed. */
-static fl_status apply_rows(fl_availability *av, const fl_catalog *cat, const plan_cache *c, const fl_trace *t,
-                            size_t e, int *relevant, fl_error *err)
-{
-    size_t ng = fl_catalog_gpu_count(cat);
-    *relevant = 0;
-    for (size_t i = t->event_start[e]; i < t->event_start[e + 1]; i++) {
-        const fl_trace_row *r = &t->rows[i];
-        int before = fl_availability_get(av, r->zone, r->gpu);
-        if (before != r->count && c->relevant[(size_t)r->zone * ng + (size_t)r->gpu])
-            *relevant = 1;
-        fl_status rc = fl_availability_set(av, fl_catalog_zone(cat, (size_t)r->zone)->name,
-                                           fl_catalog_gpu(cat, (size_t)r->gpu)->name, r->count, err);
-        if (rc) {
-            char f[64];
-            snprintf(f, sizeof f, "trace line %d", r->line);
-            fl_error_prefix_field(err, f);
-            return rc;
-        }
-    }
-    return FL_OK;
-}
-
 /* Plan from scratch for the reference replay (no cache); e replaces *ref. */
 static fl_status plan_fresh(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
-                            const fl_whatif_options *wo, plan_ent **ref, size_t *calls, fl_error *err)
+                            const fl_whatif_options *wo, fl_wc_ent **ref, size_t *calls, fl_error *err)
 {
-    plan_ent *e = calloc(1, sizeof *e);
+    fl_wc_ent *e = calloc(1, sizeof *e);
     if (!e)
         return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
     (*calls)++;
-    fl_status rc = plan_into(cat, job, av, NULL, wo, e, err);
+    fl_status rc = fl_wc_plan_into(cat, job, av, NULL, wo, e, err);
     if (rc) {
-        ent_free(e);
+        fl_wc_ent_free(e);
         return rc;
     }
-    ent_free(*ref);
+    fl_wc_ent_free(*ref);
     *ref = e;
     return FL_OK;
 }
 
 /* The plan as the report keeps it for comparisons: without the solver's statistics (timings). */
-static json_t *plan_for_report(const plan_ent *best)
+static json_t *plan_for_report(const fl_wc_ent *best)
 {
     if (!best || !best->doc)
         return json_null();
@@ -442,10 +193,13 @@ fl_status fl_whatif_replay_internal(const fl_catalog *cat, const fl_job *job, co
         rc = fl_availability_new(cat, &av, err);
     if (!rc && !av)
         rc = fl_fail(err, FL_ENOMEM, "availability", "out of memory");
-    plan_cache cache;
+    fl_wc_cache cache;
     memset(&cache, 0, sizeof cache);
     if (!rc)
-        rc = cache_init(&cache, cat, job, err);
+        rc = fl_wc_init(&cache, cat, job, err);
+    int threads = opts->threads > 0 ? opts->threads : online_cpus();
+    if (!rc && !in->reference && threads > 1)
+        rc = fl_wc_prefetch(&cache, cat, job, av, &t, opts, threads, err);
     double horizon_h = opts->horizon_hours > 0 ? opts->horizon_hours : job->horizon_hours;
     fl_place_options po;
     fl_place_options_init(&po);
@@ -459,10 +213,10 @@ fl_status fl_whatif_replay_internal(const fl_catalog *cat, const fl_job *job, co
     if (!rc && end < last)
         rc = fl_fail(err, FL_EINVAL, "end_s", "end_s %g is before the last event at %g", end, last);
     size_t skipped = 0, infeasible_events = 0, feasible_events = 0;
-    plan_ent *best = NULL, *ref = NULL;
+    fl_wc_ent *best = NULL, *ref = NULL;
     for (size_t e = 0; e < t.n_events && !rc; e++) {
         int relevant;
-        if ((rc = apply_rows(av, cat, &cache, &t, e, &relevant, err)))
+        if ((rc = fl_wc_apply_rows(av, cat, &cache, &t, e, &relevant, err)))
             break;
         double t0 = t.rows[t.event_start[e]].time;
         double t1 = e + 1 < t.n_events ? t.rows[t.event_start[e + 1]].time : end;
@@ -474,7 +228,7 @@ fl_status fl_whatif_replay_internal(const fl_catalog *cat, const fl_job *job, co
             best = ref;
         } else if (!step) {
             skipped++;
-        } else if ((rc = cache_best(&cache, cat, job, av, opts, &best, err))) {
+        } else if ((rc = fl_wc_best(&cache, cat, job, av, opts, &best, err))) {
             break;
         }
         if (best && best->doc)
@@ -523,12 +277,12 @@ fl_status fl_whatif_replay_internal(const fl_catalog *cat, const fl_job *job, co
                                           pol[k].tot.migration_s, "migration_cost", pol[k].tot.migration_cost));
         fl_whatif_report *r = calloc(1, sizeof *r);
         if (r)
-            r->doc = json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:f, s:O, s:o}", "kind", "replay",
+            r->doc = json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:O, s:o}", "kind", "replay",
                                "job_kind", job->kind == FL_JOB_TRAINING ? "training" : "serving", "work_unit",
                                job->kind == FL_JOB_TRAINING ? "tokens" : "requests", "start_s", first, "end_s", end,
                                "events", (int)t.n_events, "skipped_events", (int)skipped, "planner_calls",
                                (int)cache.planner_calls, "cache_hits", (int)cache.hits, "infeasible_events",
-                               (int)infeasible_events, "horizon_hours", horizon_h, "timeline", timeline, "totals", tot);
+                               (int)infeasible_events, "regions_skipped_by_bound", (int)cache.bound_skips, "horizon_hours", horizon_h, "timeline", timeline, "totals", tot);
         if (r && r->doc && plans)
             json_object_set(r->doc, "plans", plans);
         if (!r || !r->doc) {
@@ -541,8 +295,8 @@ fl_status fl_whatif_replay_internal(const fl_catalog *cat, const fl_job *job, co
     json_decref(plans);
     for (int k = 0; k < FL_WHATIF_POLICIES; k++)
         json_decref(pol[k].cur);
-    ent_free(ref);
-    cache_free(&cache);
+    fl_wc_ent_free(ref);
+    fl_wc_free(&cache);
     fl_availability_free(av);
     fl_trace_free(&t);
     return rc;

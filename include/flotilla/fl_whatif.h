@@ -32,6 +32,10 @@ typedef struct fl_whatif_options {
     /* Optional progress callback (called from the replaying thread), may be NULL. */
     void (*progress)(void *user, size_t done, size_t total);
     void *progress_user;
+    /* Planner threads of a replay: 0 (default) one per online CPU, 1 plan on the calling thread
+     * only. With more than one, every plan the trace will need is computed in parallel before
+     * the replay walks it (same results, see README "What-if"). */
+    int threads;
 } fl_whatif_options;
 FL_API void fl_whatif_options_init(fl_whatif_options *opts);
 

@@ -257,7 +257,8 @@ static const char *plan_region(json_t *doc)
 }
 
 /* For random availabilities over four regions, the best of the per-region plans (recombined as
- * the replay does: usable regions in name order, fl_train_better) equals fl_plan_job's plan, and
+ * the replay does: every usable region planned, fl_train_better) equals fl_plan_job's plan (which
+ * skips regions by their objective bound), every region's plan is within its bound, and
  * a plan never leaves its region. Covers a single usable region and no plan at all. */
 static void test_regions_recombine(void **state)
 {
@@ -289,6 +290,7 @@ static void test_regions_recombine(void **state)
             if (sample == 4)
                 assert_int_equal(nu, 1);
             json_t *best = NULL;
+            const char *best_name = NULL;
             double best_score = 0;
             fl_plan_options po;
             fl_plan_options_init(&po);
@@ -297,9 +299,15 @@ static void test_regions_recombine(void **state)
                 double score = 0;
                 fl_status rc = fl_train_plan_region(cat, j, av, names[i], &po, &doc, &score, &err);
                 assert_true(rc == FL_OK || rc == FL_EINFEASIBLE);
-                if (rc == FL_OK && fl_train_better(score, best != NULL, best_score)) {
+                /* the bound that lets the planner and the replay skip regions really bounds */
+                double bound = fl_train_region_bound(cat, j, av, names[i]);
+                if (rc == FL_OK && !(score <= bound))
+                    fail_msg("%s sample %d region %s: plan objective %.9g above its bound %.9g", objectives[o], sample,
+                             names[i], score, bound);
+                if (rc == FL_OK && fl_train_better(score, names[i], best != NULL, best_score, best_name)) {
                     json_decref(best);
                     best = doc;
+                    best_name = names[i];
                     best_score = score;
                 } else {
                     json_decref(doc);
@@ -333,10 +341,11 @@ static void test_regions_recombine(void **state)
 /* A trace over four regions — each cell alone, then each region, dropping to 0 and coming back
  * (a cache keyed on too little would hit here), then random events
  * (rows the job cannot use, events touching two regions at once, a whole region going away,
- * returns to earlier availabilities) — the replay with its caches gives, at every
- * event, exactly the plan, timeline row and totals of the reference that plans from scratch and
- * steps every policy at every event. */
-static void replay_against_reference(const char *objective, uint64_t seed, int n_events)
+ * returns to earlier availabilities) — the replay with its caches, on one thread and with the
+ * two-thread prefetch, gives at every event exactly the plan, timeline row and totals of the
+ * reference that plans from scratch and steps every policy at every event. Returns how many
+ * region plans the one-thread replay skipped by their bound. */
+static long replay_against_reference(const char *objective, uint64_t seed, int n_events)
 {
     fl_job *j = region_job(objective);
     size_t cap = 64 * (size_t)(n_events + 1) * (N_REGION_CELLS + 2), len = 0;
@@ -408,44 +417,59 @@ static void replay_against_reference(const char *objective, uint64_t seed, int n
             }
         }
     }
-    fl_whatif_report *r[2] = {NULL, NULL};
+    /* r[0]: the replay on the calling thread (regions skipped by their bound), r[1]: the
+     * reference, r[2]: the replay that prefetches every plan on two threads */
+    fl_whatif_report *r[3] = {NULL, NULL, NULL};
     fl_error err;
-    for (int m = 0; m < 2; m++) {
-        fl_whatif_internal in = {.reference = m, .keep_plans = 1};
-        if (fl_whatif_replay_internal(cat, j, NULL, csv, NULL, &in, &r[m], &err) != FL_OK)
+    for (int m = 0; m < 3; m++) {
+        fl_whatif_internal in = {.reference = m == 1, .keep_plans = 1};
+        fl_whatif_options wo;
+        fl_whatif_options_init(&wo);
+        wo.threads = m == 2 ? 2 : 1;
+        if (fl_whatif_replay_internal(cat, j, NULL, csv, &wo, &in, &r[m], &err) != FL_OK)
             fail_msg("%s replay %d: %s", objective, m, err.message);
     }
-    json_t *fast = r[0]->doc, *ref = r[1]->doc;
-    json_t *pf = json_object_get(fast, "plans"), *pr = json_object_get(ref, "plans");
-    json_t *tf = json_object_get(fast, "timeline"), *tr = json_object_get(ref, "timeline");
-    assert_int_equal(json_array_size(pf), (size_t)n_events);
+    json_t *ref = r[1]->doc;
+    json_t *pr = json_object_get(ref, "plans"), *tr = json_object_get(ref, "timeline");
     assert_int_equal(json_array_size(pr), (size_t)n_events);
-    const char *winner = NULL;
-    int regions_seen = 0;
-    for (size_t e = 0; e < (size_t)n_events; e++) {
-        if (!json_equal(json_array_get(pf, e), json_array_get(pr, e)))
-            fail_msg("%s: event %zu: the cached plan differs from planning from scratch", objective, e);
-        if (!json_equal(json_array_get(tf, e), json_array_get(tr, e))) {
-            char *a = json_dumps(json_array_get(tf, e), JSON_SORT_KEYS), *b = json_dumps(json_array_get(tr, e), JSON_SORT_KEYS);
-            fail_msg("%s: event %zu: timeline %s != reference %s", objective, e, a, b);
+    long calls[3], skips = 0;
+    for (int m = 0; m < 3; m += 2) {
+        json_t *fast = r[m]->doc;
+        json_t *pf = json_object_get(fast, "plans"), *tf = json_object_get(fast, "timeline");
+        assert_int_equal(json_array_size(pf), (size_t)n_events);
+        const char *winner = NULL;
+        int regions_seen = 0;
+        for (size_t e = 0; e < (size_t)n_events; e++) {
+            if (!json_equal(json_array_get(pf, e), json_array_get(pr, e)))
+                fail_msg("%s (%d threads): event %zu: the cached plan differs from planning from scratch", objective,
+                         m ? 2 : 1, e);
+            if (!json_equal(json_array_get(tf, e), json_array_get(tr, e))) {
+                char *a = json_dumps(json_array_get(tf, e), JSON_SORT_KEYS),
+                     *b = json_dumps(json_array_get(tr, e), JSON_SORT_KEYS);
+                fail_msg("%s: event %zu: timeline %s != reference %s", objective, e, a, b);
+            }
+            json_t *p = json_array_get(pf, e);
+            if (json_is_object(p)) {
+                const char *w = plan_region(p);
+                if (!winner || strcmp(winner, w) != 0)
+                    regions_seen++;
+                winner = w;
+            }
         }
-        json_t *p = json_array_get(pf, e);
-        if (json_is_object(p)) {
-            const char *w = plan_region(p);
-            if (!winner || strcmp(winner, w) != 0)
-                regions_seen++;
-            winner = w;
-        }
+        assert_true(json_equal(json_object_get(fast, "totals"), json_object_get(ref, "totals")));
+        /* the caches were really used, and the best region changed along the trace */
+        calls[m] = (long)json_integer_value(json_object_get(fast, "planner_calls"));
+        assert_true(calls[m] < (long)json_integer_value(json_object_get(ref, "planner_calls")));
+        assert_true(json_integer_value(json_object_get(fast, "cache_hits")) > 0);
+        assert_true(json_integer_value(json_object_get(fast, "skipped_events")) > 0);
+        assert_true(regions_seen >= 2);
+        if (m == 0)
+            skips = (long)json_integer_value(json_object_get(fast, "regions_skipped_by_bound"));
     }
-    assert_true(json_equal(json_object_get(fast, "totals"), json_object_get(ref, "totals")));
-    /* the caches were really used, and the best region changed along the trace */
-    long calls = (long)json_integer_value(json_object_get(fast, "planner_calls"));
-    assert_true(calls < (long)json_integer_value(json_object_get(ref, "planner_calls")));
-    assert_true(json_integer_value(json_object_get(fast, "cache_hits")) > 0);
-    assert_true(json_integer_value(json_object_get(fast, "skipped_events")) > 0);
-    assert_true(regions_seen >= 2);
-    /* each distinct availability of a usable region is planned exactly once (a cache keyed on too
-     * little plans fewer), and the whole availability only when no region gives a plan */
+    /* each distinct availability of a usable region is planned exactly once by the prefetch (a
+     * cache keyed on too little plans fewer), and the whole availability only when no region
+     * gives a plan; on one thread, regions skipped by their bound are not planned */
+    json_t *pf = json_object_get(r[0]->doc, "plans");
     json_t *seen = json_object();
     for (int e = 0; e < n_events; e++) {
         if (e > 0 && memcmp(states[e], states[e - 1], sizeof states[e]) == 0)
@@ -474,20 +498,24 @@ static void replay_against_reference(const char *objective, uint64_t seed, int n
         }
         fl_availability_free(av);
     }
-    assert_int_equal(calls, (long)json_object_size(seen));
+    long n_seen = (long)json_object_size(seen);
+    assert_int_equal(calls[2], n_seen);
+    assert_true(calls[0] <= n_seen && calls[0] + skips >= n_seen);
     json_decref(seen);
     free(states);
-    fl_whatif_report_free(r[0]);
-    fl_whatif_report_free(r[1]);
+    for (int m = 0; m < 3; m++)
+        fl_whatif_report_free(r[m]);
     free(csv);
     fl_job_free(j);
+    return skips;
 }
 
 static void test_replay_matches_reference(void **state)
 {
     (void)state;
-    replay_against_reference("max_throughput", 11, 90);
-    replay_against_reference("max_throughput_per_dollar", 5, 50);
+    long skips = replay_against_reference("max_throughput", 11, 90);
+    skips += replay_against_reference("max_throughput_per_dollar", 5, 50);
+    assert_true(skips > 0); /* the bound really skipped regions */
 }
 
 int main(void)
