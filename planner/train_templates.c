@@ -34,26 +34,104 @@ static double boundary_bytes(const fl_train_setup *s)
     return (double)s->micro_batch * s->seq_len * s->model->hidden * fl_dtype_bytes(s->compute_dtype);
 }
 
-/* Largest layer count (0..layers) a stage fits in memory; in_flight micro-batches kept. */
-static int max_layers(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int has_first, int has_last,
-                      int in_flight, int layers)
+/* Per-build memo of the simulator figures layer splitting asks for again and again: layer and
+ * edge times per (GPU, tp), and the largest layer count a stage fits per (GPU, tp, first/last,
+ * micro-batches in flight). One setup per build, so the setup is not part of the keys. */
+#define MEMO_SLOTS 4096
+typedef struct layer_memo {
+    int key[MEMO_SLOTS];       /* 0: empty */
+    double val[MEMO_SLOTS][4]; /* layer fwd+bwd, edge first, last, both | max layers */
+} layer_memo;
+
+static int memo_find(layer_memo *m, int key, int *slot)
 {
-    double cap = fl_train_memory_capacity(cat, gpu);
-    if (fl_train_stage_memory(cat, s, gpu, tp, 1, has_first, has_last, in_flight, 1) > cap)
-        return 0;
-    int lo = 1, hi = layers;
-    while (lo < hi) {
-        int mid = lo + (hi - lo + 1) / 2;
-        if (fl_train_stage_memory(cat, s, gpu, tp, mid, has_first, has_last, in_flight, 1) <= cap)
-            lo = mid;
-        else
-            hi = mid - 1;
+    unsigned h = (unsigned)key * 2654435761u;
+    for (int k = 0; k < MEMO_SLOTS; k++) {
+        int i = (int)((h + (unsigned)k) % MEMO_SLOTS);
+        if (m->key[i] == key) {
+            *slot = i;
+            return 1;
+        }
+        if (m->key[i] == 0) {
+            *slot = i;
+            return 0;
+        }
     }
-    return lo;
+    *slot = -1; /* full: compute without memo */
+    return 0;
 }
+
+/* Largest layer count (0..layers) a stage fits in memory; in_flight micro-batches kept. Memory
+ * grows with the layer count, so the largest count under any cap is min(cap, uncapped). */
+static int max_layers(layer_memo *m, const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int has_first,
+                      int has_last, int in_flight, int layers)
+{
+    int slot = -1, key = 0;
+    if (m) {
+        key = -(1 + (((gpu * 16 + tp) * 2 + has_first) * 2 + has_last) * 1024 - in_flight); /* < 0: max-layer keys */
+        if (memo_find(m, key, &slot)) {
+            int v = (int)m->val[slot][0];
+            return v < layers ? v : layers;
+        }
+    }
+    int cap_layers = m ? s->model->layers : layers;
+    double cap = fl_train_memory_capacity(cat, gpu);
+    int lo = 0;
+    if (fl_train_stage_memory(cat, s, gpu, tp, 1, has_first, has_last, in_flight, 1) <= cap) {
+        int hi = cap_layers;
+        lo = 1;
+        while (lo < hi) {
+            int mid = lo + (hi - lo + 1) / 2;
+            if (fl_train_stage_memory(cat, s, gpu, tp, mid, has_first, has_last, in_flight, 1) <= cap)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+    }
+    if (slot >= 0) {
+        m->key[slot] = key;
+        m->val[slot][0] = lo;
+    }
+    return lo < layers ? lo : layers;
+}
+
+/* Layer time (fwd+bwd) of (gpu, tp) and the edge time (embedding when has_first, LM head + loss
+ * when has_last) of a stage. */
+static void layer_figures(layer_memo *m, const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp,
+                          int has_first, int has_last, double *lt, double *edge)
+{
+    int slot = -1, key = 1 + gpu * 16 + tp;
+    if (!m || !memo_find(m, key, &slot)) {
+        double v[4], f, b;
+        fl_train_layer_time(cat, s, gpu, tp, &f, &b);
+        v[0] = f + b;
+        for (int k = 1; k < 4; k++) {
+            fl_train_edge_time(cat, s, gpu, tp, k & 1, k >> 1, &f, &b);
+            v[k] = f + b;
+        }
+        if (slot < 0) {
+            *lt = v[0];
+            *edge = has_first || has_last ? v[has_first + 2 * has_last] : 0;
+            return;
+        }
+        m->key[slot] = key;
+        memcpy(m->val[slot], v, sizeof v);
+    }
+    *lt = m->val[slot][0];
+    *edge = has_first || has_last ? m->val[slot][has_first + 2 * has_last] : 0;
+}
+
+static int split_layers(layer_memo *memo, const fl_catalog *cat, const fl_train_setup *s, int n, const int *gpu,
+                        const int *tp, const int *zone, int layers, int *first, int *last, double *bottleneck_s);
 
 int fl_tp_split_layers(const fl_catalog *cat, const fl_train_setup *s, int n, const int *gpu, const int *tp,
                        const int *zone, int layers, int *first, int *last, double *bottleneck_s)
+{
+    return split_layers(NULL, cat, s, n, gpu, tp, zone, layers, first, last, bottleneck_s);
+}
+
+static int split_layers(layer_memo *memo, const fl_catalog *cat, const fl_train_setup *s, int n, const int *gpu,
+                        const int *tp, const int *zone, int layers, int *first, int *last, double *bottleneck_s)
 {
     if (n < 1 || n > layers || n > MAX_STAGES)
         return 0;
@@ -63,15 +141,10 @@ int fl_tp_split_layers(const fl_catalog *cat, const fl_train_setup *s, int n, co
     double bytes = boundary_bytes(s);
     for (int i = 0; i < n; i++) {
         int hf = i == 0, hl = i == n - 1;
-        double f, b, ef = 0, eb = 0;
-        fl_train_layer_time(cat, s, gpu[i], tp[i], &f, &b);
-        lt[i] = f + b;
-        if (hf || hl)
-            fl_train_edge_time(cat, s, gpu[i], tp[i], hf, hl, &ef, &eb);
-        base[i] = ef + eb;
+        layer_figures(memo, cat, s, gpu[i], tp[i], hf, hl, &lt[i], &base[i]);
         if (i < n - 1)
             base[i] += 2 * fl_train_p2p_time(cat, gpu[i], zone[i], zone[i + 1], 0, bytes);
-        cap[i] = max_layers(cat, s, gpu[i], tp[i], hf, hl, n - i, layers - (n - 1));
+        cap[i] = max_layers(memo, cat, s, gpu[i], tp[i], hf, hl, n - i, layers - (n - 1));
         if (cap[i] < 1 || !(lt[i] > 0))
             return 0;
         total_cap += cap[i];
@@ -153,6 +226,7 @@ typedef struct build_ctx {
     const fl_tp_pool *pool;
     fl_tp_set *set;
     fl_train_stage *sim_stages;  /* scratch, MAX_STAGES */
+    layer_memo *memo;            /* figures of this build's setup */
 } build_ctx;
 
 static fl_status grow(fl_tp_set *set, int stages_needed, fl_error *err)
@@ -207,7 +281,7 @@ static fl_status add_template(build_ctx *c, int n, const int *cell, const int *t
         zone[i] = pool->cells[cell[i]].zone;
     }
     double bn;
-    if (!fl_tp_split_layers(c->cat, &set->setup, n, gpu, tp, zone, layers, first, last, &bn))
+    if (!split_layers(c->memo, c->cat, &set->setup, n, gpu, tp, zone, layers, first, last, &bn))
         return FL_OK;
     fl_tp_template t;
     memset(&t, 0, sizeof t);
@@ -422,10 +496,11 @@ fl_status fl_tp_templates_build(const fl_catalog *cat, const fl_job *job, const 
 {
     build_ctx c = {.cat = cat, .job = job, .pool = pool, .set = set};
     c.sim_stages = calloc(MAX_STAGES, sizeof *c.sim_stages);
+    c.memo = calloc(1, sizeof *c.memo);
     int *btp = calloc((size_t)pool->n_cells + 1, sizeof *btp);
     int *bdepth = calloc((size_t)pool->n_cells + 1, sizeof *bdepth);
     fl_status rc = FL_OK;
-    if (!c.sim_stages || !btp || !bdepth) {
+    if (!c.sim_stages || !c.memo || !btp || !bdepth) {
         rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
         goto done;
     }
@@ -478,6 +553,7 @@ fl_status fl_tp_templates_build(const fl_catalog *cat, const fl_job *job, const 
     }
 done:
     free(c.sim_stages);
+    free(c.memo);
     free(btp);
     free(bdepth);
     return rc;
