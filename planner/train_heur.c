@@ -31,6 +31,8 @@ void fl_tp_heur_free(fl_tp_heur *h)
     free(h->slots);
     free(h->price);
     free(h->cub);
+    free(h->hptr);
+    free(h->hind);
     memset(h, 0, sizeof *h);
 }
 
@@ -84,6 +86,25 @@ int fl_tp_heur_init(fl_tp_heur *h, int nrow, int ncol, int nnz, const int *ia, c
     return 0;
 }
 
+int fl_tp_heur_index(fl_tp_heur *h)
+{
+    free(h->hptr);
+    free(h->hind);
+    h->hptr = calloc((size_t)h->nrow + 2, sizeof *h->hptr);
+    h->hind = malloc(((size_t)h->rptr[h->nrow + 1] + 1) * sizeof *h->hind);
+    if (!h->hptr || !h->hind)
+        return -1;
+    int n = 0;
+    for (int i = 1; i <= h->nrow; i++) {
+        h->hptr[i] = n;
+        for (int p = h->rptr[i]; p < h->rptr[i + 1]; p++)
+            if (h->rval[p] < 0 && h->kind[h->rind[p]] != FL_TP_HCOL_TEMPLATE)
+                h->hind[n++] = p;
+    }
+    h->hptr[h->nrow + 1] = n;
+    return 0;
+}
+
 typedef struct work {
     const fl_tp_heur *h;
     double *v, *act;
@@ -122,9 +143,9 @@ static int try_step(work *w, int j)
             /* cheapest helper per unit of relief that still has room */
             int best = 0;
             double bscore = 0;
-            for (int p = h->rptr[i]; p < h->rptr[i + 1]; p++) {
-                int k = h->rind[p];
-                if (h->rval[p] >= 0 || h->kind[k] == FL_TP_HCOL_TEMPLATE || w->v[k] + 1 > h->cub[k] + EPS)
+            for (int q2 = h->hptr[i]; q2 < h->hptr[i + 1]; q2++) {
+                int p = h->hind[q2], k = h->rind[p];
+                if (w->v[k] + 1 > h->cub[k] + EPS)
                     continue;
                 double s = h->price[k] / -h->rval[p];
                 if (!best || s < bscore - 1e-12) {
@@ -239,9 +260,9 @@ int fl_tp_heur_round(const fl_tp_heur *h, const double *xf, double *out)
             while (act[i] > h->rub[i] + EPS * (1 + fabs(h->rub[i]))) {
                 int best = 0;
                 double bscore = 0;
-                for (int p = h->rptr[i]; p < h->rptr[i + 1]; p++) {
-                    int k = h->rind[p];
-                    if (h->rval[p] >= 0 || h->kind[k] != FL_TP_HCOL_OFFER || out[k] + 1 > h->cub[k] + EPS)
+                for (int q2 = h->hptr[i]; q2 < h->hptr[i + 1]; q2++) {
+                    int p = h->hind[q2], k = h->rind[p];
+                    if (h->kind[k] != FL_TP_HCOL_OFFER || out[k] + 1 > h->cub[k] + EPS)
                         continue;
                     double sc = h->price[k] / -h->rval[p];
                     if (!best || sc < bscore - 1e-12) {

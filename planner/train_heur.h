@@ -18,13 +18,17 @@ typedef struct fl_tp_heur {
     double *price;      /* $/h of one unit (instances; templates: estimate, for ordering) */
     double *cub;        /* column upper bound */
     double need;        /* slots the batch needs */
+    int *hptr, *hind;   /* per row, its helper entries (negative coefficient, not a template
+                         * column): positions into rind/rval; built by fl_tp_heur_index */
 } fl_tp_heur;
 
 /* Build the row/column copies from a 1-based COO matrix; -1 when out of memory (then free). */
 int fl_tp_heur_init(fl_tp_heur *h, int nrow, int ncol, int nnz, const int *ia, const int *ja, const double *ar);
 void fl_tp_heur_free(fl_tp_heur *h);
+/* Index the helper entries of every row once kind[] is filled; -1 when out of memory. */
+int fl_tp_heur_index(fl_tp_heur *h);
 /* Round the fractional point xf[1..ncol] into an integer point out[1..ncol] that satisfies every
- * row and covers h->need slots. Returns 1 when it found one. */
+ * row and covers h->need slots (h indexed by fl_tp_heur_index). Returns 1 when it found one. */
 int fl_tp_heur_round(const fl_tp_heur *h, const double *xf, double *out);
 
 #endif

@@ -623,6 +623,10 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
             H.price[ocol[o]] = pool->offers[o].price;
         }
     H.need = (double)M;
+    if (fl_tp_heur_index(&H)) {
+        rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+        goto done;
+    }
     int root_ok = fl_tp_heur_round(&H, hf, hr);
     int r = 0, st;
     double gap = 1e300;

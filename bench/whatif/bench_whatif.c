@@ -3,11 +3,12 @@
  *   1. bench/whatif/job_all_zones.json: a training job that may use every zone and the trace's 4
  *      GPU types (the real case: every event about an offered (zone, GPU) matters), then
  *   2. tests/data/whatif/job_small.json: the same job limited to two zones (most events skipped).
- * Prints per job: events, skipped events, planner calls, cache hits, wall and CPU time, and the
- * totals per policy. With --check it also replays the trace with the slow reference (plan from
- * scratch at every event, no cache) and compares every event's plan, the timeline and the totals.
- * Run from the source root:
- *   bench_whatif [JOB.json|-] [EVENTS] [TRACE_OUT.csv|-] [--check]     (- = the defaults) */
+ * Prints per job: events, skipped events, planner threads, planner calls, cache hits, regions
+ * skipped by their bound, wall and CPU time, and the totals per policy. With --check it also
+ * replays the trace with the slow reference (plan from scratch at every event, no cache) and
+ * compares every event's plan, the timeline and the totals. --threads N sets the replay's planner
+ * threads (default 0: one per online CPU; 1: everything on one thread). Run from the source root:
+ *   bench_whatif [JOB.json|-] [EVENTS|-] [TRACE_OUT.csv|-] [--check] [--threads N]   (- = defaults) */
 #include "flotilla/flotilla.h"
 #include "simulator/whatif_internal.h"
 
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *slurp(const char *path)
 {
@@ -88,7 +90,7 @@ static char *make_trace(const fl_catalog *cat, int events, int *n_zones)
 }
 
 /* Replay csv for the job at job_path; prints one summary; with check also the reference. */
-static int bench_job(const fl_catalog *cat, const char *job_path, const char *csv, int check)
+static int bench_job(const fl_catalog *cat, const char *job_path, const char *csv, int check, int threads)
 {
     char *jt = slurp(job_path);
     fl_job *job;
@@ -99,20 +101,24 @@ static int bench_job(const fl_catalog *cat, const char *job_path, const char *cs
         return 1;
     }
     fl_whatif_internal in = {.reference = 0, .keep_plans = check};
+    fl_whatif_options wo;
+    fl_whatif_options_init(&wo);
+    wo.threads = threads;
     double w0 = wall_s(), c0 = cpu_s();
     fl_whatif_report *r;
-    if (fl_whatif_replay_internal(cat, job, NULL, csv, NULL, &in, &r, &err)) {
+    if (fl_whatif_replay_internal(cat, job, NULL, csv, &wo, &in, &r, &err)) {
         fprintf(stderr, "replay: %s\n", err.message);
         return 1;
     }
     double wall = wall_s() - w0, cpu = cpu_s() - c0;
     json_t *d = r->doc;
-    printf("%s: events %lld, skipped (nothing the job may use changed) %lld, planner calls %lld, cache hits %lld, "
-           "wall time %.2f s (cpu %.2f s)\n",
+    printf("%s: events %lld, skipped (nothing the job may use changed) %lld, planner threads %d, planner calls %lld, "
+           "cache hits %lld, regions skipped by bound %lld, wall time %.2f s (cpu %.2f s)\n",
            job_path, (long long)json_integer_value(json_object_get(d, "events")),
-           (long long)json_integer_value(json_object_get(d, "skipped_events")),
+           (long long)json_integer_value(json_object_get(d, "skipped_events")), threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
            (long long)json_integer_value(json_object_get(d, "planner_calls")),
-           (long long)json_integer_value(json_object_get(d, "cache_hits")), wall, cpu);
+           (long long)json_integer_value(json_object_get(d, "cache_hits")),
+           (long long)json_integer_value(json_object_get(d, "regions_skipped_by_bound")), wall, cpu);
     const char *pol[] = {"migration_aware", "keep_first", "replan_always"};
     for (int k = 0; k < 3; k++) {
         fl_whatif_totals t;
@@ -152,7 +158,15 @@ int main(int argc, char **argv)
     const char *job_arg = argc > 1 && strcmp(argv[1], "-") != 0 ? argv[1] : NULL;
     int events = argc > 2 && strcmp(argv[2], "-") != 0 ? atoi(argv[2]) : 10000;
     const char *trace_out = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
-    int check = argc > 4 && strcmp(argv[4], "--check") == 0;
+    int check = 0, threads = 0;
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+    }
+    if (threads < 0)
+        threads = 0;
     if (events < 1)
         events = 1;
     fl_catalog *cat;
@@ -177,10 +191,10 @@ int main(int argc, char **argv)
     printf("whatif replay: %d trace events over %d zones x 4 GPU types\n", events, nz);
     int rc = 0;
     if (job_arg) {
-        rc = bench_job(cat, job_arg, csv, check);
+        rc = bench_job(cat, job_arg, csv, check, threads);
     } else {
-        rc = bench_job(cat, "bench/whatif/job_all_zones.json", csv, check);
-        rc |= bench_job(cat, "tests/data/whatif/job_small.json", csv, check);
+        rc = bench_job(cat, "bench/whatif/job_all_zones.json", csv, check, threads);
+        rc |= bench_job(cat, "tests/data/whatif/job_small.json", csv, check, threads);
     }
     free(csv);
     fl_catalog_free(cat);

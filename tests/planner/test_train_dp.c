@@ -50,6 +50,7 @@ static void build(fl_tp_heur *h, double need)
         h->cub[j] = cub[j];
     }
     h->need = need;
+    assert_int_equal(fl_tp_heur_index(h), 0);
 }
 
 /* Every row of h at point x within its bounds. */
