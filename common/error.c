@@ -57,6 +57,14 @@ void fl_error_prefix_field(fl_error *err, const char *prefix)
 {
     if (!err || !prefix || !*prefix)
         return;
+    /* a message that starts with the field's path ("zones.x: ...") gets the same prefix, so the
+     * user reads the full path ("scenarios[0].availability.zones.x: ...") */
+    size_t fl = strlen(err->field);
+    if (fl && strncmp(err->message, err->field, fl) == 0 && err->message[fl] == ':') {
+        char mbuf[sizeof err->message];
+        snprintf(mbuf, sizeof mbuf, "%s.%s", prefix, err->message);
+        memcpy(err->message, mbuf, sizeof mbuf);
+    }
     char buf[sizeof err->field];
     if (err->field[0])
         snprintf(buf, sizeof buf, "%s.%s", prefix, err->field);

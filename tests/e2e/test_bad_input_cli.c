@@ -550,6 +550,12 @@ static void test_place_whatif(void **state)
          {"whatif", "@WJOB", "--scenarios", "@F"}},
         {1, "scenarios[0]: give exactly one of", NULL, "{\"scenarios\": [{\"name\":\"x\"}]}", NULL,
          {"whatif", "@WJOB", "--scenarios", "@F"}},
+        {1, "scenarios[0].availability.zones.gcp:nowhere: unknown zone", "closest",
+         "{\"scenarios\": [{\"name\":\"x\",\"availability\":{\"zones\":{\"gcp:nowhere\":{\"A100-SXM-40GB\":3}}}}]}", NULL,
+         {"whatif", "@WJOB", "--scenarios", "@F"}},
+        {1, "base.zones.gcp:us-central1-a.A100-SXM-40GB: count must be between 0 and 1e8 (got -3)", NULL,
+         "{\"base\":{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":-3}}},\"scenarios\":[{\"name\":\"x\",\"remove_zones\":[]}]}",
+         NULL, {"whatif", "@WJOB", "--scenarios", "@F"}},
     };
     RUN(t);
     for (int i = 0; i < 3; i++)
