@@ -96,7 +96,7 @@ fl_status fl_wc_init(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, f
 
 /* Plan for one table's cells: the region's plan (region tables) or fl_plan_job's. */
 fl_status fl_wc_plan_into(const fl_catalog *cat, const fl_job *job, const fl_availability *av, const char *region,
-                           const fl_whatif_options *wo, fl_wc_ent *e, fl_error *err)
+                          const fl_whatif_options *wo, fl_wc_ent *e, fl_error *err)
 {
     fl_plan_options po;
     fl_plan_options_init(&po);
@@ -204,7 +204,7 @@ static fl_status table_get(fl_wc_cache *c, fl_wc_table *t, const fl_catalog *cat
  * looked up first; the others are planned in order of decreasing objective bound, and those
  * whose bound is below the best plan so far are skipped (they cannot win, train_regions.h). */
 fl_status fl_wc_best(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, const fl_availability *av,
-                            const fl_whatif_options *wo, fl_wc_ent **out, fl_error *err)
+                     const fl_whatif_options *wo, fl_wc_ent **out, fl_error *err)
 {
     if (c->n_regions && fl_availability_is_limited(av)) {
         size_t nr = c->n_regions;
@@ -277,7 +277,7 @@ fl_status fl_wc_best(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, c
 
 /* Apply the rows of event e to av; *relevant = 1 when a count that matters to the job changed. */
 fl_status fl_wc_apply_rows(fl_availability *av, const fl_catalog *cat, const fl_wc_cache *c, const fl_trace *t,
-                            size_t e, int *relevant, fl_error *err)
+                           size_t e, int *relevant, fl_error *err)
 {
     size_t ng = fl_catalog_gpu_count(cat);
     *relevant = 0;
