@@ -242,6 +242,7 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
         (rc = fl_json_enum(root, "job", "optimizer", opts, &opt, err)) ||
         (rc = fl_json_num(root, "job", "min_tokens_per_s", 0, 1e18, &job->min_tokens_per_s, err)) ||
         (rc = fl_json_num(root, "job", "train_tokens", 0, 1e20, &job->train_tokens, err)) ||
+        (rc = fl_json_num(root, "job", "dropout", 0, 0.99, &job->dropout, err)) ||
         (rc = fl_json_int(root, "job", "max_gpus", 1, 10000000, &job->max_gpus, err)))
         return rc;
     job->recompute = (fl_recompute)rcmp;
@@ -382,7 +383,7 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
     static const char *const training[] = {"kind", "model", "name", "description", "objective", "budget_per_hour",
                                            "horizon_hours", "allow", "precision", "global_batch", "seq_len",
                                            "optimizer", "zero_stage", "recompute", "attention", "min_tokens_per_s",
-                                           "train_tokens", "deadline_hours", "max_gpus", "micro_batch", NULL};
+                                           "train_tokens", "deadline_hours", "max_gpus", "micro_batch", "dropout", NULL};
     static const char *const serving[] = {"kind", "model", "models", "name", "description", "objective",
                                           "budget_per_hour", "horizon_hours", "allow", "precision", "workload",
                                           "slo", NULL};

@@ -62,6 +62,7 @@ struct fl_job {
     int zero_stage;          /* 0..3 */
     fl_recompute recompute;
     int flash;               /* attention: 1 flash, 0 standard */
+    double dropout;          /* dropout probability (0: none; > 0 costs masks and kernels) */
     int max_gpus;            /* 0 = no limit */
     double min_tokens_per_s;
     double train_tokens;     /* 0 = not given */

@@ -81,6 +81,8 @@ static json_t *job_obj(const fl_job *job, fl_recompute rc_used)
     json_object_set_new(j, "zero_stage", json_integer(job->zero_stage));
     json_object_set_new(j, "recompute", json_string(fl_recompute_name(rc_used)));
     json_object_set_new(j, "attention", json_string(job->flash ? "flash" : "standard"));
+    if (job->dropout > 0)
+        json_object_set_new(j, "dropout", json_real(job->dropout));
     json_object_set_new(j, "objective", json_string(fl_objective_name(job->objective)));
     if (job->budget_per_hour > 0)
         json_object_set_new(j, "budget_per_hour", json_real(job->budget_per_hour));

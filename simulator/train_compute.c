@@ -8,7 +8,9 @@
  * copy bandwidth come from the H100 GEMM/memcpy points of tests/data/calibration; the flash
  * attention efficiencies, the backward GEMM factor and the kernel overheads were chosen once on
  * the H100 layer points (global constants, no per-shape terms). Whole-model A100 iterations are
- * checked against the published Megatron-LM runs (tests/data/published). */
+ * checked against the published Megatron-LM runs (tests/data/published); what those add to the
+ * H100 layers (materialised attention, dropout) is counted in HBM bytes kernel by kernel, with no
+ * efficiency fitted to them. */
 #include "simulator/train_sim.h"
 #include "profiles/catalog.h"
 
@@ -83,7 +85,9 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
     p->attn_bwd_eff = p->gemm_eff * (0.35 / 0.78);
     p->hbm_bw = g->hbm_bw * HBM_EFF;
     /* link_bw is the datasheet total (both directions) for NVLink/xGMI: a ring moves data one way
-     * at ~80 % of it (A100 measured 245 GB/s of 600 total => 0.41). PCIe figures are per direction. */
+     * at ~80 % of it (A100 measured 245 GB/s of 600 total => 0.41; NCCL's maintainers give ~20 %
+     * protocol overhead on the NVLink line rate, NVIDIA/nccl-tests issue #212). PCIe figures are per
+     * direction. */
     int fabric = g->link_type && (strcasecmp(g->link_type, "NVLink") == 0 || strcasecmp(g->link_type, "xGMI") == 0);
     p->link_bw = g->link_bw * (fabric ? 0.41 : 0.7);
     if (p->link_bw <= 0)
@@ -254,9 +258,14 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
     double act_tokens = moe ? T * m->top_k : T;
     double act_f = mem_time(p, act_tokens * f / t * e * (gelu ? 2 : 3));
     double act_b = mem_time(p, act_tokens * f / t * e * (gelu ? 3 : 5));
-    /* two norms and two residual adds on [T, h] (split by tp under sequence parallelism) */
-    double elem_f = 2 * mem_time(p, 2 * T * h * e / sp) + 2 * mem_time(p, 3 * T * h * e / sp);
+    /* two norms and two residual adds on [T, h] (split by tp under sequence parallelism); with
+     * dropout on both residual branches the fused bias-dropout-add also writes a 1-byte mask and
+     * backward has a dropout kernel of its own (read gradient and mask, write gradient) */
+    double drop = s->dropout ? 1 : 0;
+    double elem_f = 2 * mem_time(p, 2 * T * h * e / sp) + 2 * mem_time(p, (3 * e + drop) * T * h / sp);
     double elem_b = 2 * mem_time(p, 4 * T * h * e / sp) + 2 * mem_time(p, 3 * T * h * e / sp);
+    if (s->dropout)
+        elem_b += 2 * mem_time(p, T * h * (2 * e + 1) / sp);
     if (m->rope) {
         elem_f += mem_time(p, 2 * T * (h + kvd) / t * e);
         elem_b += mem_time(p, 2 * T * (h + kvd) / t * e);
@@ -270,13 +279,24 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
         attn_f = max_d(0.5 * attn_flops_full / (p->attn_fwd_eff * p->peak_flops), KERNEL_FLOOR_S);
         attn_b = max_d(2.5 * 0.5 * attn_flops_full / (p->attn_bwd_eff * p->peak_flops), KERNEL_FLOOR_S);
     } else {
-        /* materialised scores: batched GEMMs over b*heads plus mask/softmax over [b, a, s, s] */
+        /* materialised scores: batched GEMMs over b*heads writing / reading [b, a, s, s], a fused
+         * scale-mask-softmax (read, write), with dropout a dropout kernel (read, write, 1-byte
+         * mask); backward: dropout (read gradient and mask, write), softmax (read gradient and
+         * output, write). The context [b, a, s, d] is then permuted to [s, b, h] (one copy each way),
+         * and backward gathers the Q, K, V gradients (strided views of the fused QKV output) into
+         * one [T, h + 2 kv] gradient (one copy). */
         double bh = b * heads_t;
         double qk = batched_gemm_time(p, bh, sq, sq, hd, e, 1);
         double sv = batched_gemm_time(p, bh, sq, hd, sq, e, 1);
-        double scores = bh * sq * sq * e;
-        attn_f = qk + sv + mem_time(p, 2 * scores) + mem_time(p, 2 * scores);
-        attn_b = 2 * (qk + sv) / BWD_GEMM_FACTOR + mem_time(p, 3 * scores) + mem_time(p, 3 * scores);
+        double n_sc = bh * sq * sq, scores = n_sc * e;
+        double ctx = mem_time(p, 2 * T * h / t * e);
+        attn_f = qk + sv + mem_time(p, 2 * scores) + ctx;
+        attn_b = 2 * (qk + sv) / BWD_GEMM_FACTOR + mem_time(p, 3 * scores) + ctx +
+                 mem_time(p, 2 * T * (h + 2 * kvd) / t * e);
+        if (s->dropout) {
+            attn_f += mem_time(p, 2 * scores + n_sc);
+            attn_b += mem_time(p, 2 * scores + n_sc);
+        }
     }
     c->fwd_compute_s = qkv + attn_f + outp + mlp_f + act_f + elem_f;
     double bwd_gemm = gemm_time(p, T, h, (h + 2 * kvd) / t, e, BWD_GEMM_FACTOR) +

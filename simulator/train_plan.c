@@ -92,6 +92,7 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
         return fl_fail(err, FL_EINVAL, "plan.job", "plan.job: expected an object");
     fl_status rc;
     int rcmp = FL_RC_NONE, attn = 0, opt = 0;
+    double dropout = 0;
     static const char *const attns[] = {"flash", "standard", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
     if ((rc = opt_pos_int_max(job, "plan.job", "seq_len", 10000000L, &s->seq_len, err)) ||
@@ -100,8 +101,10 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
         (rc = fl_json_enum(job, "plan.job", "recompute", recompute_names, &rcmp, err)) ||
         (rc = fl_json_enum(job, "plan.job", "attention", attns, &attn, err)) ||
         (rc = fl_json_enum(job, "plan.job", "optimizer", opts, &opt, err)) ||
-        (rc = fl_json_num(job, "plan.job", "train_tokens", 0, 1e20, &d->train_tokens, err)))
+        (rc = fl_json_num(job, "plan.job", "train_tokens", 0, 1e20, &d->train_tokens, err)) ||
+        (rc = fl_json_num(job, "plan.job", "dropout", 0, 0.99, &dropout, err)))
         return rc;
+    s->dropout = dropout > 0;
     s->recompute = rcmp == FL_RC_AUTO ? FL_RC_NONE : (fl_recompute)rcmp;
     s->flash = attn == 0;
     s->optimizer = (fl_optimizer)opt;

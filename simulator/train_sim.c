@@ -1,8 +1,10 @@
 /* simulator/train_sim.c — fl_train_simulate: one training iteration of a whole plan.
  * Validates the pipelines, derives per-stage forward/backward/p2p times from the layer model
  * (cached per GPU type and tp degree), runs every pipeline's schedule (train_schedule.c), adds
- * the data-parallel gradient all-reduce per stage across every replica holding the same layers
- * (overlapped with the last backward when dp_overlap), the optimizer step, and memory per stage.
+ * per micro-batch the gradient accumulation pass, the data-parallel gradient all-reduce per stage
+ * across every replica holding the same layers (overlapped with the last backward when
+ * dp_overlap, except the bucket of the gradients produced last), the optimizer step (HBM bytes
+ * pass by pass), and memory per stage.
  * No allocation: per-stage scratch lives on the stack (FL_TRAIN_MAX_STAGES). */
 #include "simulator/train_sim.h"
 #include "common/error.h"
@@ -13,10 +15,30 @@
 
 #define MAX_PIPES 64
 #define CACHE 32 /* (gpu, tp) entries; a plan with more evicts the last one */
-/* Bytes touched per local parameter by a mixed-precision Adam step (fp32 master, m, v read and
- * written, gradient read, 16-bit weights written, gradient-norm pass). */
-#define ADAM_BYTES_PER_PARAM 34.0
-#define SGD_BYTES_PER_PARAM 22.0
+/* HBM bytes touched per local parameter by the optimizer step, pass by pass as mixed-precision
+ * frameworks run it (Megatron-LM's Float16Optimizer, PyTorch AMP + multi-tensor Adam):
+ * - 16-bit gradients copied into fp32 main gradients when an fp32 master copy is kept (read
+ *   grad, write 4);
+ * - fp16 only: loss-scale unscale with the inf/NaN check (read and write the fp32 gradient);
+ * - gradient-norm pass for clipping (read the fp32 gradient);
+ * - the update: Adam reads weight, gradient, m, v and writes weight, m, v (7 x 4 bytes); SGD with
+ *   momentum reads weight, gradient, momentum and writes weight, momentum (5 x 4);
+ * - fp32 master weights copied back to the 16-bit model weights (read 4, write e). */
+static double optimizer_bytes_per_param(const fl_train_setup *s, double e)
+{
+    int master = s->master_weights && s->compute_dtype != FL_DT_FP32;
+    double g = fl_dtype_bytes(s->grad_dtype);
+    double b = 0;
+    if (master && g < 4)
+        b += g + 4;
+    if (s->compute_dtype == FL_DT_FP16)
+        b += 8;
+    b += 4;
+    b += s->optimizer == FL_OPT_ADAM ? 28 : 20;
+    if (master)
+        b += 4 + e;
+    return b;
+}
 
 void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
 {
@@ -34,6 +56,7 @@ void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
     s->interleave = 1;
     s->sequence_parallel = 0;
     s->dp_overlap = 1;
+    s->dropout = job->dropout > 0;
 }
 
 /* Layer figures of one (gpu, tp) pair, computed once per simulate call. */
@@ -48,7 +71,8 @@ typedef struct layer_entry {
     fl_train_gpu_perf perf;
     fl_train_mem_plan mem;             /* memory figures of this tp at the plan's dp */
     int k_nl;                          /* middle-stage layer count and DP link of the figures below */
-    double k_bw, k_lat, k_ar, k_opt, k_states;
+    double k_bw, k_lat, k_ar, k_opt, k_states, k_inv_nl;
+    double acc_per_param, acc_layer;   /* gradient accumulation seconds per parameter / per layer, one micro-batch */
 } layer_entry;
 
 /* Embedding (which = 0) or LM head + loss (which = 1) time of one micro-batch, memoised. */
@@ -98,6 +122,15 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     e->link_bw = e->perf.link_bw;
     e->link_lat = e->perf.link_lat;
     e->capacity = fl_train_memory_capacity(cat, gpu);
+    /* every micro-batch adds its weight gradients into the accumulated gradient, a memory-bound
+     * pass outside the GEMMs (PyTorch autograd's AccumulateGrad, Megatron-LM's DDP main_grad.add_):
+     * read the new 16-bit gradient, read and write the accumulator in the gradient dtype */
+    {
+        double ce = fl_dtype_bytes(s->compute_dtype);
+        ce = ce < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : ce;
+        e->acc_per_param = (ce + 2 * fl_dtype_bytes(s->grad_dtype)) / (tp * e->perf.hbm_bw);
+        e->acc_layer = e->acc_per_param * fl_train_layer_params(s->model);
+    }
     e->node_gpus = fl_train_node_gpus(cat, gpu);
     e->edge_done[0] = e->edge_done[1] = 0;
     fl_train_mem_plan_init(&e->mem, s, tp, n_dp);
@@ -383,7 +416,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         dp_groups(pipes, n_pipes, groups);
     double embed_params = fl_train_embed_params(m);
     double head_params[2] = {fl_train_head_params(m, 0), fl_train_head_params(m, 1)};
-    double opt_bytes = s->optimizer == FL_OPT_ADAM ? ADAM_BYTES_PER_PARAM : SGD_BYTES_PER_PARAM;
+    double opt_bytes = optimizer_bytes_per_param(s, e);
 
     double iter_end = 0, pipe_end_max = 0, optimizer = 0, peak_gpu_flops = 0, sequences = 0;
     double worst_busy = -1, worst_bubble = 0, worst_dp = 0;
@@ -428,6 +461,10 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 entry_edge(s, le, 1, &ef, &eb);
             fwd[j] = nl * le->fwd + ef;
             bwd[j] = nl * le->bwd + eb;
+            /* gradient accumulation of the stage's parameters (tp-local) per micro-batch */
+            bwd[j] += nl * le->acc_layer;
+            if (first || last)
+                bwd[j] += le->acc_per_param * ((first ? embed_params : 0) + (last ? head_params[p > 1] : 0));
             tp_per_stage[j] = nl * (le->tp_fwd + le->tp_bwd);
             if (s->zero_stage >= 3 && n_dp > 1) {
                 /* ZeRO-3 all-gathers the stage weights in forward and again in backward */
@@ -508,11 +545,21 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 opt = local_params * opt_bytes / le->hbm_bw;
                 states = fl_train_mem_plan_states(&le->mem, nl, first, last);
                 if (!first && !last)
-                    le->k_nl = nl, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states;
+                    le->k_nl = nl, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states,
+                    le->k_inv_nl = 1.0 / nl;
             } else {
                 ar = le->k_ar, opt = le->k_opt, states = le->k_states;
             }
-            double exposed = s->dp_overlap ? max2(0.0, ar - (v > 1 ? bwd[j] / v : bwd[j])) : ar;
+            /* overlapped with the last backward, except the gradients produced last: the stage's
+             * first layer and, on the first stage, the embeddings are complete only when the
+             * backward ends, so their bucket's all-reduce starts after it (PyTorch DDP buckets) */
+            double exposed = ar;
+            if (s->dp_overlap && ar > 0) {
+                double tail = first ? ar * (layer_params + embed_params) /
+                                          (nl * layer_params + embed_params + (last ? head_params[p > 1] : 0))
+                                    : (last ? ar / nl : ar * le->k_inv_nl);
+                exposed = max2(tail, ar - (v > 1 ? bwd[j] / v : bwd[j]));
+            }
             double done = last_end[j] + exposed;
             if (done > iter_end)
                 iter_end = done;

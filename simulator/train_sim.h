@@ -29,6 +29,9 @@ typedef struct fl_train_setup {
     int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass */
     int p2p_blocking;           /* 1: a stage waits for its pipeline sends (Megatron-LM 2021's schedules);
                                    0: transfers overlap the stage's next op */
+    int dropout;                /* 1: dropout on the attention probabilities and on both residual
+                                   branches (GPT-2/3-era recipes, Megatron-LM's default 0.1);
+                                   0: none (usual in current LLM pre-training) */
 } fl_train_setup;
 
 /* Fill a setup from a parsed job (micro_batch = 1, interleave = 1, overlap on). */

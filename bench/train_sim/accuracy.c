@@ -4,7 +4,8 @@
  *    relative error, and the medians. The catalog used is the built-in one (no measured points),
  *    so the figures are those of the analytic model.
  * 2. Whole-model training iterations of published Megatron-LM runs (Narayanan et al. 2021,
- *    Table 1: A100-80GB on Selene, tensor/pipeline/data parallel, full recomputation, fp16):
+ *    Table 1: A100-80GB on Selene, tensor/pipeline/data parallel, full recomputation, fp16,
+ *    materialised attention, Megatron-LM's default hidden and attention dropout):
  *    each run is built with the simulator's API (fl_train_setup / fl_train_pipeline) and
  *    simulated; the achieved TFLOP/s per GPU follows the paper's count
  *    F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) over the simulated iteration time.
@@ -111,6 +112,7 @@ static double simulate_run(const fl_catalog *cat, int gpu, int zone, const run *
     s.interleave = x->chunks;
     s.dp_overlap = !x->ddp_local; /* torch DDP overlaps the all-reduce; Megatron's local DDP does not */
     s.p2p_blocking = 1;           /* Megatron-LM's 2021 schedules wait for their sends and receives */
+    s.dropout = 1;                /* Megatron-LM defaults: hidden and attention dropout 0.1 (not overridden) */
     int dp = x->gpus / (x->tp * x->pp);
     fl_train_stage st[128];
     if (x->pp > 128 || dp < 1 || x->layers % x->pp)

@@ -216,6 +216,8 @@ static void test_foundation(void **state)
          {"plan", "@F"}},
         {1, "job.max_gpus", NULL, "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"max_gpus\":-3}",
          NULL, {"plan", "@F"}},
+        {1, "job.dropout: 1.5 is out of range [0, 0.99]", NULL,
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"dropout\":1.5}", NULL, {"plan", "@F"}},
         {1, "job.kind", "training, serving", "{\"kind\":\"trainin\",\"model\":\"gpt3-1.3b\",\"global_batch\":64}", NULL,
          {"plan", "@F"}},
         {1, "job.model.heads", NULL,

@@ -297,6 +297,47 @@ static void test_memory_model(void **state)
     assert_true(fl_train_stage_memory(cat, &st, h100, 1, 8, 0, 0, 4, 1) > four);
 }
 
+/* Dropout costs its masks and kernels (residual branches; with materialised attention also the
+ * score-tensor pass), and every micro-batch pays the gradient accumulation pass, more of it for
+ * more micro-batches at the same batch. */
+static void test_dropout_and_accumulation(void **state)
+{
+    (void)state;
+    int a100 = fl_catalog_find_gpu(cat, "A100-SXM-80GB", "gpu", NULL);
+    for (int flash = 0; flash < 2; flash++) {
+        fl_train_setup s = setup_for("gpt3-6.7b", 4);
+        s.flash = flash;
+        double f0, b0, f1, b1;
+        fl_train_layer_time(cat, &s, a100, 2, &f0, &b0);
+        s.dropout = 1;
+        fl_train_layer_time(cat, &s, a100, 2, &f1, &b1);
+        assert_true(f1 > f0 && b1 > b0);
+        if (!flash) /* the dropout pass over the [b, a, s, s] probabilities */
+            assert_true(f1 > 1.03 * f0);
+    }
+    /* One stage, the same 32 sequences as 32 micro-batches of 1 or 16 of 2: the time beyond the
+     * micro-batches' layer time grows by at least the 16 extra accumulation passes over the
+     * stage's weight gradients (read the 16-bit gradient, read and write the accumulator, at the
+     * datasheet bandwidth: a lower bound; without the pass the difference is ~0.09 s). */
+    fl_train_stage st = {.first_layer = 0, .last_layer = 32, .gpu = a100, .zone = 0, .tp = 1};
+    double over[2];
+    for (int k = 0; k < 2; k++) {
+        int mbs = k ? 2 : 1, m = 32 / mbs;
+        fl_train_setup s = setup_for("gpt3-6.7b", mbs);
+        fl_train_pipeline pl = {.replicas = 1, .micro_batches = m, .n_stages = 1, .stages = &st};
+        fl_train_result r;
+        memset(&r, 0, sizeof r);
+        assert_int_equal(fl_train_simulate(cat, &s, &pl, 1, &r, NULL), FL_OK);
+        double lf, lb;
+        fl_train_layer_time(cat, &s, a100, 1, &lf, &lb);
+        over[k] = r.iteration_s - m * 32 * (lf + lb);
+    }
+    fl_train_setup s1 = setup_for("gpt3-6.7b", 1);
+    double pass = 32 * fl_train_layer_params(s1.model) * (2 + 2 * fl_dtype_bytes(s1.grad_dtype)) /
+                  fl_catalog_gpu(cat, (size_t)a100)->hbm_bw;
+    assert_true(over[0] - over[1] > 16 * pass);
+}
+
 static void test_simulate_plan_and_errors(void **state)
 {
     (void)state;
@@ -484,7 +525,8 @@ static void test_published_megatron_runs(void **state)
         fl_train_setup s = {.model = &m, .seq_len = 2048, .micro_batch = mbs, .compute_dtype = FL_DT_FP16,
                             .master_weights = 1, .grad_dtype = FL_DT_FP16, .optimizer = FL_OPT_ADAM,
                             .recompute = FL_RC_FULL, .flash = 0, .interleave = v,
-                            .dp_overlap = strcmp(ddp, "local") != 0, .p2p_blocking = 1};
+                            .dp_overlap = strcmp(ddp, "local") != 0, .p2p_blocking = 1,
+                            .dropout = 1};
         fl_train_stage st[64];
         assert_true(p <= 64 && l % p == 0);
         for (int j = 0; j < p; j++)
@@ -496,13 +538,13 @@ static void test_published_megatron_runs(void **state)
         double F = 96.0 * batch * 2048 * l * (double)h * h * (1 + 2048.0 / (6.0 * h) + 51200.0 / (16.0 * l * h));
         double tflops = F / (r.iteration_s * gpus) / 1e12;
         e[n] = fabs(tflops / published - 1);
-        assert_true(e[n] < 0.20);
+        assert_true(e[n] < 0.14); /* worst run measured at 11.5 % (1.7B) */
         n++;
     }
     fclose(fp);
     assert_int_equal(n, 10);
     qsort(e, (size_t)n, sizeof *e, cmp);
-    assert_true(0.5 * (e[n / 2 - 1] + e[n / 2]) < 0.12);
+    assert_true(0.5 * (e[n / 2 - 1] + e[n / 2]) < 0.055); /* measured median 4.9 % */
     fl_catalog_free(c2);
 }
 
@@ -518,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_memory_model),
         cmocka_unit_test(test_simulate_plan_and_errors),
         cmocka_unit_test(test_heterogeneous_pipelines),
+        cmocka_unit_test(test_dropout_and_accumulation),
         cmocka_unit_test(test_measured_profile_preferred),
         cmocka_unit_test(test_estimate_train),
     };
