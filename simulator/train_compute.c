@@ -183,32 +183,54 @@ double fl_train_head_params(const fl_model *m, int pipeline_split)
 }
 
 /* Activation bytes one layer keeps for backward per GPU (one micro-batch), analytic. */
+/* The sizes one transformer layer's cost and memory are computed from (one micro-batch). */
+typedef struct layer_shape {
+    double e;          /* activation bytes per element (fp8 compute keeps 16-bit activations) */
+    double t;          /* tensor-parallel degree */
+    double b, sq, h, a, f, T; /* micro-batch, sequence, hidden, heads, ffn, tokens b*sq */
+    double kvd;        /* width of K (and V): head dim x kv heads */
+    double sp;         /* norms/residuals split over tp with sequence parallelism, else 1 */
+    double act_tokens; /* tokens through the MLP (x top-k for MoE) */
+    int gelu, moe;
+} layer_shape;
+
+static void shape_of(const fl_train_setup *s, int tp, layer_shape *L)
+{
+    const fl_model *m = s->model;
+    L->e = fl_dtype_bytes(s->compute_dtype);
+    if (L->e < 2 && s->compute_dtype != FL_DT_FP32)
+        L->e = 2;
+    L->t = tp > 0 ? tp : 1;
+    L->b = s->micro_batch, L->sq = s->seq_len, L->h = m->hidden, L->a = m->heads, L->f = m->ffn;
+    L->T = L->b * L->sq;
+    L->kvd = L->h / L->a * m->kv_heads;
+    L->gelu = m->activation == FL_ACT_GELU;
+    L->moe = m->experts > 1;
+    L->sp = s->sequence_parallel ? L->t : 1;
+    L->act_tokens = L->moe ? L->T * m->top_k : L->T;
+}
+
 static double act_bytes_analytic(const fl_train_setup *s, int tp)
 {
     const fl_model *m = s->model;
-    double e = fl_dtype_bytes(s->compute_dtype);
-    if (e < 2 && s->compute_dtype != FL_DT_FP32)
-        e = 2;
-    double t = tp > 0 ? tp : 1;
-    double b = s->micro_batch, sq = s->seq_len, h = m->hidden, a = m->heads, f = m->ffn;
-    double T = b * sq;
-    double kvd = h / a * m->kv_heads;
-    int gelu = m->activation == FL_ACT_GELU;
-    int moe = m->experts > 1;
-    double sp = s->sequence_parallel ? t : 1;
-    double act_tokens = moe ? T * m->top_k : T;
-    /* 16-bit, no dropout: layer input and norm outputs (replicated over tp unless sequence
-     * parallel), Q/K/V/O, MLP internals; fp32 norm statistics and attention log-sum-exp. The
-     * measured H100 layers (flash, GELU, no dropout) keep exactly 31*s*b*h + s*b*(16 + 4a) bytes
-     * (Korthikanti's 34 less the dropout masks and one shared tensor); the norm block is scaled
-     * to 3.5 of its 4 tensors to match. */
-    double mlp_act = act_tokens * f * (gelu ? 2 * e : 4 * e) + (moe ? T * m->top_k * h * e : 0);
+    layer_shape L;
+    shape_of(s, tp, &L);
+    double e = L.e, t = L.t, b = L.b, sq = L.sq, h = L.h, a = L.a, f = L.f, T = L.T, kvd = L.kvd, sp = L.sp;
+    /* 16-bit: layer input and norm outputs (replicated over tp unless sequence parallel),
+     * Q/K/V/O, MLP internals; fp32 norm statistics and attention log-sum-exp. The measured H100
+     * layers (flash, GELU, no dropout) keep exactly 31*s*b*h + s*b*(16 + 4a) bytes (Korthikanti's
+     * 34 less the two dropout masks and one shared tensor); the norm block is scaled to 3.5 of its
+     * 4 tensors to match. With dropout the two 1-byte residual-branch masks are kept too. */
+    double mlp_act = L.act_tokens * f * (L.gelu ? 2 * e : 4 * e) + (L.moe ? T * m->top_k * h * e : 0);
     double repl = T * h * 3.5 * e / sp;                      /* norm inputs/outputs (measured 3.5 of 4) */
     double split = T * (2 * e * h + 2 * kvd * e) + mlp_act;  /* Q, O, K, V, MLP internals */
     double stats = T * (16 / sp + 4 * a / t);
     double full = repl + split / t + stats;
+    if (s->dropout)
+        full += 2 * T * h / sp;
+    /* Korthikanti: scores and softmax output (2 bytes each), the 1-byte dropout mask with dropout */
     if (!s->flash && s->recompute != FL_RC_SELECTIVE)
-        full += 5.0 * a / t * sq * sq * b; /* Korthikanti: scores, softmax, dropout mask */
+        full += (4.0 + (s->dropout ? 1 : 0)) * a / t * sq * sq * b;
     if (s->recompute == FL_RC_FULL)
         full = T * h * e / sp;                  /* only the layer input survives */
     return full;
@@ -218,16 +240,10 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
                                   fl_train_layer_cost *c)
 {
     const fl_model *m = s->model;
-    double e = fl_dtype_bytes(s->compute_dtype);
-    if (e < 2 && s->compute_dtype != FL_DT_FP32)
-        e = 2; /* fp8 compute keeps 16-bit activations */
-    double t = tp > 0 ? tp : 1;
-    double b = s->micro_batch, sq = s->seq_len, h = m->hidden, a = m->heads, f = m->ffn;
-    double T = b * sq;
-    double kvd = h / a * m->kv_heads;
-    int gelu = m->activation == FL_ACT_GELU;
-    int moe = m->experts > 1;
-    double sp = s->sequence_parallel ? t : 1; /* norms/residuals split over tp with sequence parallel */
+    layer_shape L;
+    shape_of(s, tp, &L);
+    double e = L.e, t = L.t, b = L.b, sq = L.sq, h = L.h, a = L.a, f = L.f, T = L.T, kvd = L.kvd, sp = L.sp;
+    int gelu = L.gelu, moe = L.moe;
     memset(c, 0, sizeof *c);
 
     /* --- forward --- */
@@ -255,7 +271,7 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
                 gemm_time(p, T, f / t, h, e, BWD_GEMM_FACTOR) + gemm_time(p, f / t, h, T, e, BWD_GEMM_FACTOR);
         mlp_flops = 2 * T * nmat * h * f / t;
     }
-    double act_tokens = moe ? T * m->top_k : T;
+    double act_tokens = L.act_tokens;
     double act_f = mem_time(p, act_tokens * f / t * e * (gelu ? 2 : 3));
     double act_b = mem_time(p, act_tokens * f / t * e * (gelu ? 3 : 5));
     /* two norms and two residual adds on [T, h] (split by tp under sequence parallelism); with

@@ -314,6 +314,14 @@ static void test_dropout_and_accumulation(void **state)
         assert_true(f1 > f0 && b1 > b0);
         if (!flash) /* the dropout pass over the [b, a, s, s] probabilities */
             assert_true(f1 > 1.03 * f0);
+        /* the masks are kept for backward: 2 bytes per token x hidden (residual branches), and
+         * 1 per score with materialised attention (Korthikanti's 34 s b h + 5 a s^2 b) */
+        s.dropout = 0;
+        double m0 = fl_train_layer_act_bytes(cat, &s, a100, 1);
+        s.dropout = 1;
+        double m1 = fl_train_layer_act_bytes(cat, &s, a100, 1);
+        double sbh = 4.0 * 2048 * s.model->hidden, as2b = 4.0 * s.model->heads * 2048.0 * 2048.0;
+        assert_true(fabs(m1 - m0 - 2 * sbh - (flash ? 0 : as2b)) < 1e-6 * m0);
     }
     /* One stage, the same 32 sequences as 32 micro-batches of 1 or 16 of 2: the time beyond the
      * micro-batches' layer time grows by at least the 16 extra accumulation passes over the
