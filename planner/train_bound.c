@@ -26,13 +26,14 @@
 #define BOUND_SLACK 1e-6 /* relative margin over floating-point noise in the sums above */
 
 /* Best per-GPU layer throughput r(g) (token-layers per second) of each GPU type in the pool, and
- * the smallest edge-to-layer time ratios; 0 when the setup list is empty. */
-static void layer_rates(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, double *rate,
+ * the smallest edge-to-layer time ratios. Returns 0 when there is no setting to rate (no valid
+ * micro-batch size: the planner reports that error itself). */
+static int layer_rates(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool, double *rate,
                         double *eps_first, double *eps_last)
 {
     int mb[16], nmb = 0;
-    if (fl_tp_micro_batches(job, mb, &nmb, NULL))
-        nmb = 0;
+    if (fl_tp_micro_batches(job, mb, &nmb, NULL) || nmb == 0)
+        return 0;
     fl_recompute rcs[3] = {FL_RC_NONE, FL_RC_SELECTIVE, FL_RC_FULL};
     int nrc = job->recompute == FL_RC_AUTO ? 3 : 1;
     if (nrc == 1)
@@ -73,6 +74,7 @@ static void layer_rates(const fl_catalog *cat, const fl_job *job, const fl_tp_po
         *eps_first = 0;
     if (*eps_last == HUGE_VAL)
         *eps_last = 0;
+    return 1;
 }
 
 typedef struct knap_item {
@@ -128,7 +130,8 @@ double fl_tp_pool_bound(const fl_catalog *cat, const fl_job *job, const fl_tp_po
     if (!rate || !it || !it2)
         goto done;
     double ef, el;
-    layer_rates(cat, job, pool, rate, &ef, &el);
+    if (!layer_rates(cat, job, pool, rate, &ef, &el))
+        goto done;
     double layers = job->model.layers + ef + el;
     if (!(layers > 0))
         goto done;
