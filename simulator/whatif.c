@@ -6,12 +6,9 @@
  * Every shortcut gives what planning from scratch at each event gives (tests/matching). */
 #include "simulator/whatif_cache.h"
 #include "matching/replan.h"
-#include "planner/train_regions.h"
 #include "common/plan.h"
 #include "common/error.h"
-#include "common/json_util.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
