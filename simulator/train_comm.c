@@ -14,6 +14,5 @@ double fl_train_p2p_time(const fl_catalog *cat, int gpu, int za, int zb, int sam
         return bytes / p.link_bw + p.link_lat;
     }
     fl_link l = fl_catalog_link(cat, za, zb);
-    double bw = l.bandwidth > 0 ? l.bandwidth : 1e9;
-    return bytes / bw + (l.latency > 0 ? l.latency : 0);
+    return fl_train_link_transfer_time(bytes, l.bandwidth, l.latency);
 }

@@ -108,40 +108,36 @@ static inline double ceil_pos(double x)
     return t < x ? t + 1 : t;
 }
 
-/* Seconds of one GEMM [M,K] x [K,N] at `eff_scale` of the forward efficiency. Tensor cores
- * work in waves of output tiles over the SMs; the last partial wave costs a full one. */
-static double gemm_time(const fl_train_gpu_perf *p, double M, double N, double K, double e, double eff_scale)
-{
-    if (M <= 0 || N <= 0 || K <= 0)
-        return 0;
-    double tiles = ceil_pos(M / TILE_M) * ceil_pos(N / TILE_N);
-    double waves = ceil_pos(tiles / p->sms);
-    double tile_t = 2.0 * TILE_M * TILE_N * K / (p->gemm_eff * eff_scale * p->peak_flops / p->sms);
-    double tc = waves * tile_t;
-    /* never faster than the useful FLOPs at peak efficiency nor than moving the operands */
-    double tf = 2.0 * M * N * K / (p->gemm_eff * eff_scale * p->peak_flops);
-    double tm = (M * K + K * N + M * N) * e / p->hbm_bw;
-    double t = max_d(max_d(tc, tf), tm) + KERNEL_OVERHEAD_S;
-    return max_d(t, KERNEL_FLOOR_S);
-}
-
-/* Seconds of one batched GEMM: `batch` independent [M,K] x [K,N] products in one kernel (the
- * attention's per-head products). All the products' output tiles share the waves over the SMs;
- * a narrow N (the head dimension) runs on a tile of N rounded up to 64 columns rather than the
- * full 256. */
-static double batched_gemm_time(const fl_train_gpu_perf *p, double batch, double M, double N, double K, double e,
-                                double eff_scale)
+/* Seconds of one kernel running `batch` independent GEMMs [M,K] x [K,N] at `eff_scale` of the
+ * forward efficiency, on output tiles TILE_M x tn. Tensor cores work in waves of output tiles
+ * over the SMs (all the products' tiles share them); the last partial wave costs a full one. */
+static double tiled_gemm_time(const fl_train_gpu_perf *p, double batch, double M, double N, double K, double e,
+                              double eff_scale, double tn)
 {
     if (batch <= 0 || M <= 0 || N <= 0 || K <= 0)
         return 0;
-    double tn = N < TILE_N ? ceil_pos(N / 64) * 64 : TILE_N;
     double tiles = batch * ceil_pos(M / TILE_M) * ceil_pos(N / tn);
     double waves = ceil_pos(tiles / p->sms);
     double tile_t = 2.0 * TILE_M * tn * K / (p->gemm_eff * eff_scale * p->peak_flops / p->sms);
+    /* never faster than the useful FLOPs at peak efficiency nor than moving the operands */
     double tf = batch * 2.0 * M * N * K / (p->gemm_eff * eff_scale * p->peak_flops);
     double tm = batch * (M * K + K * N + M * N) * e / p->hbm_bw;
     double t = max_d(max_d(waves * tile_t, tf), tm) + KERNEL_OVERHEAD_S;
     return max_d(t, KERNEL_FLOOR_S);
+}
+
+/* Seconds of one GEMM [M,K] x [K,N] on full TILE_M x TILE_N tiles. */
+static double gemm_time(const fl_train_gpu_perf *p, double M, double N, double K, double e, double eff_scale)
+{
+    return tiled_gemm_time(p, 1, M, N, K, e, eff_scale, TILE_N);
+}
+
+/* Seconds of one batched GEMM (the attention's per-head products): a narrow N (the head
+ * dimension) runs on a tile of N rounded up to 64 columns rather than the full 256. */
+static double batched_gemm_time(const fl_train_gpu_perf *p, double batch, double M, double N, double K, double e,
+                                double eff_scale)
+{
+    return tiled_gemm_time(p, batch, M, N, K, e, eff_scale, N < TILE_N ? ceil_pos(N / 64) * 64 : TILE_N);
 }
 
 /* Seconds of a memory-bound kernel moving `bytes` through HBM. */
@@ -182,7 +178,6 @@ double fl_train_head_params(const fl_model *m, int pipeline_split)
     return fin + head;
 }
 
-/* Activation bytes one layer keeps for backward per GPU (one micro-batch), analytic. */
 /* The sizes one transformer layer's cost and memory are computed from (one micro-batch). */
 typedef struct layer_shape {
     double e;          /* activation bytes per element (fp8 compute keeps 16-bit activations) */
@@ -197,9 +192,7 @@ typedef struct layer_shape {
 static void shape_of(const fl_train_setup *s, int tp, layer_shape *L)
 {
     const fl_model *m = s->model;
-    L->e = fl_dtype_bytes(s->compute_dtype);
-    if (L->e < 2 && s->compute_dtype != FL_DT_FP32)
-        L->e = 2;
+    L->e = fl_train_act_elem_bytes(s);
     L->t = tp > 0 ? tp : 1;
     L->b = s->micro_batch, L->sq = s->seq_len, L->h = m->hidden, L->a = m->heads, L->f = m->ffn;
     L->T = L->b * L->sq;
@@ -210,6 +203,7 @@ static void shape_of(const fl_train_setup *s, int tp, layer_shape *L)
     L->act_tokens = L->moe ? L->T * m->top_k : L->T;
 }
 
+/* Activation bytes one layer keeps for backward per GPU (one micro-batch), analytic. */
 static double act_bytes_analytic(const fl_train_setup *s, int tp)
 {
     const fl_model *m = s->model;
@@ -379,6 +373,34 @@ void fl_train_layer_cost_get(const fl_catalog *cat, const fl_train_setup *s, int
     fl_train_layer_cost_with(cat, &p, s, gpu, tp, c);
 }
 
+/* The query's setup at the measured point's shape (tp 1, no recomputation, no sequence
+ * parallelism): what the measurement is compared with. */
+static fl_train_setup measured_shape(const fl_train_setup *s, const fl_measured *r)
+{
+    fl_train_setup ms = *s;
+    ms.micro_batch = r->b;
+    ms.seq_len = r->s;
+    ms.recompute = FL_RC_NONE;
+    ms.sequence_parallel = 0;
+    return ms;
+}
+
+/* 1 when a measured point's activation bytes can correct the query's (same layout kept). */
+static int measured_act_applies(const fl_train_setup *s, int tp)
+{
+    return s->recompute != FL_RC_FULL && tp == 1 && !s->sequence_parallel;
+}
+
+/* Factor from the analytic to the measured activation bytes at the measured shape (1 when the
+ * point carries none or does not apply). */
+static double measured_act_scale(const fl_train_setup *s, int tp, const fl_measured *r)
+{
+    if (r->act_bytes <= 0 || !measured_act_applies(s, tp))
+        return 1;
+    fl_train_setup ms = measured_shape(s, r);
+    return r->act_bytes / act_bytes_analytic(&ms, 1);
+}
+
 void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp, const fl_train_setup *s, int gpu,
                               int tp, fl_train_layer_cost *c)
 {
@@ -391,11 +413,7 @@ void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp
         return;
     /* scale the analytic times of the query by measured/analytic at the measured shape (tp 1,
      * no recomputation): the measured point corrects the level, the model carries the shape */
-    fl_train_setup ms = *s;
-    ms.micro_batch = r->b;
-    ms.seq_len = r->s;
-    ms.recompute = FL_RC_NONE;
-    ms.sequence_parallel = 0;
+    fl_train_setup ms = measured_shape(s, r);
     fl_train_layer_cost ref;
     fl_train_layer_cost_analytic(&p, &ms, 1, &ref);
     double kf = r->fwd_s / ref.fwd_compute_s;
@@ -407,28 +425,18 @@ void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp
     double extra = c->bwd_compute_s - q0.bwd_compute_s; /* recomputation, scaled like forward */
     c->fwd_compute_s = q0.fwd_compute_s * kf;
     c->bwd_compute_s = q0.bwd_compute_s * kb + extra * kf;
-    if (r->act_bytes > 0 && s->recompute != FL_RC_FULL && tp == 1 && !s->sequence_parallel)
-        c->act_bytes *= r->act_bytes / ref.act_bytes;
+    c->act_bytes *= measured_act_scale(s, tp, r);
     c->measured = 1;
 }
 
 double fl_train_layer_act_bytes(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp)
 {
-    /* the act_bytes of fl_train_layer_cost_get without the timing model: the same analytic
-     * figure, scaled by the measured point exactly as there */
+    /* the act_bytes of fl_train_layer_cost_get without the timing model */
     double act = act_bytes_analytic(s, tp);
-    if (fl_catalog_measured_count(cat) == 0 || !s->flash || s->recompute == FL_RC_FULL || tp != 1 ||
-        s->sequence_parallel)
+    if (fl_catalog_measured_count(cat) == 0 || !s->flash || !measured_act_applies(s, tp))
         return act;
     const fl_measured *r = closest_measured(cat, s, gpu);
-    if (!r || r->act_bytes <= 0)
-        return act;
-    fl_train_setup ms = *s;
-    ms.micro_batch = r->b;
-    ms.seq_len = r->s;
-    ms.recompute = FL_RC_NONE;
-    ms.sequence_parallel = 0;
-    return act * (r->act_bytes / act_bytes_analytic(&ms, 1));
+    return r ? act * measured_act_scale(s, tp, r) : act;
 }
 
 void fl_train_layer_time(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, double *fwd_s,
@@ -453,7 +461,7 @@ void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *
 {
     fl_train_gpu_perf p = *pp;
     const fl_model *m = s->model;
-    double e = fl_dtype_bytes(s->compute_dtype) < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : fl_dtype_bytes(s->compute_dtype);
+    double e = fl_train_act_elem_bytes(s);
     double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
     double f = 0, b = 0;
     if (has_first) {

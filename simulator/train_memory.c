@@ -55,7 +55,7 @@ void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int 
     mp->state_bytes = w + g + o;
     /* ZeRO-3 gathers one layer's full weights at a time (two with prefetch) */
     mp->gather_bytes = s->zero_stage >= 3 && n_dp > 1 ? 2 * mp->layer_params / t * fl_dtype_bytes(s->compute_dtype) : 0;
-    double e = fl_dtype_bytes(s->compute_dtype) < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : fl_dtype_bytes(s->compute_dtype);
+    double e = fl_train_act_elem_bytes(s);
     double T = (double)s->micro_batch * s->seq_len, h = m->hidden;
     mp->e = e;
     mp->T = T;
@@ -73,10 +73,7 @@ double fl_train_mem_plan_states(const fl_train_mem_plan *mp, int layers, int has
     double params = layers * mp->layer_params + (has_first ? mp->embed_params : 0) +
                     (has_last ? mp->head_params[split] : 0);
     params /= t;
-    double states = params * mp->state_bytes;
-    if (mp->gather_bytes > 0)
-        states += mp->gather_bytes;
-    return states;
+    return params * mp->state_bytes + mp->gather_bytes;
 }
 
 double fl_train_mem_plan_stage(const fl_train_mem_plan *mp, double act_bytes, double act_full_bytes, int layers,
@@ -85,7 +82,6 @@ double fl_train_mem_plan_stage(const fl_train_mem_plan *mp, double act_bytes, do
     return fl_train_mem_plan_total(mp, fl_train_mem_plan_states(mp, layers, has_first, has_last), act_bytes,
                                    act_full_bytes, layers, has_first, has_last, in_flight);
 }
-
 
 double fl_train_stage_memory_from(const fl_train_setup *s, const fl_train_layer_cost *c, double act_full_bytes,
                                   int tp, int layers, int has_first, int has_last, double in_flight, int dp)

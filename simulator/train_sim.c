@@ -71,7 +71,7 @@ typedef struct layer_entry {
     fl_train_gpu_perf perf;
     fl_train_mem_plan mem;             /* memory figures of this tp at the plan's dp */
     int k_nl;                          /* middle-stage layer count and DP link of the figures below */
-    double k_bw, k_lat, k_ar, k_opt, k_states, k_inv_nl;
+    double k_bw, k_lat, k_ar, k_opt, k_states, k_inv_nl; /* k_inv_nl = 1 / k_nl: no division per stage */
     double acc_per_param, acc_layer;   /* gradient accumulation seconds per parameter / per layer, one micro-batch */
 } layer_entry;
 
@@ -125,12 +125,8 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     /* every micro-batch adds its weight gradients into the accumulated gradient, a memory-bound
      * pass outside the GEMMs (PyTorch autograd's AccumulateGrad, Megatron-LM's DDP main_grad.add_):
      * read the new 16-bit gradient, read and write the accumulator in the gradient dtype */
-    {
-        double ce = fl_dtype_bytes(s->compute_dtype);
-        ce = ce < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : ce;
-        e->acc_per_param = (ce + 2 * fl_dtype_bytes(s->grad_dtype)) / (tp * e->perf.hbm_bw);
-        e->acc_layer = e->acc_per_param * fl_train_layer_params(s->model);
-    }
+    e->acc_per_param = (fl_train_act_elem_bytes(s) + 2 * fl_dtype_bytes(s->grad_dtype)) / (tp * e->perf.hbm_bw);
+    e->acc_layer = e->acc_per_param * fl_train_layer_params(s->model);
     e->node_gpus = fl_train_node_gpus(cat, gpu);
     e->edge_done[0] = e->edge_done[1] = 0;
     fl_train_mem_plan_init(&e->mem, s, tp, n_dp);
@@ -399,7 +395,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     int n_dp = 0;
     for (int i = 0; i < n_pipes; i++)
         n_dp += pipes[i].replicas;
-    double e = fl_dtype_bytes(s->compute_dtype) < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : fl_dtype_bytes(s->compute_dtype);
+    double e = fl_train_act_elem_bytes(s);
     double T = (double)s->micro_batch * s->seq_len;
     double grad_b = fl_dtype_bytes(s->grad_dtype);
     double layer_params = fl_train_layer_params(m);
@@ -484,10 +480,10 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                     key_za = st->zone, key_zb = nx->zone;
                     if (one_node) {
                         p2p_last = bytes / le->link_bw + le->link_lat;
-                    } else { /* as fl_train_p2p_time across nodes */
+                    } else { /* as fl_train_p2p_time across nodes, with the link memoised */
                         double bw, lat;
                         zone_link(&lm, st->zone, nx->zone, &bw, &lat);
-                        p2p_last = bytes / (bw > 0 ? bw : 1e9) + (lat > 0 ? lat : 0);
+                        p2p_last = fl_train_link_transfer_time(bytes, bw, lat);
                     }
                 }
                 p2p[j] = p2p_last;

@@ -34,6 +34,13 @@ typedef struct fl_train_setup {
                                    0: none (usual in current LLM pre-training) */
 } fl_train_setup;
 
+/* Bytes of one activation element: the compute dtype's, 16-bit when computing in fp8 or below. */
+static inline double fl_train_act_elem_bytes(const fl_train_setup *s)
+{
+    double e = fl_dtype_bytes(s->compute_dtype);
+    return e < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : e;
+}
+
 /* Fill a setup from a parsed job (micro_batch = 1, interleave = 1, overlap on). */
 void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job);
 
@@ -94,6 +101,11 @@ double fl_train_stage_memory(const fl_catalog *cat, const fl_train_setup *s, int
                              int has_first, int has_last, int in_flight, int dp);
 /* Memory a training process can use on one GPU of this type. */
 double fl_train_memory_capacity(const fl_catalog *cat, int gpu);
+/* Seconds to send `bytes` over a catalog link (bandwidth <= 0: 1 GB/s, negative latency: 0). */
+static inline double fl_train_link_transfer_time(double bytes, double bw, double lat)
+{
+    return bytes / (bw > 0 ? bw : 1e9) + (lat > 0 ? lat : 0);
+}
 /* Seconds to send `bytes` between two GPUs in zones za, zb (same node when same_node). */
 double fl_train_p2p_time(const fl_catalog *cat, int gpu, int za, int zb, int same_node, double bytes);
 
@@ -195,7 +207,8 @@ static inline double fl_train_mem_plan_total(const fl_train_mem_plan *mp, double
     double acts = keep * layers * act_bytes;
     if (s->recompute == FL_RC_FULL && layers > 0)
         acts += act_full_bytes; /* one layer rebuilt during backward */
-    if (!has_first) /* stage input received from the previous stage (x / 1 is x) */
+    if (!has_first) /* stage input received from the previous stage; no division when x / 1 (the
+                     * usual case): this runs for every stage of every simulated plan */
         acts += mp->input_div != 1 ? keep * T * h * e / mp->input_div : keep * T * h * e;
     if (has_first) /* embedding output per micro-batch */
         acts += keep * T * h * e;
