@@ -113,19 +113,33 @@ static void warm_up(int p, int m, const double *f, const double *c, double *x)
  * of slope n(s') at b_t: lines arrive in non-decreasing slope as t decreases (convex hull trick;
  * each query walks from the previous peak), about O(p) instead of the p^2/2 cool-down ops.
  * cool_down below takes the same maximum when the stages have few distinct backward times. */
-static void cool_down_hull(int p, int m, const double *b, const double *c, double *x)
+/* Prefix sums of the cool-down climb: P[u] = sum over v < u of (b_v + c_v), u = 0..p. */
+static inline void climb_prefix(int p, const double *b, const double *c, double *P)
 {
-    double P[FL_TRAIN_MAX_STAGES + 1], K[FL_TRAIN_MAX_STAGES], A[FL_TRAIN_MAX_STAGES];
     P[0] = 0;
     for (int u = 0; u < p; u++)
         P[u + 1] = P[u] + (b[u] + c[u]);
+}
+
+/* Line k * x + a that stage t contributes to H (see cool_down_hull): slope n(t), offset x[t] + P[t]. */
+static inline void climb_line(int p, int m, int t, const double *x, const double *P, const double *b, double *k,
+                              double *a)
+{
+    int w = p - 1 - t < m ? p - 1 - t : m;
+    *k = w, *a = x[t] + P[t];
+    if (w == m) /* no steady op: its first backward comes first */
+        *k = m - 1, *a += b[t];
+}
+
+static void cool_down_hull(int p, int m, const double *b, const double *c, double *x)
+{
+    double P[FL_TRAIN_MAX_STAGES + 1], K[FL_TRAIN_MAX_STAGES], A[FL_TRAIN_MAX_STAGES];
+    climb_prefix(p, b, c, P);
     int h = 0, at = 0; /* hull lines K[i] * x + A[i], slopes increasing; at: last peak */
     double best = -1e300;
     for (int t = p - 1; t >= 0; t--) {
-        int w = p - 1 - t < m ? p - 1 - t : m;
-        double k = w, a = x[t] + P[t];
-        if (w == m) /* no steady op: its first backward comes first */
-            k = m - 1, a += b[t];
+        double k, a;
+        climb_line(p, m, t, x, P, b, &k, &a);
         /* add the line unless one of its slope is above; drop the lines it makes irrelevant */
         if (!(h > 0 && K[h - 1] == k && A[h - 1] >= a)) {
             if (h > 0 && K[h - 1] == k)
@@ -173,17 +187,13 @@ static FL_VEC void cool_down(int p, int m, const double *b, const double *c, dou
         }
         lane[t] = (unsigned char)l;
     }
-    P[0] = 0;
-    for (int u = 0; u < p; u++)
-        P[u + 1] = P[u] + (b[u] + c[u]);
+    climb_prefix(p, b, c, P);
     for (int l = 0; l < COOL_Q; l++)
         R[l] = -1e300;
     double best = -1e300;
     for (int t = p - 1; t >= 0; t--) {
-        int w = p - 1 - t < m ? p - 1 - t : m;
-        double k = w, a = x[t] + P[t];
-        if (w == m) /* no steady op: its first backward comes first */
-            k = m - 1, a += b[t];
+        double k, a;
+        climb_line(p, m, t, x, P, b, &k, &a);
         for (int l = 0; l < COOL_Q; l++) { /* R[l] = max(R[l], k * Q[l] + a) on every lane */
             double v = k * Q[l] + a;
             R[l] = v > R[l] ? v : R[l];
