@@ -11,6 +11,7 @@
  *   bench_whatif [JOB.json|-] [EVENTS|-] [TRACE_OUT.csv|-] [--check] [--threads N]   (- = defaults) */
 #include "flotilla/flotilla.h"
 #include "simulator/whatif_internal.h"
+#include "common/json_util.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -19,25 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
 
 static double wall_s(void)
 {
@@ -92,11 +74,11 @@ static char *make_trace(const fl_catalog *cat, int events, int *n_zones)
 /* Replay csv for the job at job_path; prints one summary; with check also the reference. */
 static int bench_job(const fl_catalog *cat, const char *job_path, const char *csv, int check, int threads)
 {
-    char *jt = slurp(job_path);
+    char *jt = NULL;
     fl_job *job;
     fl_error err;
-    if (!jt || fl_job_from_json(cat, jt, &job, &err)) {
-        fprintf(stderr, "job %s: %s\n", job_path, jt ? err.message : "cannot read (run from the source root)");
+    if (fl_read_file(job_path, "job", &jt, NULL, &err) || fl_job_from_json(cat, jt, &job, &err)) {
+        fprintf(stderr, "%s%s\n", err.message, jt ? "" : " (run from the source root)");
         free(jt);
         return 1;
     }

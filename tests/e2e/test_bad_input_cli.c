@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "tests/common/testutil.h"
+#include "common/json_util.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -37,20 +38,12 @@ static char cat_path[256], cur_path[256], job_path[256];
 static const char *JOB = "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"seq_len\":2048,"
                          "\"allow\":{\"gpus\":[\"A100-SXM-40GB\"]}}";
 
+/* The bytes of a file (NULL when it cannot be read), via the library's reader. */
 static char *slurp(const char *path, size_t *len)
 {
+    char *b = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t r = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    b[r] = '\0';
-    *len = r;
+    fl_read_file(path, NULL, &b, len, NULL);
     return b;
 }
 
