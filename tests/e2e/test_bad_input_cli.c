@@ -347,6 +347,10 @@ static void test_simulate(void **state)
 {
     (void)state;
     static const bad_case t[] = {
+        {1, "plan.job.dropout: 2 is out of range [0, 0.99]", NULL,
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"job\":{\"global_batch\":64,\"dropout\":2}," RES_A
+         "\"parallelism\":{\"micro_batch\":2,\"pipelines\":[{\"replicas\":4,\"micro_batches\":8,"
+         "\"stages\":[" STAGE(0, 24, 2) "]}]}}", NULL, {"simulate", "@F"}},
         {1, "plan.parallelism.pipelines[0].micro_batches: must be positive", NULL,
          PLAN_HEAD RES_A "\"parallelism\":{\"micro_batch\":2,\"pipelines\":[{\"replicas\":4,\"micro_batches\":0,"
          "\"stages\":[" STAGE(0, 24, 2) "]}]}}", NULL, {"simulate", "@F"}},
