@@ -43,11 +43,22 @@ typedef struct fl_serve_stats {
     int max_batch;                 /* largest batch seen on a replica */
     double kv_cache_tokens;        /* smallest replica KV capacity */
     size_t completed, rejected, preemptions, steps;
+    size_t events;                 /* simulator events handled (steps when stepping every iteration) */
 } fl_serve_stats;
 
-/* Simulate. Errors: FL_EINVAL when a class has no group to go to (shares), FL_ENOMEM. */
+/* Simulate. Errors: FL_EINVAL when a class has no group to go to (shares), FL_ENOMEM,
+ * FL_EINFEASIBLE (field "time_limit") when the calling thread's deadline passes. Decode runs
+ * between events are summed in closed form (cost grows with events, not tokens). */
 fl_status fl_serve_simulate(const fl_serve_group *groups, int n_groups, const fl_serve_workload *wl,
                             fl_serve_stats *out, fl_error *err);
+/* Internal reference: the same simulation stepping every engine iteration (tests, benchmarks). */
+fl_status fl_serve_simulate_stepping(const fl_serve_group *groups, int n_groups, const fl_serve_workload *wl,
+                                     fl_serve_stats *out, fl_error *err);
+/* Wall-clock deadline for the simulations of the calling thread (CLOCK_MONOTONIC seconds as
+ * returned by fl_serve_now; 0 = none). The serving planner sets it from --time-limit. */
+void fl_serve_set_deadline(double deadline);
+double fl_serve_get_deadline(void);
+double fl_serve_now(void);
 
 /* Read a trace CSV `TIMESTAMP,ContextTokens,GeneratedTokens` (TIMESTAMP in seconds or an ISO
  * datetime). Rows must be in time order; errors name `field` and the line. Caller frees *out. */
