@@ -302,7 +302,7 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
     char pc[200];
     snprintf(pc, sizeof pc, "%s.classes", p);
     if (!classes && trace)
-        return FL_OK;
+        goto slo; /* classes come from the trace; the SLO still applies */
     if (!json_is_array(classes) || json_array_size(classes) == 0)
         return fl_fail(err, FL_EINVAL, pc, "%s: expected a non-empty array of {input, output, share}", pc);
     if (json_array_size(classes) > FL_MAX_CLASSES)
@@ -330,6 +330,7 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
     sm->n_classes = (int)json_array_size(classes);
     if (fabs(sum - 1.0) > 1e-6)
         return fl_fail(err, FL_EINVAL, pc, "%s: shares sum to %g, they must sum to 1", pc, sum);
+slo:;
     json_t *slo = json_object_get(obj, "slo");
     snprintf(p, sizeof p, "%s.slo", path);
     if (slo && !json_is_null(slo)) {

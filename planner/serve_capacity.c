@@ -38,6 +38,8 @@ static int meets(const fl_serve_cfg *c, const fl_request_class *rc, double rate,
     wl.classes[0].share = 1;
     wl.n_requests = CAP_REQUESTS;
     wl.seed = seed;
+    wl.stop_ttft = ttft; /* stop as soon as the p90 is bound to miss (the outcome is then known) */
+    wl.stop_tpot = tpot;
     fl_serve_stats st;
     if (fl_serve_simulate(&g, 1, &wl, &st, NULL))
         return 0;

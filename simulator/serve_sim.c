@@ -147,6 +147,11 @@ typedef struct simctx {
     size_t preempt, steps;
     int max_batch;
     int stepping;      /* 1: one event per iteration (the reference path) */
+    /* early stop (workload stop_ttft / stop_tpot): requests over the bound, and how many make
+     * the p90 exceed it for sure */
+    double stop_ttft, stop_tpot;
+    size_t viol_ttft, viol_tpot, thr_ttft, thr_tpot;
+    size_t ttft_scan;  /* requests (in arrival order) before this one have been judged on TTFT */
 } simctx;
 
 static _Thread_local double sim_deadline; /* CLOCK_MONOTONIC seconds; 0: none */
@@ -263,8 +268,11 @@ static void rep_finish(simctx *s, replica *r, double t, size_t *completed, doubl
             if (q->pre[id] < q->target[id]) {
                 q->pre[id] += c;
                 if (q->pre[id] == q->target[id]) {
-                    if (q->gen[id] == 0)
+                    if (q->gen[id] == 0) {
                         q->first[id] = t;
+                        if (s->stop_ttft > 0 && (size_t)id >= s->ttft_scan && t - q->arrival[id] > s->stop_ttft)
+                            s->viol_ttft++;
+                    }
                     q->gen[id]++;
                 }
             } else {
@@ -273,6 +281,8 @@ static void rep_finish(simctx *s, replica *r, double t, size_t *completed, doubl
         }
         if (q->gen[id] >= q->output[id]) {
             q->done_t[id] = t;
+            if (s->stop_tpot > 0 && q->output[id] > 1 && (t - q->first[id]) / (q->output[id] - 1) > s->stop_tpot)
+                s->viol_tpot++;
             r->kv_used -= q->ctx[id];
             (*completed)++;
             *out_tokens += q->output[id];
@@ -507,6 +517,17 @@ static fl_status simulate(const fl_serve_group *groups, int n_groups, const fl_s
         s.q.first[i] = -1;
         s.q.done_t[i] = -1;
     }
+    /* p90 = sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]), lo = floor(0.9 (n - 1)): it exceeds a
+     * bound once n - lo values do */
+    s.stop_ttft = wl->stop_ttft;
+    s.stop_tpot = wl->stop_tpot;
+    {
+        size_t nt = 0;
+        for (size_t i = 0; i < n; i++)
+            nt += s.q.output[i] > 1;
+        s.thr_ttft = n - (size_t)floor(0.9 * (double)(n - 1));
+        s.thr_tpot = nt ? nt - (size_t)floor(0.9 * (double)(nt - 1)) : (size_t)-1;
+    }
     size_t next_arrival = 0, completed = 0, rejected = 0;
     double out_tokens = 0, kv_peak = 0;
     fl_status rc = FL_OK;
@@ -544,6 +565,7 @@ static fl_status simulate(const fl_serve_group *groups, int n_groups, const fl_s
                 if (l < bl) { bl = l; best = j; }
             }
             if (best < 0 || s.q.input[id] + s.q.output[id] > s.rep[best].kv_cap) {
+                s.q.done_t[id] = -2; /* rejected */
                 rejected++;
                 continue;
             }
@@ -575,6 +597,17 @@ static fl_status simulate(const fl_serve_group *groups, int n_groups, const fl_s
             rep_finish(&s, r, e.t, &completed, &out_tokens);
             r->busy = 0;
             to_start = e.who;
+            /* requests whose TTFT bound has passed are judged now: late, or still without a token */
+            while (s.stop_ttft > 0 && s.ttft_scan < next_arrival && s.q.arrival[s.ttft_scan] + s.stop_ttft < e.t) {
+                size_t i = s.ttft_scan++;
+                if (s.q.first[i] == -1 ? s.q.done_t[i] != -2 : s.q.first[i] - s.q.arrival[i] > s.stop_ttft)
+                    s.viol_ttft++;
+            }
+            if ((s.stop_ttft > 0 && s.viol_ttft >= s.thr_ttft) || (s.stop_tpot > 0 && s.viol_tpot >= s.thr_tpot)) {
+                rc = fl_fail(err, FL_EINFEASIBLE, "slo", "slo: %zu requests over the TTFT bound, %zu over the TPOT "
+                             "bound: the p90 cannot meet it", s.viol_ttft, s.viol_tpot);
+                break;
+            }
         }
         if (to_start >= 0) {
             replica *r = &s.rep[to_start];

@@ -30,6 +30,9 @@ typedef struct fl_serve_workload {
     size_t n_trace;
     size_t n_requests;             /* Poisson: how many requests to simulate */
     uint64_t seed;
+    /* > 0: stop early with FL_EINFEASIBLE (field "slo") as soon as enough requests have a TTFT
+     * (TPOT) above this that the p90 over all requests must exceed it (capacity search) */
+    double stop_ttft, stop_tpot;
 } fl_serve_workload;
 
 typedef struct fl_serve_stats {

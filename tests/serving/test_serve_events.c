@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "simulator/serve_sim.h"
+#include "common/job.h"
 #include "tests/common/testutil.h"
 
 #include <math.h>
@@ -235,6 +236,67 @@ static void test_deadline(void **state)
     assert_int_equal(st.completed, 20000);
 }
 
+/* The early stop (capacity search): it fires only when the p90 is sure to exceed the bound, and
+ * a run that meets the bound is unchanged by it. */
+static void test_early_stop(void **state)
+{
+    (void)state;
+    fl_serve_group g;
+    memset(&g, 0, sizeof g);
+    g.cfg = cfg("A100-SXM-80GB", "llama3-8b", 1);
+    g.count = 1;
+    g.class_share[0] = 1;
+    fl_serve_workload wl;
+    memset(&wl, 0, sizeof wl);
+    wl.n_classes = 1;
+    wl.classes[0] = (fl_request_class){1024, 300, 1};
+    wl.n_requests = 400;
+    wl.seed = 5;
+    int met = 0, stopped = 0;
+    for (int k = 0; k < 6; k++) {
+        wl.rate_rps = 2.0 + 4.0 * k; /* from easy to overloaded */
+        wl.stop_ttft = wl.stop_tpot = 0;
+        fl_serve_stats full, st;
+        assert_int_equal(fl_serve_simulate(&g, 1, &wl, &full, NULL), FL_OK);
+        double bt = 0.5, bp = 0.04;
+        wl.stop_ttft = bt;
+        wl.stop_tpot = bp;
+        fl_error err;
+        fl_status rc = fl_serve_simulate(&g, 1, &wl, &st, &err);
+        int meets = full.ttft_p90 <= bt && full.tpot_p90 <= bp;
+        if (meets) {
+            met++;
+            assert_int_equal(rc, FL_OK);
+            assert_true(full.ttft_p90 == st.ttft_p90 && full.tpot_p90 == st.tpot_p90 && full.steps == st.steps);
+        } else if (rc == FL_OK) {
+            /* not stopped: then the outcome itself shows the miss */
+            assert_false(st.ttft_p90 <= bt && st.tpot_p90 <= bp);
+        } else {
+            stopped++;
+            assert_int_equal(rc, FL_EINFEASIBLE);
+            assert_string_equal(err.field, "slo");
+        }
+    }
+    assert_true(met > 0 && stopped > 0);
+}
+
+/* A serving job replaying a trace keeps its SLO (it used to be dropped when classes were absent). */
+static void test_trace_job_keeps_slo(void **state)
+{
+    (void)state;
+    fl_job *job = NULL;
+    fl_error err;
+    const char *js = "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"workload\":{\"trace\":\"t.csv\"},"
+                     "\"slo\":{\"ttft_p90_s\":2,\"tpot_p90_s\":0.1}}";
+    assert_int_equal(fl_job_from_json(cat, js, &job, &err), FL_OK);
+    assert_true(job->serve[0].ttft_p90_s == 2 && job->serve[0].tpot_p90_s == 0.1);
+    fl_job_free(job);
+    const char *bad = "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"workload\":{\"trace\":\"t.csv\"},"
+                      "\"slo\":{\"ttft_p90_s\":-2}}";
+    assert_int_equal(fl_job_from_json(cat, bad, &job, &err), FL_EINVAL);
+    assert_non_null(strstr(err.message, "ttft_p90_s"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_trace_random),
         cmocka_unit_test(test_million_token_request),
         cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_early_stop),
+        cmocka_unit_test(test_trace_job_keeps_slo),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
