@@ -13,6 +13,7 @@ typedef struct fl_serve_request {
     double arrival;
     int input, output;
     int cls;           /* request class for routing */
+    long line;         /* line in the trace file (0 when not read from one) */
 } fl_serve_request;
 
 /* Replicas of one configuration and the fraction of each class's traffic they receive. */
@@ -69,6 +70,10 @@ fl_status fl_serve_trace_load(const char *path, const char *field, fl_serve_requ
                               fl_error *err);
 fl_status fl_serve_trace_parse(const char *text, const char *field, fl_serve_request **out, size_t *n,
                                fl_error *err);
+/* Every request must fit the model's context: input + output <= m->max_positions (when set), as a
+ * serving engine refuses longer requests. FL_EINVAL naming `field`, the line and its tokens. */
+fl_status fl_serve_trace_check_context(const fl_serve_request *reqs, size_t n, const fl_model *m, const char *field,
+                                       fl_error *err);
 /* Assign each trace request to the nearest class (log input/output); when n_classes is 0 on entry,
  * derive up to 3 classes from input-length terciles first. Also returns the trace's mean rate. */
 void fl_serve_trace_classify(fl_serve_request *reqs, size_t n, int *n_classes, fl_request_class *classes,
