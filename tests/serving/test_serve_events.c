@@ -188,7 +188,7 @@ static void test_million_token_request(void **state)
     g.cfg.kv_tokens = 1100000; /* a cache that holds it (the model check is the planner's job) */
     g.count = 1;
     g.class_share[0] = 1;
-    fl_serve_request r = {0, 5, 1000000, 0};
+    fl_serve_request r = {0, 5, 1000000, 0, 0};
     fl_serve_workload wl;
     memset(&wl, 0, sizeof wl);
     wl.n_classes = 1;
