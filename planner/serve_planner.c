@@ -480,10 +480,12 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
     ssol so = {0}, base = {0};
     json_t *doc = NULL;
     double tl = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 10.0;
-    /* the limit bounds the whole run: simulations of this thread stop at the deadline */
-    double deadline = fl_serve_now() + tl, saved_deadline = fl_serve_get_deadline();
+    /* a given limit bounds the whole run (simulations of this thread stop at the deadline); with
+     * none (0), only each MILP gets the default 10 s */
+    double deadline = opts && opts->time_limit_s > 0 ? fl_serve_now() + tl : INFINITY;
+    double saved_deadline = fl_serve_get_deadline();
     int cut = 0; /* 1: part of the run (a MILP, the baseline) was cut short by the limit */
-    fl_serve_set_deadline(deadline);
+    fl_serve_set_deadline(isfinite(deadline) ? deadline : 0);
     sp.cfgs = calloc(MAX_CFGS, sizeof *sp.cfgs);
     sp.cands = calloc(MAX_CANDS, sizeof *sp.cands);
     if (!sp.cfgs || !sp.cands) {
@@ -531,7 +533,7 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
             rc = time_limit_error(err, tl, round ? "re-solving after a plan missed the SLO" : "solving the MILP");
             goto done;
         }
-        if (!solve(&sp, -1, lam_fixed, job->budget_per_hour, time_left(deadline), &so)) {
+        if (!solve(&sp, -1, lam_fixed, job->budget_per_hour, fmin(tl, time_left(deadline)), &so)) {
             if (time_left(deadline) <= 0) {
                 rc = time_limit_error(err, tl, "solving the MILP");
                 goto done;
@@ -539,7 +541,7 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
             if (job->budget_per_hour > 0) {
                 /* tell whether the budget binds */
                 double b = job->budget_per_hour;
-                if (solve(&sp, -1, lam_fixed > 0 ? lam_fixed : 1.0, 0, time_left(deadline), &so)) {
+                if (solve(&sp, -1, lam_fixed > 0 ? lam_fixed : 1.0, 0, fmin(tl, time_left(deadline)), &so)) {
                     rc = fl_fail(err, FL_EINFEASIBLE, "job.budget_per_hour",
                                  "job.budget_per_hour: %g $/h is not enough; the cheapest plan meeting the SLO costs "
                                  "%.2f $/h",
