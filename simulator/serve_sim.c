@@ -105,10 +105,13 @@ typedef struct replica {
     int busy;
     double busy_since;
     uint64_t ev_seq;                       /* sequence number of the replica's live heap event */
-    /* decode run in progress (run_left > 0): run_left iterations remain counting the current one,
-     * which started at run_t and lasts run_f; each later iteration lasts run_s longer */
+    /* run in progress (run_left > 0): run_left iterations remain counting the current one, which
+     * started at run_t and lasts run_f; each later iteration lasts run_s longer. run_p < 0: every
+     * running sequence decodes; else run[0..run_p) decode, run[run_p] prefills run_c tokens per
+     * iteration and the later ones wait for token budget */
     long run_left;
     double run_t, run_f, run_s;
+    int run_p, run_c;
     /* stats */
     double q_area, kv_area, last_t;
     size_t qmax;
@@ -303,7 +306,9 @@ static void run_advance(simctx *s, replica *r, long J, double *kv_peak)
     if (J <= 0)
         return;
     reqs *q = &s->q;
-    double n = r->nrun, f = r->run_f, sl = r->run_s, jd = (double)J;
+    int nd = r->run_p < 0 ? r->nrun : r->run_p; /* decoding sequences */
+    double n = r->run_p < 0 ? r->nrun : (double)r->run_p + r->run_c; /* KV tokens added per iteration */
+    double f = r->run_f, sl = r->run_s, jd = (double)J;
     rep_account(r, r->run_t + f); /* the rest of the current iteration */
     double m = jd - 1;            /* iterations 1..J-1 in full: i lasts f + sl*i with kv_used + i*n cached */
     if (m > 0) {
@@ -318,10 +323,15 @@ static void run_advance(simctx *s, replica *r, long J, double *kv_peak)
     r->run_f = f + sl * jd;
     r->run_left -= J;
     r->kv_used += jd * n;
-    for (int i = 0; i < r->nrun; i++) {
+    for (int i = 0; i < nd; i++) {
         int id = r->run[i];
         q->ctx[id] += (int)J;
         q->gen[id] += (int)J;
+    }
+    if (r->run_p >= 0) {
+        int id = r->run[r->run_p];
+        q->ctx[id] += (int)J * r->run_c;
+        q->pre[id] += (int)J * r->run_c;
     }
     s->steps += (size_t)J;
     if (r->kv_used > *kv_peak * r->kv_cap)
@@ -344,39 +354,78 @@ static long run_done_by(const replica *r, double t)
     return lo;
 }
 
-/* rep_schedule has just planned iteration 0 (duration dt, at time t). When it is a pure decode
- * iteration (nrun_before and preempt_before unchanged: nobody admitted or preempted; every running
- * sequence decodes one token), extend it into a run of K identical iterations: K is bounded by
- * the shortest remaining request (its completing iteration ends the run) and by the KV cache
- * (each iteration adds nrun tokens; one that would overflow it preempts). A waiting head that
- * is not admissible now stays so while the cache only grows. The step time comes from two
- * evaluations of fl_serve_step_time (affine in kv_read; a third point checks it, and anything
- * not affine falls back to stepping). Returns the run's total duration (dt when no run). */
+/* rep_schedule has just planned iteration 0 (duration dt, at time t); nobody was admitted or
+ * preempted (nrun_before, preempt_before unchanged). Extend it into a run of K iterations of the
+ * same shape when it is
+ *  - pure decode: every running sequence decodes one token. A waiting head that is not
+ *    admissible now stays so while the cache only grows; an arrival into an empty queue cuts the
+ *    run (main loop). Or
+ *  - a long prefill: run[0..p) decode, run[p] prefills a chunk that takes the rest of the token
+ *    budget without finishing its prompt, the later ones get no budget (nobody can be admitted).
+ * K is bounded by the shortest remaining decode (its completing iteration ends the run), by the
+ * prompt (its last chunk is stepped) and by the KV cache (an iteration that would overflow it
+ * preempts). Along the run only kv_read (and the chunk's attention pairs) grow linearly; the
+ * step time is affine in them, so it comes from two evaluations of fl_serve_step_time, a third
+ * checks it (anything not affine to 1e-9 falls back to stepping). Returns the run's duration. */
 static double run_plan(simctx *s, replica *r, double t, double dt, int nrun_before, size_t preempt_before,
                        const stepinfo *si, double next_arrival)
 {
+    reqs *q = &s->q;
     if (s->stepping || r->nrun != nrun_before || s->preempt != preempt_before || r->nrun < 1)
         return dt;
-    double n = r->nrun, kvread = si->kvread;
-    /* pure decode: one token for each running sequence, no prefill work */
-    if (si->pairs != 0 || si->tokens != n || si->seqs != n || si->rmin < 0)
+    double n = r->nrun;
+    int p = -1, c = 0;
+    long K;
+    double grow, dpairs, dkv; /* per iteration: KV tokens added, pairs and kv_read growth */
+    if (si->pairs == 0 && si->tokens == n && si->seqs == n && si->rmin >= 0) {
+        /* an arrival due within two iterations would likely cut the run at once */
+        if (r->wlen == 0 && next_arrival < t + 2 * dt)
+            return dt;
+        K = si->rmin;
+        grow = n;
+        dpairs = 0;
+        dkv = n;
+    } else if (si->pairs > 0 && si->tokens == FL_SERVE_MAX_STEP_TOKENS) {
+        for (int i = 0; i < r->nrun; i++) {
+            int id = r->run[i];
+            if (p >= 0) {
+                if (q->chunk[id] != 0)
+                    return dt;
+            } else if (q->pre[id] >= q->target[id]) {
+                if (q->chunk[id] != 1)
+                    return dt;
+            } else {
+                if (q->chunk[id] <= 0 || q->pre[id] + q->chunk[id] >= q->target[id])
+                    return dt;
+                p = i;
+                c = q->chunk[id];
+            }
+        }
+        if (p < 0)
+            return dt;
+        long rem = q->target[r->run[p]] - q->pre[r->run[p]];
+        K = (rem + c - 1) / c - 1; /* iterations whose chunk is c and leaves some prompt */
+        if (p > 0 && si->rmin < K)
+            K = si->rmin;
+        grow = (double)p + c;
+        dpairs = (double)c * c;
+        dkv = p;
+    } else {
         return dt;
-    long rmin = si->rmin;
-    /* an arrival due within two iterations would likely cut the run at once */
-    if (r->wlen == 0 && next_arrival < t + 2 * dt)
-        return dt;
-    double room = floor((r->kv_cap - r->kv_used) / n);
-    long K = rmin;
+    }
+    double room = floor((r->kv_cap - r->kv_used) / grow);
     if (room + 1 < (double)K)
         K = (long)room + 1;
     if (K < 2)
         return dt;
     double kd = (double)K;
-    double fl = fl_serve_step_time(r->cfg, n, n, 0, kvread + (kd - 1) * n, NULL, NULL);
+    double fl = fl_serve_step_time(r->cfg, si->tokens, si->seqs, si->pairs + (kd - 1) * dpairs,
+                                   si->kvread + (kd - 1) * dkv, NULL, NULL);
     double sl = (fl - dt) / (kd - 1);
     if (K >= 3) {
         double mid = floor((kd - 1) / 2);
-        double fm = fl_serve_step_time(r->cfg, n, n, 0, kvread + mid * n, NULL, NULL);
+        double fm = fl_serve_step_time(r->cfg, si->tokens, si->seqs, si->pairs + mid * dpairs, si->kvread + mid * dkv,
+                                       NULL, NULL);
         if (fabs(fm - (dt + sl * mid)) > 1e-9 * fm)
             return dt;
     }
@@ -386,6 +435,8 @@ static double run_plan(simctx *s, replica *r, double t, double dt, int nrun_befo
     r->run_t = t;
     r->run_f = dt;
     r->run_s = sl;
+    r->run_p = p;
+    r->run_c = c;
     return kd * dt + sl * kd * (kd - 1) / 2;
 }
 
@@ -578,7 +629,7 @@ static fl_status simulate(const fl_serve_group *groups, int n_groups, const fl_s
                 rc = fl_fail(err, FL_ENOMEM, "simulation", "out of memory");
                 break;
             }
-            if (r->run_left > 1 && wlen_before == 0) {
+            if (r->run_left > 1 && wlen_before == 0 && r->run_p < 0) {
                 /* the newcomer may be admitted at the next iteration boundary: end the run there */
                 r->run_left = 1;
                 if (heap_push(&h, r->run_t + r->run_f, best, &r->ev_seq)) {
