@@ -68,6 +68,20 @@ static void test_million_token_request_plans(void **state)
     cli_result_free(&r);
 }
 
+/* The repro's 28,112-token request on a model whose context holds it: a plan (any GPU allowed). */
+static void test_repro_on_long_context_model_plans(void **state)
+{
+    (void)state;
+    in_dir("traces");
+    cli_result r = run_cli(NULL, "plan", "job-long-output-28k.json", "--json", "--time-limit", "600", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *doc = cli_json(&r);
+    assert_non_null(doc);
+    assert_true(json_is_true(json_object_get(json_object_get(doc, "simulation"), "meets_slo")));
+    json_decref(doc);
+    cli_result_free(&r);
+}
+
 static void test_time_limit_bounds_run(void **state)
 {
     (void)state;
@@ -96,6 +110,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_longer_than_context),
         cmocka_unit_test(test_million_token_request_plans),
+        cmocka_unit_test(test_repro_on_long_context_model_plans),
         cmocka_unit_test(test_time_limit_bounds_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
