@@ -4,6 +4,8 @@
 #include "profiles/csv.h"
 #include "common/error.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,13 @@ static void pool_free(fl_strpool *p)
 
 /* ---- schema ---- */
 
+/* Columns added in schema version 2: measured rows carry their model, tp, out-of-memory flag and
+ * the whole row as JSON (members beyond the fixed columns are read from it); on-prem nodes carry
+ * their declared network (NIC bandwidth and latency, intra-node link). */
+#define MEASURED_V2_COLUMNS ", model TEXT, tp INTEGER, oom INTEGER NOT NULL DEFAULT 0, row TEXT"
+#define NODES_V2_COLUMNS \
+    ", nic_bw_bytes_per_s REAL, nic_latency_s REAL, link_type TEXT, link_bw_bytes_per_s REAL"
+
 static const char *schema_sql =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE gpus(name TEXT PRIMARY KEY COLLATE NOCASE, vendor TEXT NOT NULL, architecture TEXT,"
@@ -82,10 +91,25 @@ static const char *schema_sql =
     " network_bw_bytes_per_s REAL, source TEXT NOT NULL, PRIMARY KEY(zone, instance_type));"
     "CREATE TABLE measured(id INTEGER PRIMARY KEY, gpu TEXT NOT NULL REFERENCES gpus(name), kind TEXT NOT NULL,"
     " dtype TEXT, h INTEGER, a INTEGER, ffn INTEGER, s INTEGER, b INTEGER, m INTEGER, n INTEGER, k INTEGER,"
-    " fwd_s REAL, fwdbwd_s REAL, act_bytes REAL, seconds REAL, bytes REAL, source TEXT NOT NULL);"
+    " fwd_s REAL, fwdbwd_s REAL, act_bytes REAL, seconds REAL, bytes REAL, source TEXT NOT NULL"
+    MEASURED_V2_COLUMNS ");"
     "CREATE TABLE nodes(name TEXT PRIMARY KEY, zone TEXT NOT NULL REFERENCES zones(zone),"
     " gpu TEXT NOT NULL REFERENCES gpus(name), gpu_count INTEGER NOT NULL CHECK(gpu_count > 0),"
-    " memory_bytes REAL, nvlink INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL);";
+    " memory_bytes REAL, nvlink INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL" NODES_V2_COLUMNS ");";
+
+/* Migration from schema version 1: the same columns, added to existing tables. */
+static const char *migrate_v1_sql =
+    "BEGIN;"
+    "ALTER TABLE measured ADD COLUMN model TEXT;"
+    "ALTER TABLE measured ADD COLUMN tp INTEGER;"
+    "ALTER TABLE measured ADD COLUMN oom INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE measured ADD COLUMN row TEXT;"
+    "ALTER TABLE nodes ADD COLUMN nic_bw_bytes_per_s REAL;"
+    "ALTER TABLE nodes ADD COLUMN nic_latency_s REAL;"
+    "ALTER TABLE nodes ADD COLUMN link_type TEXT;"
+    "ALTER TABLE nodes ADD COLUMN link_bw_bytes_per_s REAL;"
+    "PRAGMA user_version=2;"
+    "COMMIT;";
 
 static const struct { const char *file, *table; } builtin_tables[] = {
     {"gpus.csv", "gpus"},           {"models.csv", "models"},
@@ -372,6 +396,52 @@ static void row_offering(fl_catalog *cat, sqlite3_stmt *st, void *p)
     o->gpu_index = -1;
 }
 
+/* String member `key` of a stored row, interned in the catalog's pool (NULL when absent). */
+static const char *row_str(fl_catalog *cat, json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? pool_dup(&cat->strings, json_string_value(v)) : NULL;
+}
+
+/* Numeric member (first present of key / alt), 0 when absent. */
+static double row_num(json_t *o, const char *key, const char *alt)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v && alt)
+        v = json_object_get(o, alt);
+    return json_is_number(v) ? json_number_value(v) : json_is_true(v) ? 1 : 0;
+}
+
+/* The schema-v2 members of a measured row, read from its stored JSON (written by the importer,
+ * which validated them and filled inherited members in). */
+static void measured_from_row(fl_catalog *cat, fl_measured *m)
+{
+    json_t *o = json_loads(m->json, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    m->framework = row_str(cat, o, "framework");
+    m->engine = row_str(cat, o, "engine");
+    m->attention = row_str(cat, o, "attention");
+    m->optimizer = row_str(cat, o, "optimizer");
+    m->impl = row_str(cat, o, "impl");
+    m->layers = (int)row_num(o, "layers", NULL);
+    m->vocab = (int)row_num(o, "vocab", NULL);
+    m->kv_heads = (int)row_num(o, "kv_heads", NULL);
+    m->positions = (int)row_num(o, "positions", NULL);
+    m->grad_accum = (int)row_num(o, "grad_accum", NULL);
+    m->tied_embeddings = row_num(o, "tied_embeddings", NULL) != 0;
+    m->recompute = row_num(o, "recompute", NULL) != 0;
+    m->gpus = (int)row_num(o, "gpus", NULL);
+    m->peak_alloc_bytes = row_num(o, "peak_alloc_bytes", NULL);
+    m->peak_reserved_bytes = row_num(o, "peak_reserved_bytes", NULL);
+    m->params = row_num(o, "params", NULL);
+    m->weight_bytes = row_num(o, "weight_bytes", NULL);
+    m->kv_bytes = row_num(o, "kv_bytes", NULL);
+    json_decref(o);
+}
+
 static void row_measured(fl_catalog *cat, sqlite3_stmt *st, void *p)
 {
     fl_measured *m = p;
@@ -393,6 +463,12 @@ static void row_measured(fl_catalog *cat, sqlite3_stmt *st, void *p)
     m->bytes = col_d(st, 15);
     m->source = col_s(cat, st, 16);
     m->gpu_index = -1;
+    m->model = sqlite3_column_type(st, 17) == SQLITE_NULL ? NULL : col_s(cat, st, 17);
+    m->tp = sqlite3_column_int(st, 18) > 0 ? sqlite3_column_int(st, 18) : 1;
+    m->oom = sqlite3_column_int(st, 19) != 0;
+    m->json = sqlite3_column_type(st, 20) == SQLITE_NULL ? NULL : col_s(cat, st, 20);
+    if (m->json)
+        measured_from_row(cat, m);
 }
 
 static void row_node(fl_catalog *cat, sqlite3_stmt *st, void *p)
@@ -516,7 +592,7 @@ fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err)
         return rc;
     cat->offerings = a;
     if ((rc = load_rows(cat, "SELECT gpu, kind, dtype, h, a, ffn, s, b, m, n, k, fwd_s, fwdbwd_s, act_bytes,"
-                        " seconds, bytes, source FROM measured ORDER BY id",
+                        " seconds, bytes, source, model, tp, oom, row FROM measured ORDER BY id",
                         sizeof(fl_measured), &a, &cat->n_measured, row_measured, err)))
         return rc;
     cat->measured = a;
@@ -630,6 +706,10 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
         if (ver > FL_CATALOG_SCHEMA_VERSION) {
             rc = fl_fail(err, FL_ECATALOG, "catalog", "catalog %s has schema version %d; this flotilla reads up to %d",
                          path, ver, FL_CATALOG_SCHEMA_VERSION);
+            goto fail;
+        }
+        if (ver == 1 && (rc = fl_catalog_exec(cat, migrate_v1_sql, err))) {
+            sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
         }
     }

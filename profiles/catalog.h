@@ -6,7 +6,7 @@
 #include "flotilla/fl_catalog.h"
 #include <sqlite3.h>
 
-#define FL_CATALOG_SCHEMA_VERSION 1
+#define FL_CATALOG_SCHEMA_VERSION 2
 
 typedef struct fl_strpool fl_strpool;
 

@@ -96,8 +96,26 @@ typedef struct fl_measured {
     int h, a, ffn, s, b;    /* layer shape (kind "layer"); 0 where not applicable */
     long m, n, k;           /* GEMM shape (kind "gemm") */
     double fwd_s, fwdbwd_s, act_bytes;  /* per layer */
-    double seconds, bytes;  /* gemm / memcpy */
+    double seconds, bytes;  /* gemm / memcpy; whole-row seconds (iteration, prefill, decode step,
+                               optimizer step, collective) */
     const char *source;
+    /* schema v2 (catalogs of version 1 are migrated on open: these are then 0 / NULL) */
+    const char *model;      /* model name as written (train_iter, prefill, decode_step, decode) */
+    const char *framework;  /* training recipe ("megatron", "torch-amp"); NULL when not given */
+    const char *engine;     /* serving engine the row was measured with; NULL when not given */
+    const char *attention;  /* "flash" or "standard" (layer rows; NULL = flash) */
+    const char *optimizer;  /* optimizer_step: "adam", "adamw", "sgd" */
+    const char *impl;       /* optimizer_step: "fused", "foreach", "unfused" */
+    int tp;                 /* tensor-parallel degree of the measured run (1 when not given) */
+    int layers, vocab, kv_heads, positions, grad_accum; /* whole-model shape (train_iter, prefill, decode_step) */
+    int tied_embeddings;    /* train_iter: 1 when the LM head shares the embedding */
+    int recompute;          /* 1: full recomputation in the measured run */
+    int oom;                /* 1: the measured run went out of memory (no times) */
+    int gpus;               /* collective rows: group size */
+    double peak_alloc_bytes, peak_reserved_bytes; /* train_iter */
+    double params;          /* parameters (train_iter: of the model; optimizer_step: stepped) */
+    double weight_bytes, kv_bytes; /* serving rows: bytes one step reads */
+    const char *json;       /* the row as imported (compact JSON), for members not mapped above */
 } fl_measured;
 
 /* A concrete node of on-prem inventory (e.g. from `nvidia-smi -q -x`). */
