@@ -21,8 +21,8 @@ static void param_bytes(const fl_train_setup *s, double *w, double *g, double *o
     double e = fl_dtype_bytes(s->compute_dtype);
     *w = e;
     *g = fl_dtype_bytes(s->grad_dtype);
-    double master = s->master_weights && s->compute_dtype != FL_DT_FP32 ? 4 : 0;
-    double states = s->optimizer == FL_OPT_ADAM ? 8 : 4; /* Adam m+v fp32; SGD momentum */
+    double master = s->master_weights && !fl_dtype_is_fp32(s->compute_dtype) ? 4 : 0;
+    double states = s->optimizer == FL_OPT_SGD ? 4 : 8; /* Adam(W) m+v fp32; SGD momentum */
     *o = master + states;
 }
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const dtype_names[] = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", NULL};
+static const char *const dtype_names[] = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", "tf32", NULL};
 static const char *const recompute_names[] = {"none", "selective", "full", "auto", NULL};
 
 /* A plan document read into simulator structures (owned arrays). */
@@ -91,16 +91,18 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
     if (!json_is_object(job))
         return fl_fail(err, FL_EINVAL, "plan.job", "plan.job: expected an object");
     fl_status rc;
-    int rcmp = FL_RC_NONE, attn = 0, opt = 0;
+    int rcmp = FL_RC_NONE, attn = 0, opt = 0, impl = 0;
     double dropout = 0;
     static const char *const attns[] = {"flash", "standard", NULL};
-    static const char *const opts[] = {"adam", "sgd", NULL};
+    static const char *const opts[] = {"adam", "sgd", "adamw", NULL};
+    static const char *const impls[] = {"fused", "foreach", "unfused", NULL};
     if ((rc = opt_pos_int_max(job, "plan.job", "seq_len", 10000000L, &s->seq_len, err)) ||
         (rc = opt_pos_int_max(job, "plan.job", "global_batch", 100000000L, &d->global_batch, err)) ||
         (rc = fl_json_int(job, "plan.job", "zero_stage", 0, 3, &s->zero_stage, err)) ||
         (rc = fl_json_enum(job, "plan.job", "recompute", recompute_names, &rcmp, err)) ||
         (rc = fl_json_enum(job, "plan.job", "attention", attns, &attn, err)) ||
         (rc = fl_json_enum(job, "plan.job", "optimizer", opts, &opt, err)) ||
+        (rc = fl_json_enum(job, "plan.job", "optimizer_impl", impls, &impl, err)) ||
         (rc = fl_json_num(job, "plan.job", "train_tokens", 0, 1e20, &d->train_tokens, err)) ||
         (rc = fl_json_num(job, "plan.job", "dropout", 0, 0.99, &dropout, err)))
         return rc;
@@ -108,6 +110,15 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
     s->recompute = rcmp == FL_RC_AUTO ? FL_RC_NONE : (fl_recompute)rcmp;
     s->flash = attn == 0;
     s->optimizer = (fl_optimizer)opt;
+    s->optimizer_impl = (fl_optimizer_impl)impl;
+    json_t *fw = json_object_get(job, "framework");
+    if (fw && !json_is_null(fw)) {
+        int f = json_is_string(fw) ? fl_framework_parse(json_string_value(fw)) : -1;
+        if (f < 0)
+            return fl_fail(err, FL_EINVAL, "plan.job.framework", "plan.job.framework: unknown framework (known: "
+                           "megatron, torch-amp)");
+        s->framework = (fl_framework)f;
+    }
     json_t *pr = json_object_get(job, "precision");
     if (pr && !json_is_null(pr)) {
         if (!json_is_object(pr))
@@ -124,7 +135,7 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
             return rc;
         if (c >= 0) s->compute_dtype = (fl_dtype)c;
         if (g >= 0) s->grad_dtype = (fl_dtype)g;
-        if (s->compute_dtype == FL_DT_FP32)
+        if (fl_dtype_is_fp32(s->compute_dtype))
             s->master_weights = 0;
         if (s->compute_dtype == FL_DT_INT8 || s->compute_dtype == FL_DT_INT4)
             return fl_fail(err, FL_EINVAL, "plan.job.precision.compute",
@@ -512,7 +523,7 @@ fl_status fl_estimate_train(const fl_catalog *cat, const fl_estimate_query *q, f
         return fl_fail(err, FL_EINVAL, "dtype", "dtype: '%s' is not a training precision (bf16, fp16, fp32, fp8)",
                        q->dtype ? q->dtype : "");
     s.compute_dtype = (fl_dtype)dt;
-    s.master_weights = dt != FL_DT_FP32;
+    s.master_weights = !fl_dtype_is_fp32((fl_dtype)dt);
     s.grad_dtype = FL_DT_FP32;
     s.optimizer = FL_OPT_ADAM;
     int rc = fl_recompute_parse(q->recompute ? q->recompute : "none");

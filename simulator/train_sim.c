@@ -26,7 +26,7 @@
  * - fp32 master weights copied back to the 16-bit model weights (read 4, write e). */
 static double optimizer_bytes_per_param(const fl_train_setup *s, double e)
 {
-    int master = s->master_weights && s->compute_dtype != FL_DT_FP32;
+    int master = s->master_weights && !fl_dtype_is_fp32(s->compute_dtype);
     double g = fl_dtype_bytes(s->grad_dtype);
     double b = 0;
     if (master && g < 4)
@@ -34,7 +34,7 @@ static double optimizer_bytes_per_param(const fl_train_setup *s, double e)
     if (s->compute_dtype == FL_DT_FP16)
         b += 8;
     b += 4;
-    b += s->optimizer == FL_OPT_ADAM ? 28 : 20;
+    b += s->optimizer == FL_OPT_SGD ? 20 : 28;
     if (master)
         b += 4 + e;
     return b;
@@ -50,6 +50,8 @@ void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
     s->master_weights = job->master_weights;
     s->grad_dtype = job->grad_dtype;
     s->optimizer = job->optimizer;
+    s->optimizer_impl = job->optimizer_impl;
+    s->framework = job->framework;
     s->zero_stage = job->zero_stage;
     s->recompute = job->recompute == FL_RC_AUTO ? FL_RC_NONE : job->recompute;
     s->flash = job->flash;

@@ -21,6 +21,8 @@ typedef struct fl_train_setup {
     int master_weights;         /* fp32 master copy kept */
     fl_dtype grad_dtype;
     fl_optimizer optimizer;
+    fl_optimizer_impl optimizer_impl;
+    fl_framework framework;     /* the training recipe around the layers (docs/frameworks.md) */
     int zero_stage;             /* 0..3, sharded over the data-parallel group of the stage */
     fl_recompute recompute;     /* NONE, SELECTIVE or FULL (AUTO is resolved by the planner) */
     int flash;                  /* 1: memory-efficient attention (no s*s scores kept) */
@@ -38,7 +40,7 @@ typedef struct fl_train_setup {
 static inline double fl_train_act_elem_bytes(const fl_train_setup *s)
 {
     double e = fl_dtype_bytes(s->compute_dtype);
-    return e < 2 && s->compute_dtype != FL_DT_FP32 ? 2 : e;
+    return e < 2 ? 2 : e;
 }
 
 /* Fill a setup from a parsed job (micro_batch = 1, interleave = 1, overlap on). */
