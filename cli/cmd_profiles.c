@@ -13,10 +13,13 @@ static const char *help =
     "       flotilla profiles import --catalog PATH --offerings FILE.csv [--cloud aws|gcp|azure|lambda]\n"
     "       flotilla profiles import --catalog PATH --measured FILE.jsonl\n"
     "       flotilla profiles export TABLE [--json] [-o FILE]\n"
+    "       flotilla profiles calibrate [--gpu G] [--framework F] [--json] [-o FILE]\n"
     "\n"
     "Without --catalog the built-in catalog is used (read-only). `import` needs --catalog PATH:\n"
     "a PATH that does not exist yet is created from the built-in catalog first (and removed again\n"
-    "when the import fails). -o FILE writes the JSON of list, show and export to FILE.\n";
+    "when the import fails). -o FILE writes the JSON of list, show and export to FILE.\n"
+    "`calibrate` prints what the catalog's measured rows imply: the fitted parameters, each row's\n"
+    "residual under the fit and its leave-one-out residual (docs/calibration.md).\n";
 
 static double gb(double b) { return b / 1e9; }
 
@@ -249,6 +252,88 @@ typedef struct import_args {
     const char *xml, *csv, *jsonl, *zone, *node, *cloud;
 } import_args;
 
+static double num(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+/* The calibration report as tables: fitted figures, then rows with residual and leave-one-out. */
+static void print_calibration(json_t *doc)
+{
+    json_t *t = json_object_get(doc, "training"), *v;
+    size_t i;
+    printf("GPU figures fitted to their own rows:\n");
+    json_array_foreach(json_object_get(t, "gpus"), i, v)
+        printf("  %-16s GEMM efficiency %.3f (%d rows)   HBM efficiency %.3f (%d rows)\n",
+               json_string_value(json_object_get(v, "gpu")), num(v, "gemm_efficiency"),
+               (int)json_integer_value(json_object_get(v, "gemm_rows")), num(v, "hbm_efficiency"),
+               (int)json_integer_value(json_object_get(v, "memcpy_rows")));
+    json_t *ls = json_object_get(t, "layer_scales");
+    printf("decoder-layer scales (measured / modelled, %d rows, carried to every GPU): forward %.3f, backward %.3f\n",
+           (int)json_integer_value(json_object_get(ls, "rows")), num(ls, "fwd_scale"), num(ls, "bwd_scale"));
+    json_t *k = json_object_get(t, "kernels_and_layers");
+    printf("kernel and layer rows: median |residual| %.1f%%, leave-one-out median %.1f%% (max %.1f%%)\n",
+           100 * num(k, "median_abs_residual"), 100 * num(k, "loo_median_abs_residual"),
+           100 * num(k, "loo_max_abs_residual"));
+    json_array_foreach(json_object_get(t, "frameworks"), i, v) {
+        json_t *p = json_object_get(v, "params");
+        printf("\nframework %s (%s): launch %.1f us fwd / %.1f us bwd per kernel, checkpoint %.0f us per layer, "
+               "%.2f ms per iteration, elementwise passes at %.0f%% of copy bandwidth, loss %.1f bytes per logit, "
+               "allocator reserve %.0f%% of transient bytes\n",
+               json_string_value(json_object_get(v, "framework")),
+               json_is_true(json_object_get(v, "fitted")) ? "fitted" : "defaults", 1e6 * num(p, "launch_fwd_s"),
+               1e6 * num(p, "launch_bwd_s"), 1e6 * num(p, "ckpt_layer_s"), 1e3 * num(p, "iter_fixed_s"),
+               100 * num(p, "eltwise_bw_frac"), num(p, "loss_bytes_per_logit"), 100 * num(p, "reserve_frac"));
+        printf("  %-12s %-14s %3s %2s %3s | %9s %9s %7s %7s | %8s %8s | %s\n", "model", "gpu", "b", "ga", "rc",
+               "meas ms", "pred ms", "resid", "LOO", "alloc GB", "pred GB", "OOM meas/pred");
+        size_t j;
+        json_t *r;
+        json_array_foreach(json_object_get(v, "rows"), j, r) {
+            int oom = json_is_true(json_object_get(r, "oom"));
+            printf("  %-12s %-14s %3d %2d %3s | ", json_string_value(json_object_get(r, "model")),
+                   json_string_value(json_object_get(r, "gpu")), (int)json_integer_value(json_object_get(r, "b")),
+                   (int)json_integer_value(json_object_get(r, "grad_accum")),
+                   json_is_true(json_object_get(r, "recompute")) ? "yes" : "no");
+            if (oom)
+                printf("%9s %9s %7s %7s | %8s %8.1f | ", "-", "-", "", "", "-",
+                       num(r, "predicted_alloc_bytes") / 1e9);
+            else
+                printf("%9.1f %9.1f %+6.1f%% %+6.1f%% | %8.2f %8.2f | ", 1e3 * num(r, "measured_s"),
+                       1e3 * num(r, "predicted_s"), 100 * num(r, "residual"), 100 * num(r, "loo_residual"),
+                       num(r, "measured_alloc_bytes") / 1e9, num(r, "predicted_alloc_bytes") / 1e9);
+            printf("%s/%s\n", oom ? "OOM" : "fits", json_is_true(json_object_get(r, "loo_predicted_oom")) ? "OOM" : "fits");
+        }
+        printf("  iteration time: median |residual| %.1f%% (max %.1f%%); leave-one-model-out median %.1f%% (max "
+               "%.1f%%); peak allocated leave-one-model-out median %.1f%%; out-of-memory right %d of %d\n",
+               100 * num(v, "median_abs_residual"), 100 * num(v, "max_abs_residual"),
+               100 * num(v, "loo_median_abs_residual"), 100 * num(v, "loo_max_abs_residual"),
+               100 * num(v, "loo_alloc_median_abs_residual"), (int)json_integer_value(json_object_get(v, "loo_oom_right")),
+               (int)json_integer_value(json_object_get(v, "oom_rows")));
+    }
+}
+
+static int do_calibrate(const fl_catalog *cat, const cli_common *c, const char *gpu, const char *framework)
+{
+    fl_error err;
+    fl_error_clear(&err);
+    char *s = NULL;
+    if (fl_calibration_report(cat, gpu, framework, &s, &err))
+        return cli_fail(&err);
+    int rc = 0;
+    if (c->json || c->out_path) {
+        rc = cli_write_output(c->out_path, s);
+    } else {
+        json_t *doc = json_loads(s, 0, NULL);
+        if (!doc)
+            rc = cli_out_of_memory("calibration report");
+        else
+            print_calibration(doc);
+        json_decref(doc);
+    }
+    fl_free(s);
+    return rc;
+}
+
 static int parse_import(int argc, char **argv, import_args *o)
 {
     memset(o, 0, sizeof *o);
@@ -351,7 +436,8 @@ int cmd_profiles(int argc, char **argv)
         return 2;
     }
     /* usage errors first: nothing is opened (or created) for a command line that is wrong */
-    enum { LIST, SHOW, IMPORT, EXPORT } what_sub = LIST;
+    enum { LIST, SHOW, IMPORT, EXPORT, CALIBRATE } what_sub = LIST;
+    const char *framework = NULL;
     const char *what = NULL;
     import_args imp = {0};
     fl_catalog *cat = NULL;
@@ -385,8 +471,17 @@ int cmd_profiles(int argc, char **argv)
         what_sub = EXPORT;
         if (nrest != 1)
             rc = cli_usage_error("profiles", "export takes one TABLE");
+    } else if (strcmp(sub, "calibrate") == 0) {
+        what_sub = CALIBRATE;
+        for (int i = 0; i < nrest && !rc; i++) {
+            int opt = strcmp(rest[i], "--gpu") == 0 || strcmp(rest[i], "--framework") == 0;
+            if (opt && i + 1 >= nrest) rc = cli_usage_error("profiles", "%s needs a value", rest[i]);
+            else if (strcmp(rest[i], "--gpu") == 0) gpu = rest[++i];
+            else if (strcmp(rest[i], "--framework") == 0) framework = rest[++i];
+            else rc = cli_usage_error("profiles", "unexpected argument '%s' for calibrate", rest[i]);
+        }
     } else {
-        rc = cli_usage_error("profiles", "unknown subcommand '%s' (list, show, import, export)", sub);
+        rc = cli_usage_error("profiles", "unknown subcommand '%s' (list, show, import, export, calibrate)", sub);
     }
     if (rc)
         goto done;
@@ -402,6 +497,7 @@ int cmd_profiles(int argc, char **argv)
     switch (what_sub) {
     case LIST: rc = do_list(cat, &c, what, gpu, zone); break;
     case SHOW: rc = do_show(cat, &c, rest[0]); break;
+    case CALIBRATE: rc = do_calibrate(cat, &c, gpu, framework); break;
     case IMPORT:
         rc = do_import(cat, &c, &imp);
         if (rc && created) {

@@ -490,6 +490,9 @@ static void free_arrays(fl_catalog *cat)
     free(cat->gpus); free(cat->models); free(cat->zones); free(cat->offerings);
     free(cat->measured); free(cat->nodes); free(cat->links); free(cat->gpu_node_gpus);
     pool_free(cat->strings);
+    if (cat->derived && cat->derived_free)
+        cat->derived_free(cat->derived);
+    cat->derived = NULL;
     cat->gpus = NULL; cat->models = NULL; cat->zones = NULL; cat->offerings = NULL;
     cat->measured = NULL; cat->nodes = NULL; cat->links = NULL; cat->strings = NULL; cat->gpu_node_gpus = NULL;
     cat->n_gpus = cat->n_models = cat->n_zones = cat->n_offerings = cat->n_measured = cat->n_nodes = 0;
@@ -643,11 +646,13 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     fl_catalog *cat = calloc(1, sizeof *cat);
     if (!cat)
         return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    pthread_mutex_init(&cat->derived_mu, NULL);
     int exists = 0;
     if (path) {
         struct stat sb;
         exists = stat(path, &sb) == 0;
         if (exists && !S_ISREG(sb.st_mode)) {
+            pthread_mutex_destroy(&cat->derived_mu);
             free(cat);
             return fl_fail(err, FL_EIO, "catalog", "catalog %s is not a regular file", path);
         }
@@ -656,6 +661,7 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     fl_status rc = FL_OK;
     if (!cat->path) {
+        pthread_mutex_destroy(&cat->derived_mu);
         free(cat);
         return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
     }
@@ -732,6 +738,7 @@ void fl_catalog_free(fl_catalog *cat)
     if (cat->db)
         sqlite3_close(cat->db);
     free(cat->path);
+    pthread_mutex_destroy(&cat->derived_mu);
     free(cat);
 }
 

@@ -12,6 +12,7 @@
  * Usage: train_sim_accuracy [FILE.jsonl [RUNS.csv]] (defaults: the H100 calibration file in
  * tests/data/calibration and tests/data/published/megatron_2021_table1.csv). */
 #include "simulator/train_sim.h"
+#include "simulator/train_measured.h"
 #include "profiles/catalog.h"
 
 #include <jansson.h>
@@ -164,6 +165,52 @@ static int published(fl_catalog *cat, const char *path, const char *label)
     return 0;
 }
 
+/* Section 3: whole-model single-GPU iterations (train_iter rows) of a measured JSONL, imported
+ * into the catalog `cat`: iteration time, peak memory and out-of-memory, predicted vs measured. */
+static int whole_models(fl_catalog *cat, const char *label)
+{
+    printf("\n# whole-model training iterations vs measured (%s)\n", label);
+    printf("%-10s %2s %2s %3s | %8s %8s %7s | %7s %7s %7s | %7s %7s %7s | %s\n", "model", "b", "ga", "rc", "iter ms",
+           "meas", "err", "alloc GB", "meas", "err", "resv GB", "meas", "err", "oom pred/meas");
+    double et[64], em[64], er[64];
+    int n = 0, nm = 0, oom_ok = 0, oom_n = 0;
+    for (size_t i = 0; i < fl_catalog_measured_count(cat) && n < 64; i++) {
+        const fl_measured *r = fl_catalog_measured(cat, i);
+        if (!r->kind || strcmp(r->kind, "train_iter") != 0)
+            continue;
+        fl_train_row_pred p;
+        fl_error err;
+        if (fl_train_row_predict(cat, r, &p, &err)) {
+            fprintf(stderr, "%s\n", err.message);
+            return 1;
+        }
+        oom_n++;
+        oom_ok += (!p.fits) == (r->oom != 0);
+        if (r->oom) {
+            printf("%-10s %2d %2d %3s | %8s %8s %7s | %7.1f %7s %7s | %7.1f %7s %7s | %s/%s\n", r->model, r->b,
+                   r->grad_accum, r->recompute ? "yes" : "no", "-", "-", "", p.peak_alloc_bytes / 1e9, "-", "",
+                   p.peak_reserved_bytes / 1e9, "-", "", p.fits ? "fits" : "OOM", "OOM");
+            continue;
+        }
+        et[n] = fabs(p.iteration_s / r->seconds - 1);
+        em[nm] = fabs(p.peak_alloc_bytes / r->peak_alloc_bytes - 1);
+        er[nm] = fabs(p.peak_reserved_bytes / r->peak_reserved_bytes - 1);
+        nm++;
+        printf("%-10s %2d %2d %3s | %8.1f %8.1f %+6.1f%% | %7.2f %7.2f %+6.1f%% | %7.2f %7.2f %+6.1f%% | %s/%s\n",
+               r->model, r->b, r->grad_accum, r->recompute ? "yes" : "no", p.iteration_s * 1e3, r->seconds * 1e3,
+               100 * (p.iteration_s / r->seconds - 1), p.peak_alloc_bytes / 1e9, r->peak_alloc_bytes / 1e9,
+               100 * (p.peak_alloc_bytes / r->peak_alloc_bytes - 1), p.peak_reserved_bytes / 1e9,
+               r->peak_reserved_bytes / 1e9, 100 * (p.peak_reserved_bytes / r->peak_reserved_bytes - 1),
+               p.fits ? "fits" : "OOM", "fits");
+        n++;
+    }
+    double mt = median(et, n), mm = median(em, nm), mr = median(er, nm);
+    printf("runs %d: median |error| iteration %.1f%% (max %.1f%%), peak allocated %.1f%% (max %.1f%%), peak reserved "
+           "%.1f%% (max %.1f%%); out-of-memory predicted right %d of %d\n", n, 100 * mt, n ? 100 * et[n - 1] : 0,
+           100 * mm, nm ? 100 * em[nm - 1] : 0, 100 * mr, nm ? 100 * er[nm - 1] : 0, oom_ok, oom_n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* the default files are named relative to the source root in the output (ACCURACY.md) */
@@ -241,6 +288,11 @@ int main(int argc, char **argv)
            100 * eb[n - 1], 100 * ea[n - 1]);
     int rc = published(cat, argc > 2 ? argv[2] : SOURCE_ROOT "/tests/data/published/megatron_2021_table1.csv",
                        argc > 2 ? argv[2] : runs);
+    const char *models = argc > 3 ? argv[3] : SOURCE_ROOT "/tests/data/calibration/h100-sxm-80gb.models.jsonl";
+    if (rc == 0 && (rc = fl_catalog_import_measured(cat, models, NULL, &err)) != FL_OK)
+        fprintf(stderr, "%s\n", err.message);
+    if (rc == 0)
+        rc = whole_models(cat, argc > 3 ? argv[3] : "tests/data/calibration/h100-sxm-80gb.models.jsonl, analytic");
     fl_catalog_free(cat);
     return rc;
 }
