@@ -60,14 +60,17 @@ static const struct {
  * (NVIDIA Ampere and later: A100 156 of 312, H100 SXM 495 of 989, L4 60 of 121, L40S 183 of 362
  * TFLOP/s dense, per the datasheets; AMD CDNA3: MI300X 654 of 1307); the plain FP32 peak on the
  * others (Volta, Turing, CDNA2), where fp32 matmuls run on the FP32 units. */
-static double tf32_peak(const fl_gpu *g)
+static int has_tf32(const fl_gpu *g)
 {
     const char *arch = g->architecture ? g->architecture : "";
-    int has_tf32 = strcasecmp(arch, "Ampere") == 0 || strcasecmp(arch, "Hopper") == 0 ||
-                   strncasecmp(arch, "Ada", 3) == 0 || strcasecmp(arch, "Blackwell") == 0 ||
-                   strcasecmp(arch, "CDNA3") == 0;
+    return strcasecmp(arch, "Ampere") == 0 || strcasecmp(arch, "Hopper") == 0 || strncasecmp(arch, "Ada", 3) == 0 ||
+           strcasecmp(arch, "Blackwell") == 0 || strcasecmp(arch, "CDNA3") == 0;
+}
+
+static double tf32_peak(const fl_gpu *g)
+{
     double bf16 = g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops;
-    return has_tf32 && bf16 > 0 ? bf16 / 2 : g->fp32_flops;
+    return has_tf32(g) && bf16 > 0 ? bf16 / 2 : g->fp32_flops;
 }
 
 void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_train_gpu_perf *p)
@@ -100,7 +103,7 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
     }
     if (p->sms == 0) /* unknown GPU: about 7.5 dense TFLOP/s per SM as on Hopper/Ampere */
         p->sms = (int)fmax(16, round(peak / 7.5e12));
-    if (dtype == FL_DT_FP32)
+    if (dtype == FL_DT_FP32 || (dtype == FL_DT_TF32 && !has_tf32(g))) /* on the FP32 units */
         p->gemm_eff = 0.85;
     /* Flash attention reaches 0.55 (fwd) and 0.35 (bwd) of peak on the H100 points where GEMMs
      * reach 0.78: keep those ratios to the GEMM efficiency on other GPUs. */
