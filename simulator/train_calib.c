@@ -6,7 +6,8 @@
  *    time over its 16-bit gemm rows; HBM efficiency = geometric mean of (read + written bytes) /
  *    seconds / datasheet bandwidth over its memcpy rows (closed forms: least squares in log space);
  * 2. layer scales: geometric mean of measured / modelled forward and backward time over every
- *    layer row (the layer's own kernels, fl_train_layer_cost_plain);
+ *    16-bit layer row (the layer's own kernels, fl_train_layer_cost_plain), applied to 16-bit
+ *    compute on every GPU;
  * 3. per framework, over its train_iter rows: loss bytes per logit by least squares on the
  *    relative error of the peak allocated bytes (linear in it), the allocator reserve fraction by
  *    least squares on measured reserved - allocated against the predicted transient bytes, then
@@ -96,7 +97,7 @@ void fl_train_calib_apply(const fl_train_calib *c, int gpu, fl_dtype dtype, fl_t
             p->calibrated = 1;
         }
     }
-    if (c->n_layer_rows > 0) {
+    if (c->n_layer_rows > 0 && sixteen) {
         p->layer_fwd_scale = c->layer_fwd_scale;
         p->layer_bwd_scale = c->layer_bwd_scale;
         p->calibrated = 1;
@@ -246,7 +247,8 @@ static void fit_kernels(const fl_catalog *cat, const fl_train_calib_opts *o, fl_
     int nl = 0;
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
-        if (!row_used(r, (long)i, o) || strcmp(r->kind, "layer") != 0 || r->fwd_s <= 0 || r->fwdbwd_s <= r->fwd_s)
+        if (!row_used(r, (long)i, o) || strcmp(r->kind, "layer") != 0 || r->fwd_s <= 0 || r->fwdbwd_s <= r->fwd_s ||
+            !fl_train_calib_row_16bit(r))
             continue;
         double f, b;
         fl_train_calib_layer_model(cat, r, &f, &b);

@@ -275,7 +275,7 @@ static double act_bytes_analytic(const fl_train_setup *s, int tp)
         full += 2 * T * h / sp;
     /* Korthikanti: scores and softmax output (2 bytes each), the 1-byte dropout mask with dropout */
     if (!s->flash && s->recompute != FL_RC_SELECTIVE)
-        full += (4.0 + (s->dropout ? 1 : 0)) * a / t * sq * sq * b;
+        full += (2 * e + (s->dropout ? 1 : 0)) * a / t * sq * sq * b; /* scores and probabilities in the compute dtype */
     if (s->recompute == FL_RC_FULL)             /* only the layer input survives */
         full = T * h * (s->framework == FL_FW_TORCH_AMP ? 4 : e) / sp;
     return full;
@@ -471,8 +471,9 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
 }
 
 /* Closest measured "layer" point of this GPU with the model's h/a/ffn (GELU, MHA, the measured
- * layer's structure); NULL when none is within a factor 4 in tokens and 2 in sequence. */
-static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train_setup *s, int gpu)
+ * layer's structure), the query's dtype and attention kind; NULL when none is within a factor 4
+ * in tokens, 2 in sequence and 4 in tp. Points at the query's tp are preferred. */
+static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp)
 {
     const fl_model *m = s->model;
     if (m->activation != FL_ACT_GELU || m->kv_heads != m->heads || m->experts > 1)
@@ -480,7 +481,7 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
     size_t n = fl_catalog_measured_count(cat);
     const fl_measured *best = NULL;
     double bestd = 1e300;
-    double lt = log((double)s->micro_batch * s->seq_len), ls = log((double)s->seq_len);
+    double lt = log((double)s->micro_batch * s->seq_len), ls = log((double)s->seq_len), ltp = log(tp > 0 ? tp : 1);
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
         if (r->gpu_index != gpu || !r->kind || strcmp(r->kind, "layer") != 0)
@@ -490,10 +491,14 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
             continue;
         if (r->dtype && *r->dtype && fl_dtype_parse(r->dtype) != (int)s->compute_dtype)
             continue;
-        double dt = fabs(log((double)r->s * r->b) - lt), ds = fabs(log((double)r->s) - ls);
-        if (dt > log(4.0) + 1e-9 || ds > log(2.0) + 1e-9)
+        int row_flash = !r->attention || strcmp(r->attention, "standard") != 0;
+        if (row_flash != (s->flash != 0))
             continue;
-        double d = dt + 2 * ds;
+        double dt = fabs(log((double)r->s * r->b) - lt), ds = fabs(log((double)r->s) - ls);
+        double dtp = fabs(log(r->tp > 0 ? r->tp : 1) - ltp);
+        if (dt > log(4.0) + 1e-9 || ds > log(2.0) + 1e-9 || dtp > log(4.0) + 1e-9)
+            continue;
+        double d = dt + 2 * ds + 4 * dtp;
         if (d < bestd) {
             bestd = d;
             best = r;
@@ -510,8 +515,8 @@ void fl_train_layer_cost_get(const fl_catalog *cat, const fl_train_setup *s, int
     fl_train_layer_cost_with(cat, &p, s, gpu, tp, c);
 }
 
-/* The query's setup at the measured point's shape (tp 1, no recomputation, no sequence
- * parallelism): what the measurement is compared with. */
+/* The query's setup at the measured point's shape (no recomputation, no sequence parallelism; the
+ * point's own tp): what the measurement is compared with. */
 static fl_train_setup measured_shape(const fl_train_setup *s, const fl_measured *r)
 {
     fl_train_setup ms = *s;
@@ -522,20 +527,25 @@ static fl_train_setup measured_shape(const fl_train_setup *s, const fl_measured 
     return ms;
 }
 
-/* 1 when a measured point's activation bytes can correct the query's (same layout kept). */
-static int measured_act_applies(const fl_train_setup *s, int tp)
+static int row_tp(const fl_measured *r)
 {
-    return s->recompute != FL_RC_FULL && tp == 1 && !s->sequence_parallel;
+    return r->tp > 0 ? r->tp : 1;
+}
+
+/* 1 when a measured point's activation bytes can correct the query's (same layout kept). */
+static int measured_act_applies(const fl_train_setup *s, int tp, const fl_measured *r)
+{
+    return s->recompute != FL_RC_FULL && tp == row_tp(r) && !s->sequence_parallel;
 }
 
 /* Factor from the analytic to the measured activation bytes at the measured shape (1 when the
  * point carries none or does not apply). */
 static double measured_act_scale(const fl_train_setup *s, int tp, const fl_measured *r)
 {
-    if (r->act_bytes <= 0 || !measured_act_applies(s, tp))
+    if (r->act_bytes <= 0 || !measured_act_applies(s, tp, r))
         return 1;
     fl_train_setup ms = measured_shape(s, r);
-    return r->act_bytes / act_bytes_analytic(&ms, 1);
+    return r->act_bytes / act_bytes_analytic(&ms, row_tp(r));
 }
 
 void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp, const fl_train_setup *s, int gpu,
@@ -543,16 +553,17 @@ void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp
 {
     fl_train_gpu_perf p = *pp;
     fl_train_layer_cost_plain(&p, s, tp, c);
-    const fl_measured *r = fl_catalog_measured_count(cat) && s->flash ? closest_measured(cat, s, gpu) : NULL;
+    const fl_measured *r = fl_catalog_measured_count(cat) ? closest_measured(cat, s, gpu, tp) : NULL;
     if (!r) {
         layer_framework(&p, s, tp, c);
         return;
     }
-    /* scale the analytic times of the query by measured/analytic at the measured shape (tp 1,
-     * no recomputation): the measured point corrects the level, the model carries the shape */
+    /* scale the analytic times of the query by measured/analytic at the measured shape (its tp, no
+     * recomputation; a tp row times the tp-local shard's kernels): the measured point corrects the
+     * level, the model carries the shape */
     fl_train_setup ms = measured_shape(s, r);
     fl_train_layer_cost ref;
-    fl_train_layer_cost_plain(&p, &ms, 1, &ref);
+    fl_train_layer_cost_plain(&p, &ms, row_tp(r), &ref);
     double kf = r->fwd_s / ref.fwd_compute_s;
     double kb = (r->fwdbwd_s - r->fwd_s) / ref.bwd_compute_s;
     fl_train_layer_cost q0;
@@ -571,9 +582,9 @@ double fl_train_layer_act_bytes(const fl_catalog *cat, const fl_train_setup *s, 
 {
     /* the act_bytes of fl_train_layer_cost_get without the timing model */
     double act = act_bytes_analytic(s, tp);
-    if (fl_catalog_measured_count(cat) == 0 || !s->flash || !measured_act_applies(s, tp))
+    if (fl_catalog_measured_count(cat) == 0)
         return act;
-    const fl_measured *r = closest_measured(cat, s, gpu);
+    const fl_measured *r = closest_measured(cat, s, gpu, tp);
     return r ? act * measured_act_scale(s, tp, r) : act;
 }
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A fresh in-memory catalog with the two shared H100 calibration files imported. */
 static fl_catalog *calibrated_catalog(void)
@@ -252,6 +253,45 @@ static void test_amp_memory(void **state)
     fl_catalog_free(cal);
 }
 
+/* A layer row of another framework's run (tp 4, TF32, standard attention) drives the layer cost
+ * of exactly that setting: its own point is reproduced, other tp and attention kinds are not
+ * taken from it. */
+static void test_layer_row_tp(void **state)
+{
+    (void)state;
+    fl_catalog *cat = NULL;
+    fl_error err;
+    assert_int_equal(fl_catalog_open(NULL, &cat, &err), FL_OK);
+    const char *p = temp_file(3, ".jsonl",
+                              "{\"kind\": \"layer\", \"gpu\": \"A100-SXM-80GB\", \"h\": 2048, \"a\": 32, "
+                              "\"ffn\": 8192, \"s\": 2048, \"b\": 4, \"tp\": 4, \"dtype\": \"tf32\", "
+                              "\"attention\": \"standard\", \"fwd_s\": 0.0061, \"fwdbwd_s\": 0.0190}\n");
+    if (fl_catalog_import_measured(cat, p, NULL, &err))
+        fail_msg("%s", err.message);
+    fl_model m = {0};
+    m.name = "m";
+    m.layers = 24, m.hidden = 2048, m.heads = m.kv_heads = 32, m.ffn = 8192, m.vocab = 50304;
+    m.activation = FL_ACT_GELU, m.max_positions = 2048, m.experts = m.top_k = 1;
+    fl_train_setup s = {0};
+    s.model = &m, s.seq_len = 2048, s.micro_batch = 4, s.compute_dtype = FL_DT_TF32, s.grad_dtype = FL_DT_FP32;
+    s.flash = 0, s.interleave = 1;
+    int a100 = fl_catalog_find_gpu(cat, "A100-SXM-80GB", "gpu", NULL);
+    fl_train_layer_cost c;
+    fl_train_layer_cost_get(cat, &s, a100, 4, &c);
+    assert_int_equal(c.measured, 1);
+    assert_true(fabs(c.fwd_compute_s / 0.0061 - 1) < 0.02);
+    assert_true(fabs((c.fwd_compute_s + c.bwd_compute_s) / 0.0190 - 1) < 0.02);
+    s.flash = 1; /* another attention kind: not this point */
+    fl_train_layer_cost_get(cat, &s, a100, 4, &c);
+    assert_int_equal(c.measured, 0);
+    s.flash = 0;
+    s.compute_dtype = FL_DT_BF16; /* another dtype: not this point */
+    fl_train_layer_cost_get(cat, &s, a100, 4, &c);
+    assert_int_equal(c.measured, 0);
+    unlink(p);
+    fl_catalog_free(cat);
+}
+
 typedef struct thread_arg {
     fl_catalog *cat;
     double out;
@@ -291,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_fit_applied),      cmocka_unit_test(test_carried_to_other_gpu),
         cmocka_unit_test(test_tf32),             cmocka_unit_test(test_split_k),
         cmocka_unit_test(test_amp_memory),       cmocka_unit_test(test_lazy_fit_threads),
+        cmocka_unit_test(test_layer_row_tp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
