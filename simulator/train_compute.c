@@ -122,6 +122,7 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
     p->link_lat = fabric ? 8e-6 : 20e-6;
     p->kernel_s = KERNEL_OVERHEAD_S;
     p->layer_fwd_scale = p->layer_bwd_scale = 1;
+    p->edge_fwd_scale[0] = p->edge_fwd_scale[1] = p->edge_bwd_scale[0] = p->edge_bwd_scale[1] = 1;
     fl_train_fw_defaults(FL_FW_MEGATRON, &p->fw[FL_FW_MEGATRON]);
     fl_train_fw_defaults(FL_FW_TORCH_AMP, &p->fw[FL_FW_TORCH_AMP]);
     const fl_train_calib *cal = fl_train_calib_of(cat);
@@ -605,56 +606,76 @@ void fl_train_edge_time(const fl_catalog *cat, const fl_train_setup *s, int gpu,
     fl_train_edge_time_with(&p, s, tp, has_first, has_last, fwd_s, bwd_s);
 }
 
-void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int has_first,
-                             int has_last, double *fwd_s, double *bwd_s)
+/* GPU seconds of one edge of one micro-batch (which 0: embeddings, 1: final norm + LM head +
+ * loss): its own kernels, without the framework's extra passes and host. */
+static void edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                       double *bwd_s)
+{
+    const fl_model *m = s->model;
+    double e = fl_train_act_elem_bytes(s);
+    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
+    double f = 0, b = 0;
+    if (which == 0) {
+        /* token (+ position) gather; backward scatter-adds into an fp32 gradient */
+        f += mem_time(p, 2 * T * h * e * (m->rope ? 1 : 2));
+        b += mem_time(p, T * h * (e + 8)) + mem_time(p, V / t * h * 4);
+    } else {
+        double logits = T * V / t;
+        f += mem_time(p, 2 * T * h * e);                         /* final norm */
+        f += gemm_time(p, T, V / t, h, e, 1);                    /* LM head */
+        f += mem_time(p, logits * (e + 4)) + mem_time(p, logits * 8); /* fp32 cast, log-softmax */
+        b += mem_time(p, logits * 12) + mem_time(p, logits * (4 + e));
+        b += gemm_time(p, T, h, V / t, e, BWD_GEMM_FACTOR) + gemm_time(p, h, V / t, T, e, BWD_GEMM_FACTOR);
+        b += mem_time(p, 4 * T * h * e);
+        if (tp > 1) { /* vocab-parallel loss: max, sum-exp, target logit all-reduced */
+            double ar = fl_train_allreduce_time(T * 4 * 3, tp, p->link_bw, p->link_lat);
+            f += ar + fl_train_allreduce_time(T * h * e, tp, p->link_bw, p->link_lat);
+            b += fl_train_allreduce_time(T * h * e, tp, p->link_bw, p->link_lat);
+        }
+        if (s->recompute == FL_RC_FULL)
+            b += mem_time(p, 2 * T * h * e);
+    }
+    *fwd_s = f * p->edge_fwd_scale[which];
+    *bwd_s = b * p->edge_bwd_scale[which];
+}
+
+void fl_train_edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                         double *bwd_s)
+{
+    fl_train_gpu_perf q = *p;
+    q.edge_fwd_scale[which] = q.edge_bwd_scale[which] = 1;
+    edge_plain(&q, s, tp, which, fwd_s, bwd_s);
+}
+
+/* One edge with the framework's terms: torch-amp keeps the embedding output, the final norm and
+ * the logits' input in fp32 and casts the head weight per micro-batch (and its gradient back);
+ * the host issues each kernel (embedding: gathers + add, backward: dense embedding gradients;
+ * head: norm, casts, GEMM, fp32 cast, log-softmax, NLL, backward the same in reverse). */
+static void edge_part(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                      double *bwd_s)
 {
     fl_train_gpu_perf p = *pp;
     const fl_model *m = s->model;
-    double e = fl_train_act_elem_bytes(s);
-    if (s->framework == FL_FW_TORCH_AMP) /* eager elementwise and loss kernels of the framework */
-        p.hbm_bw *= p.fw[FL_FW_TORCH_AMP].eltwise_bw_frac;
-    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
-    double f = 0, b = 0;
-    if (has_first) {
-        /* token (+ position) gather; backward scatter-adds into an fp32 gradient */
-        f += mem_time(&p, 2 * T * h * e * (m->rope ? 1 : 2));
-        b += mem_time(&p, T * h * (e + 8)) + mem_time(&p, V / t * h * 4);
-    }
-    if (has_last) {
-        double logits = T * V / t;
-        f += mem_time(&p, 2 * T * h * e);                         /* final norm */
-        f += gemm_time(&p, T, V / t, h, e, 1);                    /* LM head */
-        f += mem_time(&p, logits * (e + 4)) + mem_time(&p, logits * 8); /* fp32 cast, log-softmax */
-        b += mem_time(&p, logits * 12) + mem_time(&p, logits * (4 + e));
-        b += gemm_time(&p, T, h, V / t, e, BWD_GEMM_FACTOR) + gemm_time(&p, h, V / t, T, e, BWD_GEMM_FACTOR);
-        b += mem_time(&p, 4 * T * h * e);
-        if (tp > 1) { /* vocab-parallel loss: max, sum-exp, target logit all-reduced */
-            double ar = fl_train_allreduce_time(T * 4 * 3, tp, p.link_bw, p.link_lat);
-            f += ar + fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
-            b += fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
-        }
-        if (s->recompute == FL_RC_FULL)
-            b += mem_time(&p, 2 * T * h * e);
-    }
-    /* framework terms: torch-amp keeps the embedding output, the final norm and the logits' input
-     * in fp32 and casts the head weight per micro-batch (and its gradient back); the host issues
-     * each kernel (embedding: gathers + add; backward: dense embedding gradients. Head: norm,
-     * casts, GEMM, fp32 cast, log-softmax, NLL; backward the same in reverse) */
     int amp = s->framework == FL_FW_TORCH_AMP;
     const fl_train_fw_params *fw = &p.fw[amp ? FL_FW_TORCH_AMP : FL_FW_MEGATRON];
-    double kf = 0, kb = 0;
+    if (amp) /* eager elementwise and loss kernels of the framework */
+        p.hbm_bw *= fw->eltwise_bw_frac;
+    double f, b;
+    edge_plain(&p, s, tp, which, &f, &b);
+    double e = fl_train_act_elem_bytes(s);
+    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
     double ce = amp && !fl_dtype_is_fp32(s->compute_dtype) ? e : 0;
-    if (has_first) {
-        kf += amp ? 3 : 2;
-        kb += amp ? 8 : 4;
+    double kf, kb;
+    if (which == 0) {
+        kf = amp ? 3 : 2;
+        kb = amp ? 8 : 4;
         if (amp) {
             f += mem_time(&p, T * h * (4 + 4 + 12) - 2 * T * h * e * (m->rope ? 1 : 2));
             b += mem_time(&p, T * h * 4);
         }
-    }
-    if (has_last) {
-        kf += amp ? 8 : 5;
-        kb += amp ? 11 : 8;
+    } else {
+        kf = amp ? 8 : 5;
+        kb = amp ? 11 : 8;
         if (amp) {
             double Vh = V / t * h;
             f += mem_time(&p, Vh * (4 + ce) + T * h * (4 + ce) + 4 * T * h);
@@ -663,6 +684,22 @@ void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *
     }
     *fwd_s = max_d(f, kf * fw->launch_fwd_s);
     *bwd_s = max_d(b, kb * fw->launch_bwd_s);
+}
+
+void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int has_first,
+                             int has_last, double *fwd_s, double *bwd_s)
+{
+    double f = 0, b = 0, pf, pb;
+    if (has_first) {
+        edge_part(pp, s, tp, 0, &pf, &pb);
+        f += pf, b += pb;
+    }
+    if (has_last) {
+        edge_part(pp, s, tp, 1, &pf, &pb);
+        f += pf, b += pb;
+    }
+    *fwd_s = f;
+    *bwd_s = b;
 }
 
 double fl_train_model_fwd_flops(const fl_train_setup *s)

@@ -36,4 +36,5 @@ void fl_train_fw_defaults(fl_framework fw, fl_train_fw_params *out)
     out->reserve_frac = fw == FL_FW_TORCH_AMP ? 0.05 : 0;
     out->context_bytes = fw == FL_FW_TORCH_AMP ? 0.6e9 : FL_TRAIN_CONTEXT_BYTES;
     out->eltwise_bw_frac = 1;
+    out->opt_bw_frac = 1;
 }

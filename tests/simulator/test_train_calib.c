@@ -292,6 +292,54 @@ static void test_layer_row_tp(void **state)
     fl_catalog_free(cat);
 }
 
+/* Embedding, LM head + loss and optimizer rows fit their scales and the optimizer's bandwidth. */
+static void test_edge_and_optimizer_rows(void **state)
+{
+    (void)state;
+    fl_catalog *cat = NULL;
+    fl_error err;
+    assert_int_equal(fl_catalog_open(NULL, &cat, &err), FL_OK);
+    int a100 = fl_catalog_find_gpu(cat, "A100-SXM-80GB", "gpu", NULL);
+    /* the model's own figures for these rows, then rows measured 1.5x slower */
+    fl_model m = {0};
+    m.name = "m", m.layers = 1, m.hidden = 2048, m.heads = m.kv_heads = 16, m.ffn = 8192, m.vocab = 50304;
+    m.activation = FL_ACT_GELU, m.max_positions = 2048, m.experts = m.top_k = 1;
+    fl_train_setup s = {0};
+    s.model = &m, s.seq_len = 2048, s.micro_batch = 4, s.compute_dtype = FL_DT_BF16, s.grad_dtype = FL_DT_FP32;
+    s.flash = 1, s.interleave = 1;
+    fl_train_gpu_perf p;
+    fl_train_gpu_perf_get(cat, a100, FL_DT_BF16, &p);
+    double f, b;
+    fl_train_edge_plain(&p, &s, 1, 1, &f, &b);
+    double opt_model = 1.3e9 * 28 / p.hbm_bw;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"kind\": \"lm_head_loss\", \"gpu\": \"a100-sxm-80gb\", \"vocab\": 50304, \"h\": 2048, \"s\": 2048, "
+             "\"b\": 4, \"fwd_s\": %.9g, \"fwdbwd_s\": %.9g}\n"
+             "{\"kind\": \"optimizer_step\", \"gpu\": \"a100-sxm-80gb\", \"params\": 1.3e9, \"optimizer\": \"adamw\", "
+             "\"impl\": \"fused\", \"seconds\": %.9g}\n",
+             1.5 * f, 1.5 * (f + b), 1.25 * opt_model);
+    const char *path = temp_file(4, ".jsonl", text);
+    if (fl_catalog_import_measured(cat, path, NULL, &err))
+        fail_msg("%s", err.message);
+    unlink(path);
+    const fl_train_calib *c = fl_train_calib_of(cat);
+    assert_non_null(c);
+    assert_int_equal(c->n_edge_rows[1], 1);
+    assert_true(fabs(c->edge_fwd_scale[1] - 1.5) < 1e-6 && fabs(c->edge_bwd_scale[1] - 1.5) < 1e-6);
+    assert_int_equal(c->n_edge_rows[0], 0);
+    assert_true(fabs(c->opt_bw_frac - 0.8) < 1e-6);
+    /* applied: the head's time grows by the scale (GPU-bound at this size), the embeddings' not */
+    double f1, b1, f0, b0;
+    fl_train_edge_time(cat, &s, a100, 1, 0, 1, &f1, &b1);
+    fl_train_gpu_perf_get(cat, a100, FL_DT_BF16, &p);
+    assert_true(fabs(p.edge_fwd_scale[1] - 1.5) < 1e-6 && p.edge_fwd_scale[0] == 1);
+    assert_true(fabs(p.fw[FL_FW_TORCH_AMP].opt_bw_frac - 0.8) < 1e-6);
+    fl_train_edge_time(cat, &s, a100, 1, 1, 0, &f0, &b0);
+    assert_true(f1 > 1.4 * f);
+    fl_catalog_free(cat);
+}
+
 typedef struct thread_arg {
     fl_catalog *cat;
     double out;
@@ -331,7 +379,7 @@ int main(void)
         cmocka_unit_test(test_fit_applied),      cmocka_unit_test(test_carried_to_other_gpu),
         cmocka_unit_test(test_tf32),             cmocka_unit_test(test_split_k),
         cmocka_unit_test(test_amp_memory),       cmocka_unit_test(test_lazy_fit_threads),
-        cmocka_unit_test(test_layer_row_tp),
+        cmocka_unit_test(test_layer_row_tp),     cmocka_unit_test(test_edge_and_optimizer_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
