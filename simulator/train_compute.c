@@ -490,7 +490,11 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
         if (r->h != m->hidden || r->a != m->heads || r->ffn != m->ffn || r->s <= 0 || r->b <= 0 || r->fwd_s <= 0 ||
             r->fwdbwd_s <= r->fwd_s)
             continue;
-        if (r->dtype && *r->dtype && fl_dtype_parse(r->dtype) != (int)s->compute_dtype)
+        /* a row without dtype is a 16-bit one; fp32 and tf32 rows both time 4-byte layers (whatever
+         * the matmul mode was) */
+        int rdt = r->dtype && *r->dtype ? fl_dtype_parse(r->dtype) : -1;
+        int q32 = fl_dtype_is_fp32(s->compute_dtype);
+        if (rdt < 0 ? q32 : rdt != (int)s->compute_dtype && !(fl_dtype_is_fp32((fl_dtype)rdt) && q32))
             continue;
         int row_flash = !r->attention || strcmp(r->attention, "standard") != 0;
         if (row_flash != (s->flash != 0))
