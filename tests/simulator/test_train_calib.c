@@ -281,6 +281,10 @@ static void test_layer_row_tp(void **state)
     assert_int_equal(c.measured, 1);
     assert_true(fabs(c.fwd_compute_s / 0.0061 - 1) < 0.02);
     assert_true(fabs((c.fwd_compute_s + c.bwd_compute_s) / 0.0190 - 1) < 0.02);
+    s.compute_dtype = FL_DT_FP32; /* a tf32 row times the same 4-byte layer as an fp32 one */
+    fl_train_layer_cost_get(cat, &s, a100, 4, &c);
+    assert_int_equal(c.measured, 1);
+    s.compute_dtype = FL_DT_TF32;
     s.flash = 1; /* another attention kind: not this point */
     fl_train_layer_cost_get(cat, &s, a100, 4, &c);
     assert_int_equal(c.measured, 0);
