@@ -98,7 +98,9 @@ static const char *schema_sql =
     " gpu TEXT NOT NULL REFERENCES gpus(name), gpu_count INTEGER NOT NULL CHECK(gpu_count > 0),"
     " memory_bytes REAL, nvlink INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL" NODES_V2_COLUMNS ");";
 
-/* Migration from schema version 1: the same columns, added to existing tables. */
+/* Migration from schema version 1: the same columns, added to existing tables. The GPU columns
+ * sms and tf32_flops are added by ensure_gpu_columns (only when missing: catalogs created by an
+ * early schema 2 lack them too). */
 static const char *migrate_v1_sql =
     "BEGIN;"
     "ALTER TABLE measured ADD COLUMN model TEXT;"
@@ -109,8 +111,6 @@ static const char *migrate_v1_sql =
     "ALTER TABLE nodes ADD COLUMN nic_latency_s REAL;"
     "ALTER TABLE nodes ADD COLUMN link_type TEXT;"
     "ALTER TABLE nodes ADD COLUMN link_bw_bytes_per_s REAL;"
-    "ALTER TABLE gpus ADD COLUMN sms INTEGER;"
-    "ALTER TABLE gpus ADD COLUMN tf32_flops REAL;"
     "PRAGMA user_version=2;"
     "COMMIT;";
 
