@@ -100,6 +100,19 @@ static void test_rtx3090_cluster(void **state)
     assert_true(ar10 > 0 && ar400 > 0);
     assert_true(ar10 > 10 * ar400); /* 40x the bandwidth: bandwidth-bound ring */
     assert_true(it10 > it400);
+    /* the exported gpus table is itself a valid --gpus file (the two new types included) */
+    r = run_cli(NULL, "profiles", "export", "gpus", "--catalog", cat, NULL);
+    assert_int_equal(r.status, 0);
+    char exported[256], fresh[256];
+    snprintf(exported, sizeof exported, "%s", temp_file(7, ".csv", r.out));
+    cli_result_free(&r);
+    snprintf(fresh, sizeof fresh, "%s", temp_path(6, ".sqlite"));
+    r = run_cli(NULL, "profiles", "import", "--catalog", fresh, "--gpus", exported, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "imported 17 GPU type rows"));
+    cli_result_free(&r);
+    unlink(fresh);
+    unlink(exported);
     /* the nodes listed with their declared NIC */
     r = run_cli(NULL, "profiles", "export", "nodes", "--catalog", cat, NULL);
     assert_int_equal(r.status, 0);
