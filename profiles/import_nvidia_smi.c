@@ -162,7 +162,8 @@ static fl_status parse_xml(const fl_catalog *cat, const char *path, nsmi_node *n
         if (gi < 0) {
             const char *close = strstr(lerr.message, "(closest: ");
             rc = fl_fail(err, FL_ENOTFOUND, field, "%s line %ld: GPU product_name '%s' is not in the catalog "
-                         "(add it as an alias in gpus.csv) %s", path, xmlGetLineNo(g), product,
+                         "(add the GPU type, with this name among its aliases, by `profiles import --gpus FILE.csv`: see "
+                         "examples/gpus/rtx3090.csv) %s", path, xmlGetLineNo(g), product,
                          close ? close : "");
             goto done;
         }
