@@ -248,14 +248,6 @@ static int do_show(const fl_catalog *cat, const cli_common *c, const char *name)
     return 0;
 }
 
-/* The options of `profiles import`, checked before the catalog is opened (or created). */
-typedef struct import_args {
-    const char *xml, *csv, *jsonl, *zone, *node, *cloud;
-    const char *gpus, *network;        /* --gpus / --network CSV files */
-    const char *nic_gbps, *nic_lat_us, *link, *link_gbps; /* declared node network (with --nvidia-smi) */
-    fl_node_network net;
-} import_args;
-
 /* A positive finite number from option `opt` (0 < v <= hi; v == 0 allowed when zero_ok). */
 static int parse_positive(const char *opt, const char *text, double hi, int zero_ok, double *v)
 {
@@ -266,6 +258,14 @@ static int parse_positive(const char *opt, const char *text, double hi, int zero
                                zero_ok ? "non-negative" : "positive", hi);
     return 0;
 }
+
+/* The options of `profiles import`, checked before the catalog is opened (or created). */
+typedef struct import_args {
+    const char *xml, *csv, *jsonl, *zone, *node, *cloud;
+    const char *gpus, *network;        /* --gpus / --network CSV files */
+    const char *nic_gbps, *nic_lat_us, *link, *link_gbps; /* declared node network (with --nvidia-smi) */
+    fl_node_network net;
+} import_args;
 
 static int parse_import(int argc, char **argv, import_args *o)
 {
