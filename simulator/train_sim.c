@@ -153,7 +153,7 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     if (s->framework == FL_FW_TORCH_AMP) {
         /* fp32 .grad += fp32 gradient (12 bytes per parameter) from the second micro-batch on: the
          * first one's gradient is taken over without a pass; scaled by (m - 1) / m per pipeline */
-        e->acc_per_param = 12.0 / (tp * e->perf.hbm_bw);
+        e->acc_per_param = 12.0 / (tp * e->perf.hbm_bw * e->perf.fw[FL_FW_TORCH_AMP].eltwise_bw_frac);
         e->acc_layer = c.acc_gpu_s > c.acc_host_s ? c.acc_gpu_s : c.acc_host_s;
     }
     e->node_gpus = fl_train_node_gpus(cat, gpu);
@@ -479,7 +479,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
             layer_entry *le = ent[j];
-            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp || le->zkey != (zkeyed ? st->zone : -1)))
                 le = ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zkeyed ? st->zone : -1, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
@@ -552,7 +552,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
             layer_entry *le = ent[j];
-            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp || le->zkey != (zkeyed ? st->zone : -1)))
                 le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zkeyed ? st->zone : -1, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
