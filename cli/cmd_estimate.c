@@ -7,14 +7,20 @@ static const char *help =
     "usage: flotilla estimate --gpu G --model M --phase train|prefill|decode\n"
     "                         [--tp N] [--pp N] [--batch B] [--seq S] [--context C]\n"
     "                         [--dtype bf16|fp16|fp8|int8] [--recompute none|selective|full]\n"
-    "                         [--attention flash|standard] [--json] [-o FILE] [--catalog PATH]\n"
+    "                         [--attention flash|standard] [--engine NAME] [--json] [-o FILE]\n"
+    "                         [--catalog PATH]\n"
     "\n"
     "Prints the estimate; --json prints it as JSON; -o FILE writes the JSON to FILE.\n"
     "\n"
     "train:   forward+backward time of one micro-batch of B sequences of S tokens through all\n"
     "         layers on one tensor-parallel group of N GPUs, and its peak memory per GPU.\n"
     "prefill: time to prefill B prompts of S tokens.\n"
-    "decode:  time of one decode step for B sequences with C tokens of context each.\n";
+    "decode:  time of one decode step for B sequences with C tokens of context each.\n"
+    "\n"
+    "--engine (prefill/decode): vllm (default), sglang, tensorrt-llm, hf-transformers-eager-sdpa,\n"
+    "         pytorch-static-kv-cudagraph (docs/engines.md). Measured prefill/decode rows imported with\n"
+    "         `profiles import --measured` refit the engine (source \"calibrated\"); an imported point\n"
+    "         itself is answered as measured (source \"measured\").\n";
 
 int cmd_estimate(int argc, char **argv)
 {
@@ -42,6 +48,7 @@ int cmd_estimate(int argc, char **argv)
         else if (strcmp(a, "--phase") == 0) phase = v;
         else if (strcmp(a, "--dtype") == 0) q.dtype = v;
         else if (strcmp(a, "--recompute") == 0) q.recompute = v;
+        else if (strcmp(a, "--engine") == 0) q.engine = v;
         else if (strcmp(a, "--attention") == 0) {
             if (strcmp(v, "flash") && strcmp(v, "standard"))
                 return cli_usage_error("estimate", "--attention is flash or standard, got '%s'", v);
@@ -83,6 +90,7 @@ int cmd_estimate(int argc, char **argv)
             json_object_set_new(o, q.phase == FL_PHASE_PREFILL ? "seq" : "context",
                                 json_integer(q.phase == FL_PHASE_PREFILL ? q.seq : q.context));
             json_object_set_new(o, "kv_cache_tokens", json_real(res.kv_cache_tokens));
+            json_object_set_new(o, "engine", json_string(res.engine));
         }
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         rc = s ? cli_write_output(c.out_path, s) : cli_out_of_memory("estimate JSON");
@@ -90,8 +98,9 @@ int cmd_estimate(int argc, char **argv)
         json_decref(o);
     }
     if (rc == 0 && !c.json) {
-        printf("%s %s on %s (tp %d, pp %d, batch %d): %.6g s  [%s, %s-bound]\n", phase, q.model, q.gpu, q.tp, q.pp,
-               q.batch, res.seconds, res.source, res.bound);
+        printf("%s %s on %s (tp %d, pp %d, batch %d%s%s): %.6g s  [%s, %s-bound]\n", phase, q.model, q.gpu, q.tp,
+               q.pp, q.batch, q.phase == FL_PHASE_TRAIN ? "" : ", engine ", q.phase == FL_PHASE_TRAIN ? "" : res.engine,
+               res.seconds, res.source, res.bound);
         if (q.phase == FL_PHASE_TRAIN)
             printf("  forward %.6g s, backward %.6g s, %.1f TFLOP/s per GPU, peak memory %.2f GB per GPU%s\n",
                    res.fwd_s, res.bwd_s, res.achieved_flops / 1e12, res.memory_bytes / 1e9,
