@@ -361,6 +361,16 @@ fl_status fl_serve_engine_calibrated(const fl_catalog *cat, const char *engine, 
     return FL_OK;
 }
 
+void fl_serve_engine_for_job(const fl_catalog *cat, const fl_serve_model *sm, size_t gpu, fl_serve_engine *out)
+{
+    const fl_gpu *g = cat && gpu < fl_catalog_gpu_count(cat) ? fl_catalog_gpu(cat, gpu) : NULL;
+    if (fl_serve_engine_calibrated(cat, sm ? sm->engine : NULL, g ? g->name : NULL, "engine", out, NULL, NULL)) {
+        const fl_serve_engine *e = NULL;
+        if (fl_serve_engine_find(NULL, "engine", &e, NULL) == FL_OK)
+            *out = *e;
+    }
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -16,6 +16,10 @@
 fl_status fl_serve_engine_calibrated(const fl_catalog *cat, const char *engine, const char *gpu, const char *field,
                                      fl_serve_engine *out, int *n_rows, fl_error *err);
 
+/* The engine of served model sm (job.engine) on catalog GPU `gpu`, refit from the catalog's rows
+ * (as fl_serve_engine_calibrated); the built-in engine when anything fails. */
+void fl_serve_engine_for_job(const fl_catalog *cat, const fl_serve_model *sm, size_t gpu, fl_serve_engine *out);
+
 /* The fit of every (engine, GPU) pair with measured serving rows (filtered by gpu / engine when not
  * NULL) as a JSON report:
  * {"engines":[{"engine","gpu","params":{..},"fitted":[..],"rows":[{"kind","model","b","s","tp",

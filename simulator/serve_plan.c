@@ -201,8 +201,10 @@ static fl_status parse_plan(const fl_catalog *cat, json_t *doc, parsed_plan *pp_
         if (sm->model.heads % tp)
             return fl_fail(err, FL_EINVAL, f, "%s: tp %ld does not divide the %d attention heads of %s", f, tp,
                            sm->model.heads, sm->model.name);
-        if ((rc = fl_serve_cfg_init(&g->cfg, fl_catalog_gpu(cat, (size_t)gi), &sm->model, (int)tp, (int)ppn,
-                                    sm->weights_dtype, sm->kv_dtype, p, err)))
+        fl_serve_engine eng;
+        fl_serve_engine_for_job(cat, sm, (size_t)gi, &eng);
+        if ((rc = fl_serve_cfg_init_engine(&g->cfg, fl_catalog_gpu(cat, (size_t)gi), &sm->model, (int)tp, (int)ppn,
+                                           sm->weights_dtype, sm->kv_dtype, &eng, p, err)))
             return rc;
         g->count = (int)cnt;
         json_t *cs = json_object_get(r, "class_shares");
