@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
+#define GEMM_TILE_M 16.0   /* rows of the smallest tensor-core MMA tile (below: GEMV kernels) */
 #define LOWPOWER_SCALE (0.42 / 0.78) /* <= 100 W cards (L4, T4): FACTS prefill 2.1-2.7x roofline */
 
 
@@ -264,7 +265,10 @@ static double gemm(const fl_serve_cfg *c, double m, double n, double k, double w
     if (m <= 0)
         return 0;
     double w = 2.0 * m * n * k;
-    double eff = eta * w / (w + c->peak_flops * c->engine.gemm_ramp_s);
+    /* fewer rows than the smallest tensor-core MMA tile run as GEMV kernels without the tile
+     * pipeline fill: no ~20 us floor per kernel at small batch (decode, tensor parallel) */
+    double fill = c->peak_flops * c->engine.gemm_ramp_s * (m < GEMM_TILE_M ? m / GEMM_TILE_M : 1.0);
+    double eff = eta * w / (w + fill);
     double tc = w / (c->peak_flops * eff);
     double bytes = n * k * wbytes + (m * k + m * n) * 2.0;
     double tm = bytes / (c->gpu->hbm_bw * c->eta_bw);
