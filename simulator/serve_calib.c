@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define PRIOR_W 0.01   /* weight of the pull towards the built-in value (per log-unit, squared) */
+#define PRIOR_W 1e-3   /* weight of the pull towards the built-in value (per log-unit, squared) */
 #define MAX_P 6
 #define GN_ITERS 40
 
