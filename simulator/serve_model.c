@@ -163,9 +163,13 @@ fl_status fl_serve_engine_find(const char *name, const char *field, const fl_ser
         }
     }
     *out = NULL;
-    return fl_fail(err, FL_ENOTFOUND, field, "%s: unknown engine '%s' (closest known: %s; known: vllm, sglang, "
-                   "tensorrt-llm, hf-transformers-eager-sdpa, pytorch-static-kv-cudagraph)", field, want,
-                   best ? best : "none");
+    char known[512] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(known);
+        snprintf(known + l, sizeof known - l, "%s%s", i ? ", " : "", g_engines[i].name);
+    }
+    return fl_fail(err, FL_ENOTFOUND, field, "%s: unknown engine '%s' (closest known: %s; known: %s)", field, want,
+                   best ? best : "none", known);
 }
 
 static double dt_bytes(fl_dtype d) { return fl_dtype_bytes(d); }
@@ -334,7 +338,7 @@ double fl_serve_step_time(const fl_serve_cfg *c, double tokens, double seqs, dou
     /* tensor-parallel all-reduces (2 per layer): latency per call + ring bandwidth term */
     if (c->tp > 1) {
         int pcie = strcmp(c->gpu->link_type ? c->gpu->link_type : "", "PCIe") == 0;
-        double alpha = (e->ar_latency_s + e->ar_hop_s * (tp - 2.0)) * (pcie ? e->ar_pcie_factor : 1.0);
+        double alpha = (e->ar_latency_s + e->ar_hop_s * log2(tp / 2.0)) * (pcie ? e->ar_pcie_factor : 1.0);
         double bytes = tokens * h * 2.0;
         t += 2.0 * (alpha + 2.0 * (tp - 1) / tp * bytes / (c->gpu->link_bw * e->ar_bw_eff));
     }

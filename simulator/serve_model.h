@@ -28,7 +28,7 @@ typedef struct fl_serve_engine {
     int host_overlap;       /* 1: host issue overlaps GPU work (eager): layer = max(gpu, issue) */
     double step_s;          /* per-iteration fixed cost (scheduler, sampling, host), not shrinking with tp */
     double ar_latency_s;    /* one tensor-parallel all-reduce call over NVLink, tp 2 */
-    double ar_hop_s;        /* extra latency per further GPU in the group */
+    double ar_hop_s;        /* extra latency per doubling of the group past 2 (stragglers, tree depth) */
     double ar_pcie_factor;  /* latency multiplier over PCIe */
     double ar_bw_eff;       /* fraction of link bandwidth the all-reduce reaches */
     double mem_util;        /* fraction of usable memory the engine takes */

@@ -66,10 +66,10 @@ static const fl_serve_engine *engine(const char *name)
 static void test_builtin_engines(void **state)
 {
     (void)state;
-    assert_true(fl_serve_engine_count() >= 5);
+    assert_true(fl_serve_engine_count() >= 6);
     static const char *const names[] = {"vllm", "sglang", "tensorrt-llm", "hf-transformers-eager-sdpa",
-                                        "pytorch-static-kv-cudagraph"};
-    for (size_t i = 0; i < 5; i++)
+                                        "pytorch-static-kv-cudagraph", "splitwise-2023"};
+    for (size_t i = 0; i < 6; i++)
         assert_string_equal(engine(names[i])->name, names[i]);
     assert_string_equal(engine(NULL)->name, "vllm");
     assert_string_equal(engine("TensorRT-LLM")->name, "tensorrt-llm");
@@ -381,6 +381,16 @@ static void test_tp_scaling(void **state)
     assert_true(t[0] > t[1] && t[1] > t[2]);
     assert_true(t[2] > 0.5 * t[1]);            /* far from halving at tp 8 */
     assert_true(t[0] / t[2] < 3.0);            /* 4x the GPUs, well under 4x faster */
+    /* the engine of the Splitwise profiles (A100 Llama-2-70B token time 54.9 / 45.0 / 44.9 ms at tp
+     * 2 / 4 / 8, tests/data/published/serving_splitwise_perf_model.csv): within 25 % of each */
+    static const double meas[3] = {0.05486, 0.04499, 0.04485};
+    for (int i = 0, tp = 2; tp <= 8; tp *= 2, i++) {
+        fl_serve_cfg c;
+        assert_int_equal(fl_serve_cfg_init_engine(&c, g, m, tp, 1, FL_DT_FP16, FL_DT_FP16, engine("splitwise-2023"),
+                                                  "cfg", NULL), FL_OK);
+        double s = fl_serve_decode_time(&c, 1, 576, NULL, NULL);
+        assert_true(fabs(s / meas[i] - 1) < 0.25);
+    }
     /* PCIe all-reduces cost more than NVLink ones */
     fl_serve_cfg nv, pc;
     const fl_model *m7 = model_of(cat, "llama2-7b");
