@@ -314,6 +314,44 @@ static void test_fit_recovers_parameters(void **state)
     fl_catalog_free(sc);
 }
 
+/* Rows of a model outside the catalog (shape in the row) are calibrated too; rows of an engine
+ * that is not built in are left out of the report. */
+static void test_inline_shape_and_foreign_engine(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"kind\": \"env\", \"gpu\": \"NVIDIA A100-SXM4-80GB\"}\n"
+        "{\"kind\": \"prefill\", \"model\": \"tiny-llama\", \"layers\": 22, \"h\": 2048, \"a\": 32, "
+        "\"kv_heads\": 4, \"ffn\": 5632, \"vocab\": 32000, \"engine\": \"hf-transformers-eager-sdpa\", "
+        "\"b\": 4, \"prompt\": 1024, \"seconds\": 0.045}\n"
+        "{\"kind\": \"prefill\", \"model\": \"tiny-llama\", \"layers\": 22, \"h\": 2048, \"a\": 32, "
+        "\"kv_heads\": 4, \"ffn\": 5632, \"vocab\": 32000, \"engine\": \"hf-transformers-eager-sdpa\", "
+        "\"b\": 8, \"prompt\": 1024, \"seconds\": 0.088}\n"
+        "{\"kind\": \"decode_step\", \"model\": \"llama2-7b\", \"engine\": \"my-own-engine\", "
+        "\"batch\": 4, \"context\": 100, \"seconds\": 0.01}\n";
+    fl_catalog *sc = NULL;
+    assert_int_equal(fl_catalog_open(NULL, &sc, NULL), FL_OK);
+    size_t n = 0;
+    fl_error err;
+    fl_error_clear(&err);
+    if (fl_catalog_import_measured(sc, temp_file(1, ".jsonl", text), &n, &err) != FL_OK)
+        fail_msg("import: %s", err.message);
+    json_t *rep = NULL;
+    assert_int_equal(fl_serve_calibration(sc, NULL, NULL, &rep, &err), FL_OK);
+    json_t *engines = json_object_get(rep, "engines");
+    assert_int_equal(json_array_size(engines), 1);
+    json_t *g = json_array_get(engines, 0);
+    assert_string_equal(json_string_value(json_object_get(g, "engine")), "hf-transformers-eager-sdpa");
+    assert_string_equal(json_string_value(json_object_get(g, "gpu")), "A100-SXM-80GB");
+    json_t *rows = json_object_get(g, "rows");
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "model")), "tiny-llama");
+    /* two rows, three refit parameters: the fit passes through both within a few percent */
+    assert_true(json_number_value(json_object_get(g, "median_abs_err")) < 0.05);
+    json_decref(rep);
+    fl_catalog_free(sc);
+}
+
 /* estimate: an imported point is answered as measured; near points are calibrated; other GPUs and
  * models use the calibrated engine; without import the answer is analytic. */
 static void test_estimate_sources(void **state)
@@ -476,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_calibration_report),       cmocka_unit_test(test_fit_recovers_parameters),
         cmocka_unit_test(test_estimate_sources),         cmocka_unit_test(test_tp_scaling),
         cmocka_unit_test(test_job_engine),               cmocka_unit_test(test_cli_engine),
+        cmocka_unit_test(test_inline_shape_and_foreign_engine),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
