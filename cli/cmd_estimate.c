@@ -77,6 +77,13 @@ int cmd_estimate(int argc, char **argv)
     fl_error_clear(&err);
     fl_estimate_result res;
     if (fl_estimate(cat, &q, &res, &err)) {
+        if (strcmp(err.field, "engine") == 0 && strncmp(err.message, "engine:", 7) == 0) {
+            /* the library names its query member; on the command line it is the option */
+            char m[sizeof err.message];
+            snprintf(m, sizeof m, "--engine:%s", err.message + 7);
+            snprintf(err.message, sizeof err.message, "%s", m);
+            snprintf(err.field, sizeof err.field, "--engine");
+        }
         rc = cli_fail(&err);
     } else if (c.json || c.out_path) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:b,s:s,s:s}", "gpu", q.gpu, "model", q.model,

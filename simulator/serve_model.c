@@ -157,6 +157,14 @@ fl_status fl_serve_engine_find(const char *name, const char *field, const fl_ser
     int bd = 1 << 30;
     for (size_t i = 0; i < n; i++) {
         int d = edit_distance(want, g_engines[i].name);
+        /* aliases count too ("trtlm" is closest to tensorrt-llm through "trt-llm") */
+        char al[160];
+        snprintf(al, sizeof al, "%s", g_aliases[i]);
+        for (char *save = NULL, *tok = strtok_r(al, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+            int da = edit_distance(want, tok);
+            if (da < d)
+                d = da;
+        }
         if (d < bd) {
             bd = d;
             best = g_engines[i].name;

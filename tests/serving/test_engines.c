@@ -102,6 +102,9 @@ static void test_unknown_engine(void **state)
     assert_int_equal(fl_serve_engine_find("sglan", "--engine", &e, &err), FL_ENOTFOUND);
     assert_non_null(strstr(err.message, "closest known: sglang"));
     assert_non_null(strstr(err.message, "--engine"));
+    fl_error_clear(&err);
+    assert_int_equal(fl_serve_engine_find("trtlm", "engine", &e, &err), FL_ENOTFOUND);
+    assert_non_null(strstr(err.message, "closest known: tensorrt-llm"));
     /* through the estimate API */
     fl_estimate_query q;
     fl_estimate_query_init(&q);
@@ -500,7 +503,7 @@ static void test_cli_engine(void **state)
     cli_result_free(&r);
     r = run_cli(NULL, "estimate", "--gpu", "h100", "--model", "llama2-7b", "--phase", "decode", "--engine", "vlm", NULL);
     assert_int_not_equal(r.status, 0);
-    assert_non_null(strstr(r.err, "unknown engine 'vlm'"));
+    assert_non_null(strstr(r.err, "--engine: unknown engine 'vlm'"));
     assert_non_null(strstr(r.err, "vllm"));
     cli_result_free(&r);
 }
