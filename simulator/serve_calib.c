@@ -74,6 +74,8 @@ static int row_model(const fl_catalog *cat, const fl_measured *r, fl_model *m)
     return 1;
 }
 
+static double predict(const srow *s, const fl_serve_engine *e, int *fits);
+
 /* Engine of a row: its own, else that of the previous row of the same kind (the out-of-memory
  * rows of a sweep carry only the shape), else NULL (the default engine). */
 static const char *row_engine(const fl_measured *r, const char **last)
@@ -125,6 +127,9 @@ static size_t collect(const fl_catalog *cat, int gpu, const fl_serve_engine *eng
         s->oom = r->oom;
         if (!s->oom && !(s->sec > 0))
             continue;
+        int fits;
+        if (!isfinite(predict(s, re, &fits)))
+            continue; /* a configuration the model cannot build (e.g. tp not dividing the heads) */
         k++;
     }
     *out = v;
