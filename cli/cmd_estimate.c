@@ -17,8 +17,9 @@ static const char *help =
     "prefill: time to prefill B prompts of S tokens.\n"
     "decode:  time of one decode step for B sequences with C tokens of context each.\n"
     "\n"
-    "--engine (prefill/decode): vllm (default), sglang, tensorrt-llm, hf-transformers-eager-sdpa,\n"
-    "         pytorch-static-kv-cudagraph (docs/engines.md). Measured prefill/decode rows imported with\n"
+    "--engine (prefill/decode): vllm, sglang, tensorrt-llm, splitwise-2023, hf-transformers-eager-sdpa,\n"
+    "         pytorch-static-kv-cudagraph (docs/engines.md). Default: the engine of the catalog's\n"
+    "         imported rows of that phase, else vllm. Measured prefill/decode rows imported with\n"
     "         `profiles import --measured` refit the engine (source \"calibrated\"); an imported point\n"
     "         itself is answered as measured (source \"measured\").\n";
 

@@ -495,6 +495,44 @@ fl_status fl_serve_calibration(const fl_catalog *cat, const char *gpu, const cha
     return *report ? FL_OK : fl_fail(err, FL_ENOMEM, "calibration", "out of memory");
 }
 
+const char *fl_serve_measured_engine(const fl_catalog *cat, char kind, int gpu)
+{
+    size_t ne = fl_serve_engine_count();
+    int cnt[2][64] = {{0}};
+    if (!cat || ne > 64)
+        return NULL;
+    const char *last_p = NULL, *last_d = NULL;
+    size_t n = fl_catalog_measured_count(cat);
+    for (size_t i = 0; i < n; i++) {
+        const fl_measured *r = fl_catalog_measured(cat, i);
+        if (!r->kind)
+            continue;
+        char rk = strcmp(r->kind, "prefill") == 0 ? 'p'
+                  : (strcmp(r->kind, "decode_step") == 0 || strcmp(r->kind, "decode") == 0) ? 'd' : 0;
+        if (!rk)
+            continue;
+        const char *en = row_engine(r, rk == 'p' ? &last_p : &last_d);
+        const fl_serve_engine *re = NULL;
+        if (rk != kind || r->oom || fl_serve_engine_find(en, "engine", &re, NULL))
+            continue;
+        for (size_t k = 0; k < ne; k++)
+            if (fl_serve_engine_at(k) == re) {
+                cnt[0][k]++;
+                if (r->gpu_index == gpu)
+                    cnt[1][k]++;
+            }
+    }
+    for (int pass = 1; pass >= 0; pass--) {
+        int best = -1;
+        for (size_t k = 0; k < ne; k++)
+            if (cnt[pass][k] > 0 && (best < 0 || cnt[pass][k] > cnt[pass][best]))
+                best = (int)k;
+        if (best >= 0)
+            return fl_serve_engine_at((size_t)best)->name;
+    }
+    return NULL;
+}
+
 int fl_serve_measured_point(const fl_catalog *cat, char kind, int gpu, int model, const char *engine, int tp, int b,
                             int s, double *seconds, int *oom)
 {

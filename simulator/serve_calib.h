@@ -28,6 +28,11 @@ void fl_serve_engine_for_job(const fl_catalog *cat, const fl_serve_model *sm, si
 fl_status fl_serve_calibration(const fl_catalog *cat, const char *gpu, const char *engine, json_t **report,
                                fl_error *err);
 
+/* The built-in engine most of the catalog's timed rows of kind 'p' (prefill) or 'd' (decode) were
+ * measured with, preferring rows of GPU `gpu` (catalog index; -1: any); NULL when there are none.
+ * `estimate` uses it when no engine is named. */
+const char *fl_serve_measured_engine(const fl_catalog *cat, char kind, int gpu);
+
 /* A measured serving point: kind 'p' prefill (s = prompt) or 'd' decode (s = context), GPU index,
  * model index, engine, tp, batch. Returns 1 and the seconds (median of duplicates) when the catalog
  * holds it (*oom = 1 for an out-of-memory row), else 0. */

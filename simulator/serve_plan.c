@@ -354,7 +354,10 @@ fl_status fl_estimate_serve(const fl_catalog *cat, const fl_estimate_query *q, f
         return fl_fail(err, FL_EINVAL, "pp", "pp: %d exceeds the %d layers of %s", q->pp, m->layers, m->name);
     fl_serve_engine eng;
     int nrows = 0;
-    fl_status rc = fl_serve_engine_calibrated(cat, q->engine, fl_catalog_gpu(cat, (size_t)gi)->name, "engine", &eng,
+    /* no engine named: the one the catalog's rows of this phase were measured with, else vllm */
+    const char *ename = q->engine ? q->engine
+                                  : fl_serve_measured_engine(cat, q->phase == FL_PHASE_PREFILL ? 'p' : 'd', gi);
+    fl_status rc = fl_serve_engine_calibrated(cat, ename, fl_catalog_gpu(cat, (size_t)gi)->name, "engine", &eng,
                                               &nrows, err);
     if (rc)
         return rc;

@@ -398,11 +398,32 @@ static void test_estimate_sources(void **state)
     assert_int_equal(fl_estimate(cat, &q, &res, NULL), FL_OK);
     assert_string_equal(res.source, "analytic");
     assert_true(fabs(cal / res.seconds - 1) > 0.02); /* the fit moved the engine */
-    /* the default engine has no rows in the shared file */
+    /* no engine named: the engine of the imported rows of that phase, else vllm */
     q.engine = NULL;
     assert_int_equal(fl_estimate(mcat, &q, &res, NULL), FL_OK);
+    assert_string_equal(res.source, "calibrated");
+    assert_string_equal(res.engine, "hf-transformers-eager-sdpa");
+    assert_int_equal(fl_estimate(cat, &q, &res, NULL), FL_OK);
     assert_string_equal(res.source, "analytic");
     assert_string_equal(res.engine, "vllm");
+    q.phase = FL_PHASE_DECODE;
+    q.gpu = "h100";
+    q.model = "llama2-7b";
+    q.batch = 64;
+    q.context = 2048;
+    assert_int_equal(fl_estimate(mcat, &q, &res, NULL), FL_OK);
+    assert_string_equal(res.source, "measured");
+    assert_string_equal(res.engine, "pytorch-static-kv-cudagraph");
+    assert_int_equal(res.fits, 1);
+    q.batch = 128;
+    assert_int_equal(fl_estimate(mcat, &q, &res, NULL), FL_OK);
+    assert_string_equal(res.source, "measured");
+    assert_int_equal(res.fits, 0);
+    /* an engine named explicitly is kept even when the rows are of another */
+    q.engine = "vllm";
+    assert_int_equal(fl_estimate(mcat, &q, &res, NULL), FL_OK);
+    assert_string_equal(res.engine, "vllm");
+    assert_string_equal(res.source, "analytic");
 }
 
 /* Tensor parallel as engines scale: all-reduce latency per layer and per-step costs that do not
