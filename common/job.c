@@ -2,6 +2,7 @@
 #include "common/job.h"
 #include "common/error.h"
 #include "common/json_util.h"
+#include "simulator/serve_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,16 +10,32 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const dtype_names[] = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", NULL};
+static const char *const dtype_names[] = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", "tf32", NULL};
+static const char *const framework_names[] = {"megatron", "torch-amp", NULL};
+static const char *const optimizer_impl_names[] = {"fused", "foreach", "unfused", NULL};
 static const char *const recompute_names[] = {"none", "selective", "full", "auto", NULL};
 static const char *const objective_names[] = {"max_throughput", "min_cost", "max_throughput_per_dollar", NULL};
 
 double fl_dtype_bytes(fl_dtype d)
 {
-    static const double b[] = {4, 2, 2, 1, 1, 0.5};
-    return (unsigned)d < 6 ? b[d] : 2;
+    static const double b[] = {4, 2, 2, 1, 1, 0.5, 4};
+    return (unsigned)d < 7 ? b[d] : 2;
 }
-const char *fl_dtype_name(fl_dtype d) { return (unsigned)d < 6 ? dtype_names[d] : "bf16"; }
+const char *fl_dtype_name(fl_dtype d) { return (unsigned)d < 7 ? dtype_names[d] : "bf16"; }
+const char *fl_framework_name(fl_framework f) { return (unsigned)f < 2 ? framework_names[f] : "megatron"; }
+int fl_framework_parse(const char *s)
+{
+    for (int i = 0; s && framework_names[i]; i++)
+        if (strcasecmp(s, framework_names[i]) == 0)
+            return i;
+    if (s && (strcasecmp(s, "torch_amp") == 0 || strcasecmp(s, "hf") == 0 || strcasecmp(s, "accelerate") == 0))
+        return FL_FW_TORCH_AMP;
+    return -1;
+}
+const char *fl_optimizer_impl_name(fl_optimizer_impl i)
+{
+    return (unsigned)i < 3 ? optimizer_impl_names[i] : "fused";
+}
 int fl_dtype_parse(const char *s)
 {
     for (int i = 0; s && dtype_names[i]; i++)
@@ -221,17 +238,30 @@ static fl_status parse_precision(fl_job *job, json_t *root, fl_error *err)
     if (c >= 0) job->compute_dtype = (fl_dtype)c;
     if (m >= 0) job->master_dtype = (fl_dtype)m;
     if (g >= 0) job->grad_dtype = (fl_dtype)g;
-    if (job->compute_dtype == FL_DT_FP32)
+    if (fl_dtype_is_fp32(job->compute_dtype))
         job->master_weights = 0;
     return FL_OK;
+}
+
+/* job.framework: a known recipe name (aliases accepted), megatron when absent. */
+static fl_status parse_framework(json_t *root, int *fw, fl_error *err)
+{
+    json_t *v = json_object_get(root, "framework");
+    if (!v)
+        return FL_OK;
+    if (json_is_string(v) && (*fw = fl_framework_parse(json_string_value(v))) >= 0)
+        return FL_OK;
+    return fl_fail(err, FL_EINVAL, "job.framework", "job.framework: unknown framework %s%s%s (known: megatron, "
+                   "torch-amp)", json_is_string(v) ? "'" : "", json_is_string(v) ? json_string_value(v) : "(not a string)",
+                   json_is_string(v) ? "'" : "");
 }
 
 static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
 {
     fl_status rc;
-    int rcmp = FL_RC_NONE, attn = 0, opt = 0;
+    int rcmp = FL_RC_NONE, attn = 0, opt = 0, fw = 0, impl = 0;
     static const char *const attns[] = {"flash", "standard", NULL};
-    static const char *const opts[] = {"adam", "sgd", NULL};
+    static const char *const opts[] = {"adam", "sgd", "adamw", NULL};
     job->seq_len = 2048;
     job->zero_stage = 0;
     if ((rc = fl_json_req_int(root, "job", "global_batch", 1, 100000000, &job->global_batch, err)) ||
@@ -240,6 +270,8 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
         (rc = fl_json_enum(root, "job", "recompute", recompute_names, &rcmp, err)) ||
         (rc = fl_json_enum(root, "job", "attention", attns, &attn, err)) ||
         (rc = fl_json_enum(root, "job", "optimizer", opts, &opt, err)) ||
+        (rc = fl_json_enum(root, "job", "optimizer_impl", optimizer_impl_names, &impl, err)) ||
+        (rc = parse_framework(root, &fw, err)) ||
         (rc = fl_json_num(root, "job", "min_tokens_per_s", 0, 1e18, &job->min_tokens_per_s, err)) ||
         (rc = fl_json_num(root, "job", "train_tokens", 0, 1e20, &job->train_tokens, err)) ||
         (rc = fl_json_num(root, "job", "dropout", 0, 0.99, &job->dropout, err)) ||
@@ -248,6 +280,8 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
     job->recompute = (fl_recompute)rcmp;
     job->flash = attn == 0;
     job->optimizer = (fl_optimizer)opt;
+    job->optimizer_impl = (fl_optimizer_impl)impl;
+    job->framework = (fl_framework)fw;
     if (job->model.max_positions > 0 && job->seq_len > job->model.max_positions && !job->model.rope)
         return fl_fail(err, FL_EINVAL, "job.seq_len", "job.seq_len: %d exceeds the model's %d learned positions",
                        job->seq_len, job->model.max_positions);
@@ -263,6 +297,21 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
     char p[160];
     if ((rc = check_serve_keys(obj, path, err)))
         return rc;
+    /* engine: this entry's, else the job's, else the default; a name must be a known engine */
+    json_t *root = job->raw;
+    json_t *ev = json_object_get(obj, "engine");
+    const char *epath = path;
+    if (!ev && obj != root) {
+        ev = json_object_get(root, "engine");
+        epath = "job";
+    }
+    snprintf(p, sizeof p, "%s.engine", epath);
+    if (ev && !json_is_string(ev))
+        return fl_fail(err, FL_EINVAL, p, "%s: expected an engine name (a string)", p);
+    const fl_serve_engine *eng = NULL;
+    if ((rc = fl_serve_engine_find(ev ? json_string_value(ev) : NULL, p, &eng, err)))
+        return rc;
+    sm->engine = eng->name;
     sm->weights_dtype = job->compute_dtype;
     json_t *pr = json_object_get(obj, "precision");
     if (json_is_object(pr)) {
@@ -272,11 +321,19 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
             (rc = fl_json_enum(pr, p, "weights", dtype_names, &w, err)) ||
             (rc = fl_json_enum(pr, p, "kv_cache", dtype_names, &kv, err)))
             return rc;
+        if (w == FL_DT_TF32 || kv == FL_DT_TF32) {
+            strncat(p, w == FL_DT_TF32 ? ".compute" : ".kv_cache", sizeof p - strlen(p) - 1);
+            return fl_fail(err, FL_EINVAL, p, "%s: tf32 is a training precision (matmul mode); serving takes fp32, "
+                           "bf16, fp16, fp8, int8 or int4", p);
+        }
         if (w >= 0) sm->weights_dtype = (fl_dtype)w;
         sm->kv_dtype = kv >= 0 ? (fl_dtype)kv : FL_DT_BF16;
     } else {
         sm->kv_dtype = FL_DT_BF16;
     }
+    if (sm->weights_dtype == FL_DT_TF32)
+        return fl_fail(err, FL_EINVAL, "job.precision.compute", "job.precision.compute: tf32 is a training precision "
+                       "(matmul mode); serving takes fp32, bf16, fp16, fp8, int8 or int4");
     if (sm->weights_dtype == FL_DT_FP32)
         sm->kv_dtype = FL_DT_FP32;
     json_t *wl = json_object_get(obj, "workload");
@@ -384,10 +441,11 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
     static const char *const training[] = {"kind", "model", "name", "description", "objective", "budget_per_hour",
                                            "horizon_hours", "allow", "precision", "global_batch", "seq_len",
                                            "optimizer", "zero_stage", "recompute", "attention", "min_tokens_per_s",
-                                           "train_tokens", "deadline_hours", "max_gpus", "micro_batch", "dropout", NULL};
+                                           "train_tokens", "deadline_hours", "max_gpus", "micro_batch", "dropout",
+                                           "framework", "optimizer_impl", NULL};
     static const char *const serving[] = {"kind", "model", "models", "name", "description", "objective",
                                           "budget_per_hour", "horizon_hours", "allow", "precision", "workload",
-                                          "slo", NULL};
+                                          "slo", "engine", NULL};
     static const char *const allow[] = {"gpus", "zones", "spot", NULL};
     static const char *const train_prec[] = {"compute", "master_weights", "grads", NULL};
     fl_status rc;
@@ -402,7 +460,7 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
 /* The serving part of a job or of one entry of "models": precision, workload, classes, slo. */
 static fl_status check_serve_keys(json_t *obj, const char *path, fl_error *err)
 {
-    static const char *const entry[] = {"model", "precision", "workload", "slo", "name", NULL};
+    static const char *const entry[] = {"model", "precision", "workload", "slo", "name", "engine", NULL};
     static const char *const prec[] = {"compute", "weights", "kv_cache", NULL};
     static const char *const wl[] = {"rate_rps", "classes", "trace", NULL};
     static const char *const cls[] = {"input", "output", "share", "name", NULL};

@@ -7,18 +7,36 @@
 #include "profiles/catalog.h"
 #include <jansson.h>
 
-typedef enum fl_dtype { FL_DT_FP32 = 0, FL_DT_BF16, FL_DT_FP16, FL_DT_FP8, FL_DT_INT8, FL_DT_INT4 } fl_dtype;
+/* FL_DT_TF32: fp32 storage, matmuls on TF32 tensor cores (what PyTorch does with
+ * allow_tf32 = True); plain FL_DT_FP32 matmuls run at the FP32 peak. */
+typedef enum fl_dtype { FL_DT_FP32 = 0, FL_DT_BF16, FL_DT_FP16, FL_DT_FP8, FL_DT_INT8, FL_DT_INT4, FL_DT_TF32 } fl_dtype;
 typedef enum fl_recompute { FL_RC_NONE = 0, FL_RC_SELECTIVE, FL_RC_FULL, FL_RC_AUTO } fl_recompute;
 typedef enum fl_objective {
     FL_OBJ_MAX_THROUGHPUT = 0, FL_OBJ_MIN_COST, FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR
 } fl_objective;
-typedef enum fl_optimizer { FL_OPT_ADAM = 0, FL_OPT_SGD } fl_optimizer;
+/* Adam and AdamW keep the same state (m, v) and cost the same passes; they differ only in how
+ * weight decay enters the update. */
+typedef enum fl_optimizer { FL_OPT_ADAM = 0, FL_OPT_SGD, FL_OPT_ADAMW } fl_optimizer;
+/* How the optimizer step is launched: one fused kernel per parameter group, multi-tensor
+ * (foreach) kernels per elementwise op, or one kernel per op per parameter tensor. */
+typedef enum fl_optimizer_impl { FL_OPT_FUSED = 0, FL_OPT_FOREACH, FL_OPT_UNFUSED } fl_optimizer_impl;
+/* The training recipe (docs/frameworks.md): what sits around the layers' kernels.
+ * MEGATRON: 16-bit parameters with an fp32 main copy in the optimizer, fused kernels, gradients
+ * accumulated in fp32 main_grad buffers. TORCH_AMP: fp32 parameters, autocast to 16-bit at each
+ * use, fp32 gradients accumulated in .grad, fp32 loss (Hugging Face Trainer / Accelerate). */
+typedef enum fl_framework { FL_FW_MEGATRON = 0, FL_FW_TORCH_AMP } fl_framework;
 
 /* Bytes per element of a dtype. */
 double fl_dtype_bytes(fl_dtype d);
 const char *fl_dtype_name(fl_dtype d);
-/* Parse "bf16", "fp16", "fp32", "fp8", "int8", "int4"; -1 when unknown. */
+/* Parse "bf16", "fp16", "fp32", "fp8", "int8", "int4", "tf32"; -1 when unknown. */
 int fl_dtype_parse(const char *s);
+/* 1 for dtypes stored in 32 bits (fp32, tf32). */
+static inline int fl_dtype_is_fp32(fl_dtype d) { return d == FL_DT_FP32 || d == FL_DT_TF32; }
+const char *fl_framework_name(fl_framework f);
+/* "megatron", "torch-amp" (also "torch_amp", "hf", "accelerate"); -1 when unknown. */
+int fl_framework_parse(const char *s);
+const char *fl_optimizer_impl_name(fl_optimizer_impl i);
 const char *fl_recompute_name(fl_recompute r);
 int fl_recompute_parse(const char *s);
 const char *fl_objective_name(fl_objective o);
@@ -42,6 +60,7 @@ typedef struct fl_serve_model {
     double ttft_p90_s, tpot_p90_s;  /* SLO; 0 = none */
     char *trace_path;        /* workload.trace CSV, or NULL */
     char *name_owned;        /* model name storage for job.models[] entries (NULL otherwise) */
+    const char *engine;      /* built-in engine name (job.engine / job.models[i].engine; default "vllm") */
 } fl_serve_model;
 
 struct fl_job {
@@ -59,6 +78,8 @@ struct fl_job {
     fl_dtype compute_dtype, master_dtype, grad_dtype;
     int master_weights;      /* 1 when fp32 master weights are kept */
     fl_optimizer optimizer;
+    fl_optimizer_impl optimizer_impl;
+    fl_framework framework;
     int zero_stage;          /* 0..3 */
     fl_recompute recompute;
     int flash;               /* attention: 1 flash, 0 standard */

@@ -77,7 +77,11 @@ static json_t *job_obj(const fl_job *job, fl_recompute rc_used)
                         json_string(job->master_weights ? fl_dtype_name(job->master_dtype) : "none"));
     json_object_set_new(pr, "grads", json_string(fl_dtype_name(job->grad_dtype)));
     json_object_set_new(j, "precision", pr);
-    json_object_set_new(j, "optimizer", json_string(job->optimizer == FL_OPT_SGD ? "sgd" : "adam"));
+    json_object_set_new(j, "optimizer", json_string(job->optimizer == FL_OPT_SGD     ? "sgd"
+                                                    : job->optimizer == FL_OPT_ADAMW ? "adamw"
+                                                                                     : "adam"));
+    json_object_set_new(j, "optimizer_impl", json_string(fl_optimizer_impl_name(job->optimizer_impl)));
+    json_object_set_new(j, "framework", json_string(fl_framework_name(job->framework)));
     json_object_set_new(j, "zero_stage", json_integer(job->zero_stage));
     json_object_set_new(j, "recompute", json_string(fl_recompute_name(rc_used)));
     json_object_set_new(j, "attention", json_string(job->flash ? "flash" : "standard"));

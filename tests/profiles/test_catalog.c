@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -155,8 +156,49 @@ static void test_file_catalog_created_and_reopened(void **state)
     fl_catalog_free(c1);
     assert_int_equal(fl_catalog_open(path, &c2, &err), FL_OK);
     assert_int_equal(fl_catalog_offering_count(c2), n);
-    assert_int_equal(fl_catalog_schema_version(c2), 1);
+    assert_int_equal(fl_catalog_schema_version(c2), 2);
     fl_catalog_free(c2);
+    unlink(path);
+}
+
+/* A catalog written by schema version 1 (no model/tp/oom/row columns on measured rows, no declared
+ * network on nodes) is migrated when opened, keeps its rows and takes v2 rows afterwards. */
+static void test_schema_v1_migrated(void **state)
+{
+    (void)state;
+    const char *path = temp_path(2, ".sqlite");
+    fl_catalog *c = NULL;
+    fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(fl_catalog_open(path, &c, &err), FL_OK);
+    fl_catalog_free(c);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE measured DROP COLUMN model; ALTER TABLE measured DROP COLUMN tp;"
+                                  "ALTER TABLE measured DROP COLUMN oom; ALTER TABLE measured DROP COLUMN row;"
+                                  "ALTER TABLE nodes DROP COLUMN nic_bw_bytes_per_s;"
+                                  "ALTER TABLE nodes DROP COLUMN nic_latency_s; ALTER TABLE nodes DROP COLUMN link_type;"
+                                  "ALTER TABLE nodes DROP COLUMN link_bw_bytes_per_s;"
+                                  "INSERT INTO measured(gpu, kind, m, n, k, seconds, source)"
+                                  " VALUES('H100-SXM-80GB', 'gemm', 64, 64, 64, 0.001, 'old.jsonl:1');"
+                                  "PRAGMA user_version=1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    if (fl_catalog_open(path, &c, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(fl_catalog_measured_count(c), 1);
+    const fl_measured *m = fl_catalog_measured(c, 0);
+    assert_int_equal(m->tp, 1);
+    assert_int_equal(m->oom, 0);
+    assert_null(m->json);
+    assert_int_equal(m->m, 64);
+    fl_catalog_free(c);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     unlink(path);
 }
 
@@ -195,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_network_classes),
         cmocka_unit_test(test_export_roundtrip_csv),
         cmocka_unit_test(test_file_catalog_created_and_reopened),
+        cmocka_unit_test(test_schema_v1_migrated),
         cmocka_unit_test(test_corrupt_catalog_rejected),
         cmocka_unit_test(test_misuse),
     };

@@ -626,6 +626,108 @@ static void test_measured_env_default_and_decode(void **state)
     unlink(p);
 }
 
+/* The shared H100 whole-model file imports as it is: train_iter rows (with out-of-memory rows that
+ * inherit vocab / grad_accum / framework from the rows before them), prefill and decode_step rows. */
+static void test_measured_models_v2(void **state)
+{
+    (void)state;
+    fl_catalog *cat = open_builtin();
+    fl_error err;
+    fl_error_clear(&err);
+    size_t rows = 0;
+    if (fl_catalog_import_measured(cat, test_data("calibration/h100-sxm-80gb.models.jsonl"), &rows, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(rows, 40);
+    int train = 0, oom = 0, prefill = 0, decode = 0, decode_oom = 0;
+    for (size_t i = 0; i < fl_catalog_measured_count(cat); i++) {
+        const fl_measured *m = fl_catalog_measured(cat, i);
+        assert_string_equal(m->gpu, "H100-SXM-80GB");
+        assert_non_null(m->json);
+        if (strcmp(m->kind, "train_iter") == 0) {
+            train++;
+            assert_string_equal(m->framework, "torch-amp");
+            assert_int_equal(m->vocab, 50304);
+            assert_int_equal(m->grad_accum, 2);
+            assert_int_equal(m->positions, 4096); /* derived from params and the shape */
+            assert_int_equal(m->tied_embeddings, 0);
+            assert_int_equal(m->ffn, 4 * m->h);
+            if (m->oom) {
+                oom++;
+                assert_true(m->seconds == 0);
+            } else {
+                assert_true(m->seconds > 0.05 && m->seconds < 2);
+                assert_true(m->peak_reserved_bytes >= m->peak_alloc_bytes && m->peak_alloc_bytes > 1e9);
+            }
+            if (m->h == 1024 && m->b == 16 && m->recompute) {
+                assert_string_equal(m->model, "gpt-350m");
+                assert_true(fabs(m->seconds - 0.5901603393554687) < 1e-12);
+            }
+        } else if (strcmp(m->kind, "prefill") == 0) {
+            prefill++;
+            assert_string_equal(m->engine, "hf-transformers-eager-sdpa");
+            assert_int_equal(m->layers, 32);
+            assert_int_equal(m->kv_heads, 32);
+            assert_int_equal(m->ffn, 11008);
+            assert_int_equal(m->tp, 1);
+        } else if (strcmp(m->kind, "decode_step") == 0) {
+            decode++;
+            assert_string_equal(m->model, "llama2-7b");
+            if (m->oom) {
+                decode_oom++;
+                assert_int_equal(m->b, 128);
+                assert_int_equal(m->s, 2048);
+            } else {
+                assert_true(m->kv_bytes > 0 && m->weight_bytes > 1e10);
+            }
+        }
+    }
+    assert_int_equal(train, 24);
+    assert_int_equal(oom, 9);
+    assert_int_equal(prefill, 6);
+    assert_int_equal(decode, 10);
+    assert_int_equal(decode_oom, 1);
+    fl_catalog_free(cat);
+}
+
+/* Richer rows: tp and attention on layers, embedding / LM head / optimizer / collective rows. */
+static void test_measured_v2_kinds(void **state)
+{
+    (void)state;
+    fl_catalog *cat = open_builtin();
+    const char *p = temp_file(7, ".jsonl",
+        "{\"kind\": \"layer\", \"gpu\": \"a100\", \"h\": 2048, \"a\": 16, \"s\": 2048, \"b\": 2, \"tp\": 4, "
+        "\"attention\": \"standard\", \"dtype\": \"tf32\", \"framework\": \"megatron\", \"fwd_s\": 0.004, "
+        "\"fwdbwd_s\": 0.012}\n"
+        "{\"kind\": \"lm_head_loss\", \"gpu\": \"a100\", \"vocab\": 50304, \"h\": 2048, \"s\": 2048, \"b\": 2, "
+        "\"fwd_s\": 0.01, \"fwdbwd_s\": 0.03}\n"
+        "{\"kind\": \"optimizer_step\", \"gpu\": \"a100\", \"params\": 1.3e9, \"optimizer\": \"adamw\", "
+        "\"impl\": \"foreach\", \"seconds\": 0.02}\n"
+        "{\"kind\": \"allreduce\", \"gpu\": \"a100\", \"bytes\": 1e8, \"gpus\": 8, \"seconds\": 0.001}\n"
+        "{\"kind\": \"p2p\", \"gpu\": \"a100\", \"bytes\": 1e8, \"seconds\": 0.0005}\n");
+    fl_error err;
+    fl_error_clear(&err);
+    size_t rows = 0;
+    if (fl_catalog_import_measured(cat, p, &rows, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(rows, 5);
+    const fl_measured *l = fl_catalog_measured(cat, 0), *hd = fl_catalog_measured(cat, 1),
+                      *op = fl_catalog_measured(cat, 2), *ar = fl_catalog_measured(cat, 3),
+                      *pp = fl_catalog_measured(cat, 4);
+    assert_int_equal(l->tp, 4);
+    assert_string_equal(l->attention, "standard");
+    assert_string_equal(l->dtype, "tf32");
+    assert_string_equal(l->framework, "megatron");
+    assert_int_equal(l->ffn, 8192); /* 4h by default */
+    assert_int_equal(hd->vocab, 50304);
+    assert_true(hd->fwdbwd_s == 0.03);
+    assert_string_equal(op->impl, "foreach");
+    assert_true(op->params == 1.3e9);
+    assert_int_equal(ar->gpus, 8);
+    assert_int_equal(pp->gpus, 2);
+    fl_catalog_free(cat);
+    unlink(p);
+}
+
 static void expect_meas_fail(fl_catalog *cat, const char *text, fl_status code, const char *n1, const char *n2)
 {
     snap before = take(cat);
@@ -679,6 +781,42 @@ static void test_measured_bad_inputs(void **state)
     expect_meas_fail(cat, "{\"kind\": \"env\", \"gpu\": \"h100\"}\n\n", FL_EINVAL, "no measurement", NULL);
     expect_meas_fail(cat, "", FL_EINVAL, "no measurement", NULL);
     expect_meas_fail(cat, NULL, FL_EIO, NULL, NULL);
+    /* schema v2 rows */
+    const char *ti = "{\"kind\": \"train_iter\", \"gpu\": \"h100\", \"model\": \"g\", \"layers\": 2, \"h\": 64, "
+                     "\"a\": 4, \"s\": 128, \"b\": 1, ";
+    snprintf(buf, sizeof buf, "%s\"vocab\": 100, \"grad_accum\": 1, \"framework\": \"jax\", \"iter_s\": 1}\n", ti);
+    expect_meas_fail(cat, buf, FL_EINVAL, "framework", "jax");
+    snprintf(buf, sizeof buf, "%s\"grad_accum\": 1, \"framework\": \"megatron\", \"iter_s\": 1}\n", ti);
+    expect_meas_fail(cat, buf, FL_EINVAL, "\"vocab\"", "line 1");
+    snprintf(buf, sizeof buf, "%s\"vocab\": 100, \"grad_accum\": 1, \"framework\": \"megatron\", \"oom\": true, "
+             "\"iter_s\": 1}\n", ti);
+    expect_meas_fail(cat, buf, FL_EINVAL, "iter_s", "out-of-memory");
+    snprintf(buf, sizeof buf, "%s\"vocab\": 100, \"grad_accum\": 1, \"framework\": \"megatron\"}\n", ti);
+    expect_meas_fail(cat, buf, FL_EINVAL, "\"iter_s\"", NULL);
+    snprintf(buf, sizeof buf, "%s\"vocab\": 100, \"grad_accum\": 1, \"framework\": \"megatron\", \"iter_s\": 1, "
+             "\"recompute\": \"yes\"}\n", ti);
+    expect_meas_fail(cat, buf, FL_EINVAL, "recompute", "true or false");
+    expect_meas_fail(cat, "{\"kind\": \"layer\", \"gpu\": \"h100\", \"h\": 64, \"a\": 4, \"s\": 8, \"b\": 1, "
+                          "\"tp\": 3, \"fwd_s\": 1}\n", FL_EINVAL, "tp 3", NULL);
+    expect_meas_fail(cat, "{\"kind\": \"layer\", \"gpu\": \"h100\", \"h\": 64, \"a\": 4, \"s\": 8, \"b\": 1, "
+                          "\"attention\": \"sparse\", \"fwd_s\": 1}\n", FL_EINVAL, "attention", "sparse");
+    expect_meas_fail(cat, "{\"kind\": \"layer\", \"gpu\": \"h100\", \"h\": 64, \"a\": 4, \"s\": 8, \"b\": 1, "
+                          "\"fwd_s\": 1, \"fwdbwd_s\": 0.5}\n", FL_EINVAL, "fwdbwd_s_per_layer", NULL);
+    expect_meas_fail(cat, "{\"kind\": \"gemm\", \"gpu\": \"h100\", \"m\": 1, \"n\": 2, \"k\": 3, \"dtype\": \"fp13\", "
+                          "\"seconds\": 1}\n", FL_EINVAL, "dtype", "fp13");
+    expect_meas_fail(cat, "{\"kind\": \"allreduce\", \"gpu\": \"h100\", \"bytes\": 8, \"gpus\": 1, \"seconds\": 1}\n",
+                     FL_EINVAL, "gpus", NULL);
+    expect_meas_fail(cat, "{\"kind\": \"optimizer_step\", \"gpu\": \"h100\", \"params\": 0, \"seconds\": 1}\n",
+                     FL_EINVAL, "params", NULL);
+    expect_meas_fail(cat, "{\"kind\": \"optimizer_step\", \"gpu\": \"h100\", \"params\": 10, \"impl\": \"turbo\", "
+                          "\"seconds\": 1}\n", FL_EINVAL, "impl", "turbo");
+    expect_meas_fail(cat, "{\"kind\": \"decode_step\", \"gpu\": \"h100\", \"model\": \"llama2-7b\", \"batch\": 1, "
+                          "\"context\": 8, \"oom\": true, \"seconds\": 1}\n", FL_EINVAL, "seconds", "out-of-memory");
+    expect_meas_fail(cat, "{\"kind\": \"prefill\", \"gpu\": \"h100\", \"model\": \"llama2-7b\", \"b\": 1, "
+                          "\"prompt\": 8, \"tp\": 3, \"seconds\": 1}\n", FL_EINVAL, "tp 3", NULL);
+    expect_meas_fail(cat, "{\"kind\": \"train_iter\", \"gpu\": \"h100\", \"model\": \"g\", \"layers\": 2, \"h\": 0, "
+                          "\"a\": 4, \"s\": 128, \"b\": 1, \"vocab\": 9, \"grad_accum\": 1, \"iter_s\": 1, "
+                          "\"framework\": \"megatron\"}\n", FL_EINVAL, "\"h\"", NULL);
     assert_int_equal(fl_catalog_import_measured(NULL, "x", NULL, &err), FL_EMISUSE);
     fl_catalog_free(cat);
 }
@@ -699,6 +837,8 @@ int main(void)
         cmocka_unit_test(test_measured_fixture),
         cmocka_unit_test(test_measured_env_default_and_decode),
         cmocka_unit_test(test_measured_bad_inputs),
+        cmocka_unit_test(test_measured_models_v2),
+        cmocka_unit_test(test_measured_v2_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
