@@ -74,7 +74,8 @@ void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
     s->flash = job->flash;
     s->interleave = 1;
     s->sequence_parallel = 0;
-    s->dp_overlap = 1;
+    s->dp_overlap = job->overlap_grad_reduce;
+    s->allreduce_algo = job->allreduce_algorithm;
     s->dropout = job->dropout > 0;
 }
 
@@ -89,7 +90,7 @@ typedef struct layer_entry {
     double edge_f[2], edge_b[2];
     fl_train_gpu_perf perf;
     fl_train_mem_plan mem;             /* memory figures of this tp at the plan's dp */
-    int k_nl;                          /* middle-stage layer count and DP link of the figures below */
+    int k_nl, k_pn;                    /* middle-stage layer count, DP peers per node and DP link of the figures below */
     double k_bw, k_lat, k_ar, k_opt, k_states, k_inv_nl; /* k_inv_nl = 1 / k_nl: no division per stage */
     double acc_per_param, acc_layer;   /* gradient accumulation seconds per parameter / per layer, one micro-batch */
 } layer_entry;
@@ -308,10 +309,13 @@ static void dp_groups(const fl_train_pipeline *pipes, int n_pipes, dp_group *g)
     }
 }
 
-/* Bandwidth and latency of the slowest link spanned by the data-parallel group of every stage
+/* Bandwidth and latency of the slowest inter-node hop of the data-parallel group of every stage
  * of pipeline pi: every replica of every pipeline holding one of its layers. 0 bandwidth =
- * intra-node. With groups (every pipeline splits the layers alike) stage j's group is stage j
- * of each; otherwise stages are contiguous and sorted, so each other pipeline is walked once. */
+ * intra-node. Inside a zone the hop is the NIC of the stage's instance type (offerings'
+ * network_bw, docs/communication.md), or the catalog's same-zone link when no NIC is known;
+ * across zones also the zones' link. With groups (every pipeline splits the layers alike) stage
+ * j's group is stage j of each; otherwise stages are contiguous and sorted, so each other
+ * pipeline is walked once. */
 static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeline *pipes, int n_pipes, int pi,
                      int n_dp, int uniform, const dp_group *groups, layer_entry *const *ent, double *bw, double *lat)
 {
@@ -323,12 +327,13 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
         double lbw, llat;
         if (uniform) { /* every stage of every pipeline in one zone on one GPU type */
             zone_link(lm, st->zone, st->zone, &lbw, &llat);
-            bw[j] = intra ? 0 : (lbw > 0 ? lbw : 1e9);
+            double nic = intra ? 0 : fl_train_nic_bw(cat, st->gpu, st->zone);
+            bw[j] = intra ? 0 : nic > 0 ? nic : (lbw > 0 ? lbw : 1e9);
             lat[j] = intra ? 0 : llat;
             continue;
         }
         int same = 1;
-        double minbw = 1e300, maxlat = 0;
+        double minbw = 1e300, maxlat = 0, xbw = 1e300; /* xbw: slowest link to another zone */
         if (groups && groups[j].nz == 1) { /* one zone: the stage's own */
             same = groups[j].same;
             zone_link(lm, st->zone, st->zone, &minbw, &maxlat);
@@ -338,6 +343,8 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
                 zone_link(lm, st->zone, groups[j].zone[k], &lbw, &llat);
                 minbw = lbw < minbw ? lbw : minbw;
                 maxlat = llat > maxlat ? llat : maxlat;
+                if (groups[j].zone[k] != st->zone && lbw < xbw)
+                    xbw = lbw;
             }
         } else {
             for (int q = 0; q < n_pipes; q++) {
@@ -353,6 +360,8 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
                     zone_link(lm, st->zone, os->zone, &lbw, &llat);
                     minbw = lbw < minbw ? lbw : minbw;
                     maxlat = llat > maxlat ? llat : maxlat;
+                    if (os->zone != st->zone && lbw < xbw)
+                        xbw = lbw;
                 }
             }
         }
@@ -360,6 +369,9 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
             bw[j] = 0;
             lat[j] = 0;
         } else {
+            double nic = fl_train_nic_bw(cat, st->gpu, st->zone);
+            if (nic > 0)
+                minbw = xbw < nic ? xbw : nic;
             bw[j] = minbw > 0 && minbw < 1e300 ? minbw : 1e9;
             lat[j] = maxlat;
         }
@@ -553,16 +565,19 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             /* gradient all-reduce and optimizer step; a middle stage reuses those of the last middle
              * stage of its entry with the same layer count and DP link (the usual case) */
             double ar, opt, states;
-            if (first || last || nl != le->k_nl || bw != le->k_bw || lat != le->k_lat) {
+            /* DP peers packed per node unless the whole pipeline replica sits in one node */
+            int per_node = le->node_gpus / (one_node ? shape.sum_tp[pi] : st->tp);
+            if (first || last || nl != le->k_nl || bw != le->k_bw || lat != le->k_lat || per_node != le->k_pn) {
                 double stage_params = (nl * layer_params + (first ? embed_params : 0) + (last ? head_params[p > 1] : 0)) /
                                       st->tp;
                 /* data-parallel gradient reduction (all-reduce; reduce-scatter + all-gather under ZeRO) */
                 ar = 0;
-                if (n_dp > 1) {
-                    if (bw > 0) /* the tp GPUs of the stage share the node's link */
-                        ar = fl_train_allreduce_time(stage_params * grad_b * st->tp, n_dp, bw, lat);
-                    else
-                        ar = fl_train_allreduce_time(stage_params * grad_b, n_dp, le->link_bw, 8e-6);
+                if (n_dp > 1) { /* NCCL's algorithms (train_collectives.c); the tp GPUs of the stage
+                                 * share the node's NIC */
+                    fl_train_dp_comm dc = {.n = n_dp, .per_node = per_node < 1 ? 1 : per_node, .tp = st->tp,
+                                           .bytes = stage_params * grad_b, .intra_bw = le->link_bw,
+                                           .intra_lat = 8e-6, .inter_bw = bw, .inter_lat = lat};
+                    ar = fl_train_dp_allreduce_time(&dc, s->allreduce_algo);
                 }
                 double local_params = stage_params / (s->zero_stage >= 1 ? n_dp : 1);
                 opt = local_params * opt_bytes / le->hbm_bw;
@@ -570,7 +585,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 opt = max2(opt, optimizer_host_s(s, &le->perf.fw[amp], tensors));
                 states = fl_train_mem_plan_states(&le->mem, nl, first, last);
                 if (!first && !last)
-                    le->k_nl = nl, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states,
+                    le->k_nl = nl, le->k_pn = per_node, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states,
                     le->k_inv_nl = 1.0 / nl;
             } else {
                 ar = le->k_ar, opt = le->k_opt, states = le->k_states;

@@ -28,7 +28,9 @@ typedef struct fl_train_setup {
     int flash;                  /* 1: memory-efficient attention (no s*s scores kept) */
     int interleave;             /* virtual pipeline chunks per stage (1 = plain 1F1B) */
     int sequence_parallel;      /* 1: reduce-scatter/all-gather instead of all-reduce under tp */
-    int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass */
+    int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass (job
+                                   overlap_grad_reduce; Megatron-LM's default is 0) */
+    fl_allreduce_algo allreduce_algo; /* DP all-reduce: auto (fastest), ring, tree, hierarchical */
     int p2p_blocking;           /* 1: a stage waits for its pipeline sends (Megatron-LM 2021's schedules);
                                    0: transfers overlap the stage's next op */
     int dropout;                /* 1: dropout on the attention probabilities and on both residual
@@ -112,6 +114,37 @@ static inline double fl_train_link_transfer_time(double bytes, double bw, double
 }
 /* Seconds to send `bytes` between two GPUs in zones za, zb (same node when same_node). */
 double fl_train_p2p_time(const fl_catalog *cat, int gpu, int za, int zb, int same_node, double bytes);
+
+/* --- data-parallel collectives and egress (train_collectives.c, docs/communication.md) --- */
+
+/* Achieved fraction of a NIC's line rate in NCCL collectives: 24 GB/s per 200 Gbit/s NIC, as
+ * NCCL's maintainers put it (NVIDIA/nccl-tests issue #119). */
+#define FL_TRAIN_NIC_EFFICIENCY 0.96
+
+/* One data-parallel all-reduce: n members (replicas) of a stage, per_node of them in one node,
+ * each a tp group of GPUs holding `bytes` gradient bytes per GPU. intra: the GPU link inside a
+ * node; inter: node to node (NIC or the zones' link, whichever is slower; 0 = one node). */
+typedef struct fl_train_dp_comm {
+    int n, per_node, tp;
+    double bytes;
+    double intra_bw, intra_lat;
+    double inter_bw, inter_lat;
+} fl_train_dp_comm;
+/* Seconds of the all-reduce by algorithm (FL_AR_AUTO: the fastest). */
+double fl_train_dp_allreduce_time(const fl_train_dp_comm *c, fl_allreduce_algo algo);
+/* Achieved NIC bytes/s (line rate x FL_TRAIN_NIC_EFFICIENCY) of the largest instance of GPU type
+ * `gpu` offered in `zone`; 0 when the catalog has none with a NIC figure (on-prem). */
+double fl_train_nic_bw(const fl_catalog *cat, int gpu, int zone);
+
+/* Bytes and dollars a plan moves across zones per iteration. */
+typedef struct fl_train_egress {
+    double p2p_bytes, p2p_dollars; /* pipeline activations and their gradients */
+    double dp_bytes, dp_dollars;   /* data-parallel gradient all-reduce rings spanning zones */
+    double bytes, dollars;         /* totals */
+} fl_train_egress;
+/* Cross-zone traffic of one iteration (validated pipelines, as fl_train_simulate takes). */
+void fl_train_plan_egress(const fl_catalog *cat, const fl_train_setup *s, const fl_train_pipeline *pipes, int n_pipes,
+                          fl_train_egress *e);
 
 /* --- internals shared by simulator/train_*.c (added by the simulator; not used by the planner) --- */
 
