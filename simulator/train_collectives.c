@@ -7,8 +7,9 @@
  * sends tp * S * (its algorithm's factor) bytes through the NIC while each GPU sends S * factor
  * over the node's GPU link:
  *   ring          2(n-1)/n * max(S / B_gpu, tp S / B_nic) + 2(n-1) lat
- *   tree          2 * max(S / B_gpu, tp S / B_nic) + 2 ceil(log2 nodes) lat_nic + 2(k-1) lat_gpu
- *                 (NCCL's double binary tree across nodes, a chain inside; nodes = 1: ring)
+ *   tree          max(2(k-1)/k S / B_gpu, 2(m-1)/m tp S / B_nic) + 2 ceil(log2 m) lat_nic
+ *                 + 2(k-1) lat_gpu (NCCL's double binary tree across the m nodes, a chain of the k
+ *                 members inside each; one node: the ring)
  *   hierarchical  reduce-scatter among the k members of a node over the GPU link, an inter-node
  *                 ring over the nodes on S/k per GPU, all-gather inside the node:
  *                 2(k-1)/k * S / B_gpu + 2(m-1)/m * tp S / B_nic + 2(k-1) lat_gpu + 2(m-1) lat_nic
@@ -34,7 +35,10 @@ double fl_train_dp_allreduce_time(const fl_train_dp_comm *c, fl_allreduce_algo a
     double ring = 2.0 * (n - 1) / n * step + 2.0 * (n - 1) * ln;
     if (algo == FL_AR_RING || nodes <= 1)
         return ring;
-    double tree = 2.0 * step + 2.0 * ceil(log2((double)nodes)) * ln + 2.0 * (k - 1) * lg;
+    /* double binary tree: every node sends 2(m-1)/m of the buffer per direction through its NIC
+     * (S on two nodes, where NCCL's tree beats the ring: nccl-tests issue #22), a chain inside */
+    double tree = fmax(2.0 * (k - 1) / k * S / bg, 2.0 * (nodes - 1) / nodes * tp * S / bn) +
+                  2.0 * ceil(log2((double)nodes)) * ln + 2.0 * (k - 1) * lg;
     double hier = 2.0 * (k - 1) / k * S / bg + 2.0 * (nodes - 1) / nodes * tp * S / bn + 2.0 * (k - 1) * lg +
                   2.0 * (nodes - 1) * ln;
     if (algo == FL_AR_TREE)
