@@ -483,6 +483,41 @@ static void test_bad_fields(void **state)
     json_decref(doc);
 }
 
+/* End to end: `flotilla plan` reports the egress of a zone-spanning plan and `flotilla simulate`
+ * of that plan gives the same figures; the table names them. */
+static void test_cli(void **state)
+{
+    (void)state;
+    const char *job = temp_file(0, ".json", JOB_BUDGET("400", ""));
+    const char *av = temp_file(1, ".json", AVAIL_8_8);
+    cli_result r = run_cli(NULL, "plan", job, "--availability", av, "--json", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *doc = cli_json(&r);
+    assert_non_null(doc);
+    double e = sim_num(doc, "egress_per_iteration");
+    assert_true(e > 0);
+    assert_near(sim_num(doc, "cost_per_iteration"),
+                sim_num(doc, "cost_per_hour") * sim_num(doc, "iteration_s") / 3600 + e, 1e-9);
+    char *text = json_dumps(doc, 0);
+    const char *plan = temp_file(2, ".json", text);
+    free(text);
+    cli_result s = run_cli(NULL, "simulate", plan, "--json", NULL);
+    assert_int_equal(s.status, 0);
+    json_t *sim = cli_json(&s);
+    assert_non_null(sim);
+    assert_near(sim_num(sim, "egress_per_iteration"), e, e * 1e-6);
+    assert_near(sim_num(sim, "egress_per_hour"), sim_num(doc, "egress_per_hour"), 1e-3);
+    cli_result t = run_cli(NULL, "plan", job, "--availability", av, NULL);
+    assert_int_equal(t.status, 0);
+    assert_non_null(strstr(t.out, "egress "));
+    assert_non_null(strstr(t.out, "data-parallel replicas span zones"));
+    json_decref(doc);
+    json_decref(sim);
+    cli_result_free(&r);
+    cli_result_free(&s);
+    cli_result_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,7 +525,7 @@ int main(void)
         cmocka_unit_test(test_nic),                 cmocka_unit_test(test_egress_simulation),
         cmocka_unit_test(test_overlap),             cmocka_unit_test(test_egress_changes_choice),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_min_cost_per_token),
-        cmocka_unit_test(test_bad_fields),
+        cmocka_unit_test(test_bad_fields),          cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
