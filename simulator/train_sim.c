@@ -321,13 +321,19 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
 {
     const fl_train_pipeline *pl = &pipes[pi];
     int first[MAX_PIPES] = {0}; /* per pipeline: first stage ending after the current stage's start */
+    int nic_gpu = -1, nic_zone = -1; /* the NIC last looked up (neighbouring stages share it) */
+    double nic_last = 0;
     for (int j = 0; j < pl->n_stages; j++) {
         const fl_train_stage *st = &pl->stages[j];
         int intra = n_dp * st->tp <= (ent[j]->gpu == st->gpu ? ent[j]->node_gpus : fl_train_node_gpus(cat, st->gpu));
         double lbw, llat;
+        if (!intra && (st->gpu != nic_gpu || st->zone != nic_zone)) {
+            nic_gpu = st->gpu, nic_zone = st->zone;
+            nic_last = fl_train_nic_bw(cat, st->gpu, st->zone);
+        }
         if (uniform) { /* every stage of every pipeline in one zone on one GPU type */
             zone_link(lm, st->zone, st->zone, &lbw, &llat);
-            double nic = intra ? 0 : fl_train_nic_bw(cat, st->gpu, st->zone);
+            double nic = intra ? 0 : nic_last;
             bw[j] = intra ? 0 : nic > 0 ? nic : (lbw > 0 ? lbw : 1e9);
             lat[j] = intra ? 0 : llat;
             continue;
@@ -369,7 +375,11 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
             bw[j] = 0;
             lat[j] = 0;
         } else {
-            double nic = fl_train_nic_bw(cat, st->gpu, st->zone);
+            if (st->gpu != nic_gpu || st->zone != nic_zone) {
+                nic_gpu = st->gpu, nic_zone = st->zone;
+                nic_last = fl_train_nic_bw(cat, st->gpu, st->zone);
+            }
+            double nic = nic_last;
             if (nic > 0)
                 minbw = xbw < nic ? xbw : nic;
             bw[j] = minbw > 0 && minbw < 1e300 ? minbw : 1e9;
