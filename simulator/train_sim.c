@@ -86,6 +86,8 @@ typedef struct layer_entry {
     double act, act_full;              /* activation bytes per layer (with / without recompute) */
     double peak, hbm_bw, link_bw, link_lat, capacity;
     int measured, node_gpus;
+    int nic_zone;                      /* zone of the NIC figure below (-1: none looked up) */
+    double nic;                        /* fl_train_nic_bw of this GPU type in nic_zone */
     int edge_done[2];                  /* edge times computed: [0] first stage, [1] last stage */
     double edge_f[2], edge_b[2];
     fl_train_gpu_perf perf;
@@ -157,6 +159,7 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     e->edge_done[0] = e->edge_done[1] = 0;
     fl_train_mem_plan_init(&e->mem, s, tp, n_dp, &e->perf.fw[s->framework == FL_FW_TORCH_AMP]);
     e->k_nl = -1;
+    e->nic_zone = -1;
     return e;
 }
 
@@ -321,15 +324,23 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
 {
     const fl_train_pipeline *pl = &pipes[pi];
     int first[MAX_PIPES] = {0}; /* per pipeline: first stage ending after the current stage's start */
-    int nic_gpu = -1, nic_zone = -1; /* the NIC last looked up (neighbouring stages share it) */
-    double nic_last = 0;
     for (int j = 0; j < pl->n_stages; j++) {
         const fl_train_stage *st = &pl->stages[j];
         int intra = n_dp * st->tp <= (ent[j]->gpu == st->gpu ? ent[j]->node_gpus : fl_train_node_gpus(cat, st->gpu));
         double lbw, llat;
-        if (!intra && (st->gpu != nic_gpu || st->zone != nic_zone)) {
-            nic_gpu = st->gpu, nic_zone = st->zone;
-            nic_last = fl_train_nic_bw(cat, st->gpu, st->zone);
+        /* the NIC of the stage's instance, memoised in its (gpu, tp) entry per zone */
+        double nic_last = 0;
+        if (!intra || !uniform) {
+            layer_entry *e = ent[j];
+            if (e->gpu != st->gpu) {
+                nic_last = fl_train_nic_bw(cat, st->gpu, st->zone);
+            } else {
+                if (e->nic_zone != st->zone) {
+                    e->nic_zone = st->zone;
+                    e->nic = fl_train_nic_bw(cat, st->gpu, st->zone);
+                }
+                nic_last = e->nic;
+            }
         }
         if (uniform) { /* every stage of every pipeline in one zone on one GPU type */
             zone_link(lm, st->zone, st->zone, &lbw, &llat);
@@ -375,10 +386,6 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
             bw[j] = 0;
             lat[j] = 0;
         } else {
-            if (st->gpu != nic_gpu || st->zone != nic_zone) {
-                nic_gpu = st->gpu, nic_zone = st->zone;
-                nic_last = fl_train_nic_bw(cat, st->gpu, st->zone);
-            }
             double nic = nic_last;
             if (nic > 0)
                 minbw = xbw < nic ? xbw : nic;
