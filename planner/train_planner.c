@@ -411,6 +411,13 @@ static json_t *summary_lines(const fl_catalog *cat, json_t *doc)
     snprintf(line, sizeof line, "%d GPUs, %.4g tokens/s, $%.2f/h, iteration %.3g s, fits: %s", gpus,
              json_number_value(json_object_get(sim, "tokens_per_s")), json_number_value(json_object_get(sim, "cost_per_hour")),
              json_number_value(json_object_get(sim, "iteration_s")), json_is_true(json_object_get(sim, "fits")) ? "yes" : "no");
+    double eg = json_number_value(json_object_get(sim, "egress_per_hour"));
+    if (eg > 0) { /* cross-zone traffic on top of the instances */
+        json_array_append_new(a, json_string(line));
+        snprintf(line, sizeof line, "egress $%.2f/h ($%.4g per iteration); $%.4g per iteration in all", eg,
+                 json_number_value(json_object_get(sim, "egress_per_iteration")),
+                 json_number_value(json_object_get(sim, "cost_per_iteration")));
+    }
     json_array_append_new(a, json_string(line));
     (void)cat;
     return a;
@@ -670,7 +677,7 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
     fl_tp_search_stats st;
     memset(&st, 0, sizeof st);
     fl_status rc = fl_tp_search(P->cat, &jc, &P->pool, &W->set, &lim, 0, &sol, &st, err);
-    double pts[PARETO_POINTS][3];
+    double pts[PARETO_POINTS][4]; /* $/h (instances + egress), tokens/s, GPUs, egress $/h */
     int np = 0;
     if (!rc && sol.feasible) {
         double Tmin = fl_tp_solution_time(&W->set, &sol), Tmax = 0;
@@ -692,7 +699,8 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
             if ((rc = fl_tp_solution_doc(P->cat, P->job, &P->pool, &W->set, &sol, &d, &bad, err)) || !d)
                 continue;
             json_t *sim = json_object_get(d, "simulation");
-            pts[np][0] = json_number_value(json_object_get(sim, "cost_per_hour"));
+            pts[np][3] = json_number_value(json_object_get(sim, "egress_per_hour"));
+            pts[np][0] = json_number_value(json_object_get(sim, "cost_per_hour")) + pts[np][3];
             pts[np][1] = json_number_value(json_object_get(sim, "tokens_per_s"));
             pts[np][2] = sol.gpus;
             np++;
@@ -713,13 +721,16 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
         if (dom)
             continue;
         json_t *o = json_object();
-        json_object_set_new(o, "cost_per_hour", json_real(pts[i][0]));
+        json_object_set_new(o, "cost_per_hour", json_real(pts[i][0] - pts[i][3]));
+        json_object_set_new(o, "egress_per_hour", json_real(pts[i][3]));
         json_object_set_new(o, "tokens_per_s", json_real(pts[i][1]));
         json_object_set_new(o, "gpus", json_integer((json_int_t)pts[i][2]));
         /* insert sorted by cost */
         size_t at = json_array_size(arr);
         for (size_t k = 0; k < json_array_size(arr); k++)
-            if (json_number_value(json_object_get(json_array_get(arr, k), "cost_per_hour")) > pts[i][0]) {
+            if (json_number_value(json_object_get(json_array_get(arr, k), "cost_per_hour")) +
+                    json_number_value(json_object_get(json_array_get(arr, k), "egress_per_hour")) >
+                pts[i][0]) {
                 at = k;
                 break;
             }

@@ -508,6 +508,24 @@ static void test_cli(void **state)
     assert_non_null(sim);
     assert_near(sim_num(sim, "egress_per_iteration"), e, e * 1e-6);
     assert_near(sim_num(sim, "egress_per_hour"), sim_num(doc, "egress_per_hour"), 1e-3);
+    /* the frontier counts egress: sorted by instances + egress, spanning points carry it */
+    cli_result pf = run_cli(NULL, "plan", job, "--availability", av, "--pareto", "--json", NULL);
+    assert_int_equal(pf.status, 0);
+    json_t *pd = cli_json(&pf);
+    json_t *front = json_object_get(pd, "pareto");
+    assert_true(json_array_size(front) >= 2);
+    double prev = 0, max_eg = 0;
+    for (size_t i = 0; i < json_array_size(front); i++) {
+        json_t *o = json_array_get(front, i);
+        double tot = json_number_value(json_object_get(o, "cost_per_hour")) +
+                     json_number_value(json_object_get(o, "egress_per_hour"));
+        assert_true(tot >= prev);
+        prev = tot;
+        max_eg = fmax(max_eg, json_number_value(json_object_get(o, "egress_per_hour")));
+    }
+    assert_true(max_eg > 0);
+    json_decref(pd);
+    cli_result_free(&pf);
     cli_result t = run_cli(NULL, "plan", job, "--availability", av, NULL);
     assert_int_equal(t.status, 0);
     assert_non_null(strstr(t.out, "egress "));
