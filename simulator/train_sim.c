@@ -467,6 +467,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     double embed_params = fl_train_embed_params(m);
     double head_params[2] = {fl_train_head_params(m, 0), fl_train_head_params(m, 1)};
     double opt_bytes = optimizer_bytes_per_param(s, e);
+    double bucket_params = max2(FL_TRAIN_DDP_BUCKET_PARAMS, 1e6 * n_dp); /* DDP bucket per GPU */
     int amp = s->framework == FL_FW_TORCH_AMP;
 
     double iter_end = 0, pipe_end_max = 0, optimizer = 0, peak_gpu_flops = 0, sequences = 0;
@@ -615,6 +616,14 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 double tail = first ? ar * (layer_params + embed_params) /
                                           (nl * layer_params + embed_params + (last ? head_params[p > 1] : 0))
                                     : (last ? ar / nl : ar * le->k_inv_nl);
+                /* and never less than one bucket: Megatron-LM's default bucket of max(40M, 1M x dp)
+                 * parameters per GPU (docs/communication.md) */
+                double bucket = bucket_params * st->tp;
+                double all = nl * layer_params + (first ? embed_params : 0) + (last ? head_params[p > 1] : 0);
+                if (bucket >= all)
+                    tail = ar;
+                else if (tail * all < ar * bucket) /* no division in the usual case (layers > bucket) */
+                    tail = ar * bucket / all;
                 exposed = max2(tail, ar - (v > 1 ? bwd[j] / v : bwd[j]));
             }
             double done = last_end[j] + exposed;

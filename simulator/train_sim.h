@@ -120,6 +120,10 @@ double fl_train_p2p_time(const fl_catalog *cat, int gpu, int za, int zb, int sam
 /* Achieved fraction of a NIC's line rate in NCCL collectives: 24 GB/s per 200 Gbit/s NIC, as
  * NCCL's maintainers put it (NVIDIA/nccl-tests issue #119). */
 #define FL_TRAIN_NIC_EFFICIENCY 0.96
+/* Gradient bucket of Megatron-LM's DDP when overlap_grad_reduce is on: max(40M, 1M x dp)
+ * parameters per GPU (DistributedDataParallelConfig.bucket_size default). The last bucket's
+ * reduction starts only when backward ends, so at least one bucket is exposed. */
+#define FL_TRAIN_DDP_BUCKET_PARAMS 4.0e7
 
 /* One data-parallel all-reduce: n members (replicas) of a stage, per_node of them in one node,
  * each a tp group of GPUs holding `bytes` gradient bytes per GPU. intra: the GPU link inside a

@@ -304,6 +304,43 @@ static void test_overlap(void **state)
     json_decref(ring);
 }
 
+/* Bucketing: with overlap on, at least one DP bucket (Megatron-LM's 40M parameters) is reduced
+ * after backward; a model smaller than a bucket gains nothing from overlap_grad_reduce, one with
+ * stages far above it does. */
+static void test_buckets(void **state)
+{
+    (void)state;
+    int gpu = fl_catalog_find_gpu(cat, "A100-SXM-40GB", "gpu", NULL);
+    int za = fl_catalog_find_zone(cat, "aws:use1-az1", "z", NULL), zb = fl_catalog_find_zone(cat, "aws:use1-az2", "z", NULL);
+    fl_model small = {.name = "tiny", .layers = 4, .hidden = 512, .heads = 8, .kv_heads = 8, .ffn = 2048,
+                      .vocab = 32000, .activation = FL_ACT_GELU, .tied_embeddings = 1, .rope = 1, .experts = 1,
+                      .top_k = 1};
+    double all = small.layers * fl_train_layer_params(&small) + fl_train_embed_params(&small) +
+                 fl_train_head_params(&small, 0);
+    assert_true(all < FL_TRAIN_DDP_BUCKET_PARAMS);
+    fl_train_setup s = {.model = &small, .seq_len = 1024, .micro_batch = 1, .compute_dtype = FL_DT_BF16,
+                        .master_weights = 1, .grad_dtype = FL_DT_FP32, .flash = 1, .interleave = 1};
+    fl_train_stage sa[1] = {{0, 4, gpu, za, 1}}, sb[1] = {{0, 4, gpu, zb, 1}};
+    fl_train_pipeline pl[2] = {{8, 4, 1, sa}, {8, 4, 1, sb}};
+    fl_train_result off = {0}, on = {0};
+    fl_error err;
+    assert_int_equal(fl_train_simulate(cat, &s, pl, 2, &off, &err), FL_OK);
+    s.dp_overlap = 1;
+    assert_int_equal(fl_train_simulate(cat, &s, pl, 2, &on, &err), FL_OK);
+    assert_true(off.dp_allreduce_s > 0);
+    assert_near(on.iteration_s, off.iteration_s, 1e-12);
+    /* gpt3-1.3b (54M parameters per layer): overlap hides part of it */
+    const fl_model *m = fl_catalog_model(cat, (size_t)fl_catalog_find_model(cat, "gpt3-1.3b", "m", NULL));
+    s.model = m;
+    s.dp_overlap = 0;
+    fl_train_stage ta[1] = {{0, m->layers, gpu, za, 1}}, tb[1] = {{0, m->layers, gpu, zb, 1}};
+    fl_train_pipeline ql[2] = {{8, 4, 1, ta}, {8, 4, 1, tb}};
+    assert_int_equal(fl_train_simulate(cat, &s, ql, 2, &off, &err), FL_OK);
+    s.dp_overlap = 1;
+    assert_int_equal(fl_train_simulate(cat, &s, ql, 2, &on, &err), FL_OK);
+    assert_true(on.iteration_s < off.iteration_s);
+}
+
 /* ---- the planner ---- */
 
 #define JOB_BUDGET(b, extra)                                                                                  \
@@ -542,7 +579,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_published_allreduce), cmocka_unit_test(test_algorithms),
         cmocka_unit_test(test_nic),                 cmocka_unit_test(test_egress_simulation),
-        cmocka_unit_test(test_overlap),             cmocka_unit_test(test_egress_changes_choice),
+        cmocka_unit_test(test_overlap),             cmocka_unit_test(test_buckets),
+        cmocka_unit_test(test_egress_changes_choice),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_min_cost_per_token),
         cmocka_unit_test(test_bad_fields),          cmocka_unit_test(test_cli),
     };
