@@ -48,38 +48,49 @@ double fl_train_dp_allreduce_time(const fl_train_dp_comm *c, fl_allreduce_algo a
     return fmin(ring, fmin(tree, hier));
 }
 
-/* Per-thread memo of NIC lookups: (catalog, offering count, gpu, zone) -> bytes/s. */
+/* Per-thread memo of NIC lookups: (catalog, its offerings array and count, gpu, zone) -> the
+ * offering that gave the figure (-1: none) and bytes/s. A hit is checked against that offering,
+ * so a catalog re-read after an import (new arrays) is looked up afresh. */
 #define NIC_MEMO 64
 static _Thread_local struct {
     const fl_catalog *cat;
+    const fl_offering *arr;
     size_t n_off;
-    int gpu, zone;
+    int gpu, zone, idx;
     double bw;
 } nic_memo[NIC_MEMO];
 
 double fl_train_nic_bw(const fl_catalog *cat, int gpu, int zone)
 {
-    size_t n_off = fl_catalog_offering_count(cat);
+    size_t n_off = cat->n_offerings;
     unsigned h = ((unsigned)gpu * 31u + (unsigned)zone) & (NIC_MEMO - 1);
-    if (nic_memo[h].cat == cat && nic_memo[h].n_off == n_off && nic_memo[h].gpu == gpu && nic_memo[h].zone == zone)
-        return nic_memo[h].bw;
+    if (nic_memo[h].cat == cat && nic_memo[h].arr == cat->offerings && nic_memo[h].n_off == n_off &&
+        nic_memo[h].gpu == gpu && nic_memo[h].zone == zone) {
+        int i = nic_memo[h].idx;
+        if (i < 0 || (cat->offerings[i].gpu_index == gpu && cat->offerings[i].zone_index == zone &&
+                      cat->offerings[i].network_bw * FL_TRAIN_NIC_EFFICIENCY == nic_memo[h].bw))
+            return nic_memo[h].bw;
+    }
     /* the instance with the most GPUs of this type in the zone (the one multi-node plans rent);
      * among those the fastest NIC */
-    int best_g = 0;
+    int best_g = 0, idx = -1;
     double bw = 0;
     for (size_t i = 0; i < n_off; i++) {
-        const fl_offering *o = fl_catalog_offering(cat, i);
+        const fl_offering *o = &cat->offerings[i];
         if (o->gpu_index != gpu || o->zone_index != zone || !(o->network_bw > 0))
             continue;
         if (o->gpus_per_instance > best_g || (o->gpus_per_instance == best_g && o->network_bw > bw)) {
             best_g = o->gpus_per_instance;
             bw = o->network_bw;
+            idx = (int)i;
         }
     }
     nic_memo[h].cat = cat;
+    nic_memo[h].arr = cat->offerings;
     nic_memo[h].n_off = n_off;
     nic_memo[h].gpu = gpu;
     nic_memo[h].zone = zone;
+    nic_memo[h].idx = idx;
     nic_memo[h].bw = bw * FL_TRAIN_NIC_EFFICIENCY;
     return nic_memo[h].bw;
 }

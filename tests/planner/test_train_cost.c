@@ -199,6 +199,17 @@ static void test_nic(void **state)
     int lab = fl_catalog_find_zone(c2, "onprem:lab", "zone", NULL);
     assert_true(lab >= 0);
     assert_near(fl_train_nic_bw(c2, fl_catalog_find_gpu(c2, "A100-SXM-40GB", "gpu", NULL), lab), 0, 0);
+    /* a re-read catalog with another NIC figure is looked up afresh */
+    int z2 = fl_catalog_find_zone(c2, "aws:use1-az1", "zone", NULL);
+    int g2 = fl_catalog_find_gpu(c2, "A100-SXM-40GB", "gpu", NULL);
+    assert_near(fl_train_nic_bw(c2, g2, z2), 5.0e10 * FL_TRAIN_NIC_EFFICIENCY, 1);
+    assert_int_equal(fl_catalog_exec(c2,
+                                     "UPDATE offerings SET network_bw_bytes_per_s = 1.0e11 WHERE zone = 'aws:use1-az1'"
+                                     " AND instance_type = 'p4d.24xlarge';",
+                                     &err),
+                     FL_OK);
+    assert_int_equal(fl_catalog_reload(c2, &err), FL_OK);
+    assert_near(fl_train_nic_bw(c2, g2, z2), 1.0e11 * FL_TRAIN_NIC_EFFICIENCY, 1);
     fl_catalog_free(c2);
 }
 
