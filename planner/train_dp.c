@@ -91,7 +91,13 @@ static void tails(dp_cache *c, const fl_catalog *cat, const fl_tp_pool *pool, co
                                    .inter_bw = n[k] * st->tp <= cl->node ? 0 : bw[k] > 0 ? bw[k] : 1e9,
                                    .inter_lat = lat[k]};
             double ar = fl_train_dp_allreduce_time(&dc, s->allreduce_algo);
-            double ex = ar - (s->dp_overlap ? bwd / v : 0) - drain;
+            double ex = ar - drain;
+            if (s->dp_overlap) { /* as the simulator: hidden behind the last backward except the
+                                  * bucket produced last (a layer or a DDP bucket) */
+                double bucket = fmax(FL_TRAIN_DDP_BUCKET_PARAMS, 1e6 * n[k]) * st->tp;
+                double last = fmax(lp + (j == 0 ? fl_train_embed_params(m) : 0), fmin(bucket, params));
+                ex = fmax(ar * last / params, ar - bwd / v) - drain;
+            }
             if (ex > out[k])
                 out[k] = ex;
         }
