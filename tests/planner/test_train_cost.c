@@ -417,6 +417,34 @@ static void test_egress_changes_choice(void **state)
     json_decref(d400);
 }
 
+/* A pipeline that has to span zones (gpt3-2.7b needs more A10G than one zone has) says so, with
+ * the p2p time over the zone link and the egress it costs, which the simulation bills. */
+static void test_pipeline_across_zones(void **state)
+{
+    (void)state;
+    fl_status rc;
+    fl_error err;
+    json_t *d = plan_in(cat,
+                        "{\"kind\": \"training\", \"model\": \"gpt3-2.7b\", \"global_batch\": 64, \"objective\":"
+                        " \"max_throughput\", \"allow\": {\"gpus\": [\"A10G-24GB\"], \"zones\": [\"aws:use1-az1\","
+                        " \"aws:use1-az2\"]}}",
+                        "{\"zones\": {\"aws:use1-az1\": {\"A10G-24GB\": 2}, \"aws:use1-az2\": {\"A10G-24GB\": 2}}}",
+                        &rc, &err);
+    assert_int_equal(rc, FL_OK);
+    assert_int_equal(n_zones(d), 2);
+    json_t *why = json_object_get(d, "placement_reasons");
+    assert_int_equal(json_array_size(why), 1);
+    json_t *w = json_array_get(why, 0);
+    assert_true(json_is_true(json_object_get(w, "spans_zones")));
+    assert_true(json_number_value(json_object_get(w, "p2p_s_per_micro_batch")) >
+                json_number_value(json_object_get(w, "p2p_s_in_zone")));
+    double e = json_number_value(json_object_get(w, "egress_per_iteration"));
+    assert_true(e > 0);
+    assert_near(e, sim_num(d, "egress_p2p_per_iteration"), e * 1e-6);
+    assert_non_null(strstr(json_string_value(json_object_get(w, "text")), "span zones aws:use1-az"));
+    json_decref(d);
+}
+
 /* max_cost_per_iteration / max_cost_per_million_tokens bind and change the plan. */
 static void test_caps(void **state)
 {
@@ -591,7 +619,7 @@ int main(void)
         cmocka_unit_test(test_published_allreduce), cmocka_unit_test(test_algorithms),
         cmocka_unit_test(test_nic),                 cmocka_unit_test(test_egress_simulation),
         cmocka_unit_test(test_overlap),             cmocka_unit_test(test_buckets),
-        cmocka_unit_test(test_egress_changes_choice),
+        cmocka_unit_test(test_egress_changes_choice), cmocka_unit_test(test_pipeline_across_zones),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_min_cost_per_token),
         cmocka_unit_test(test_bad_fields),          cmocka_unit_test(test_cli),
     };
