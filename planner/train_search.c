@@ -161,7 +161,7 @@ fl_status fl_tp_search(const fl_catalog *cat, const fl_job *job, const fl_tp_poo
         int cost = job->objective != FL_OBJ_MAX_THROUGHPUT;
         if ((rc = solve_at(cat, pool, set, lim, fmin(T_hi, T_req), cost, &tmp, st, err)))
             goto done;
-        if (!tmp.feasible && cost && lim->max_cost_iter > 0) {
+        if (!tmp.feasible && lim->max_cost_iter > 0) {
             /* a cap per iteration allows more $/h as T shrinks: walk T down until a plan fits it */
             double T0 = fmin(T_hi, T_req), rr = pow(T0 / T_lo, 1.0 / GRID_POINTS);
             for (int i = 1; i <= GRID_POINTS && rr > 1.0 + 1e-6 && !tmp.feasible; i++) {
