@@ -95,6 +95,14 @@ double fl_train_nic_bw(const fl_catalog *cat, int gpu, int zone)
     return nic_memo[h].bw;
 }
 
+double fl_train_stage_nic(const fl_catalog *cat, const fl_train_setup *s, int gpu, int zone)
+{
+    for (int i = 0; i < s->n_nics; i++)
+        if (s->nics[i].gpu == gpu && s->nics[i].zone == zone)
+            return s->nics[i].bw;
+    return fl_train_nic_bw(cat, gpu, zone);
+}
+
 /* Zones of one DP group (distinct, in catalog order) with their counts. */
 #define EG_ZONES 64
 typedef struct zone_set {

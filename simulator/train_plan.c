@@ -429,6 +429,42 @@ fl_status fl_train_plan_check(const fl_catalog *cat, json_t *doc, fl_error *err)
 
 static json_t *real(double v) { return json_real(isfinite(v) ? v : 0.0); }
 
+/* The NICs of the instance types plan.resources rents, per (GPU type, zone) (the slowest when
+ * several; docs/communication.md), into nics[] (capacity cap); returns the count. Pairs not
+ * listed use the catalog's largest instance. */
+static int resource_nics(const fl_catalog *cat, json_t *doc, fl_train_nic *nics, int cap)
+{
+    json_t *res = json_object_get(doc, "resources");
+    size_t n_off = fl_catalog_offering_count(cat), i;
+    json_t *r;
+    int n = 0;
+    json_array_foreach(res, i, r) {
+        const char *it = json_string_value(json_object_get(r, "instance_type"));
+        const char *zname = json_string_value(json_object_get(r, "zone"));
+        const char *gname = json_string_value(json_object_get(r, "gpu"));
+        int zone = zname ? fl_catalog_find_zone(cat, zname, NULL, NULL) : -1;
+        int gpu = gname ? fl_catalog_find_gpu(cat, gname, NULL, NULL) : -1;
+        if (!it || zone < 0 || gpu < 0)
+            continue;
+        double b = 0;
+        for (size_t k = 0; k < n_off && b <= 0; k++) {
+            const fl_offering *o = fl_catalog_offering(cat, k);
+            if (o->zone_index == zone && o->network_bw > 0 && strcmp(o->instance_type, it) == 0)
+                b = o->network_bw * FL_TRAIN_NIC_EFFICIENCY;
+        }
+        if (b <= 0)
+            continue;
+        int k = 0;
+        while (k < n && (nics[k].gpu != gpu || nics[k].zone != zone))
+            k++;
+        if (k < n)
+            nics[k].bw = fmin(nics[k].bw, b);
+        else if (n < cap)
+            nics[n++] = (fl_train_nic){gpu, zone, b};
+    }
+    return n;
+}
+
 fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *err)
 {
     if (!cat || !json_is_object(doc))
@@ -442,6 +478,9 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
         doc_free(&d);
         return rc;
     }
+    fl_train_nic nics[64];
+    d.setup.nics = nics;
+    d.setup.n_nics = resource_nics(cat, doc, nics, 64);
     int n_st = 0;
     for (int i = 0; i < d.n_pipes; i++)
         n_st += d.pipes[i].n_stages;

@@ -319,7 +319,8 @@ static void dp_groups(const fl_train_pipeline *pipes, int n_pipes, dp_group *g)
  * across zones also the zones' link. With groups (every pipeline splits the layers alike) stage
  * j's group is stage j of each; otherwise stages are contiguous and sorted, so each other
  * pipeline is walked once. */
-static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeline *pipes, int n_pipes, int pi,
+static void dp_links(const fl_catalog *cat, const fl_train_setup *s, link_memo *lm, const fl_train_pipeline *pipes,
+                     int n_pipes, int pi,
                      int n_dp, int uniform, const dp_group *groups, layer_entry *const *ent, double *bw, double *lat)
 {
     const fl_train_pipeline *pl = &pipes[pi];
@@ -333,11 +334,11 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
         if (!intra || !uniform) {
             layer_entry *e = ent[j];
             if (e->gpu != st->gpu) {
-                nic_last = fl_train_nic_bw(cat, st->gpu, st->zone);
+                nic_last = fl_train_stage_nic(cat, s, st->gpu, st->zone);
             } else {
                 if (e->nic_zone != st->zone) {
                     e->nic_zone = st->zone;
-                    e->nic = fl_train_nic_bw(cat, st->gpu, st->zone);
+                    e->nic = fl_train_stage_nic(cat, s, st->gpu, st->zone);
                 }
                 nic_last = e->nic;
             }
@@ -495,7 +496,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         }
         double dbw[FL_TRAIN_MAX_STAGES], dlat[FL_TRAIN_MAX_STAGES];
         if (n_dp > 1)
-            dp_links(cat, &lm, pipes, n_pipes, pi, n_dp, uniform, aligned ? groups : NULL, ent, dbw, dlat);
+            dp_links(cat, s, &lm, pipes, n_pipes, pi, n_dp, uniform, aligned ? groups : NULL, ent, dbw, dlat);
         double tp_per_stage[FL_TRAIN_MAX_STAGES];
         double p2p_last = 0;
         int key_za = -1, key_zb = -1; /* zones of the transfer last computed (one_node: any) */

@@ -31,6 +31,9 @@ typedef struct fl_train_setup {
     int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass (job
                                    overlap_grad_reduce; Megatron-LM's default is 0) */
     fl_allreduce_algo allreduce_algo; /* DP all-reduce: auto (fastest), ring, tree, hierarchical */
+    const struct fl_train_nic *nics; /* NICs of the instances a plan rents per (GPU type, zone);
+                                        others: the largest instance (fl_train_nic_bw) */
+    int n_nics;
     int p2p_blocking;           /* 1: a stage waits for its pipeline sends (Megatron-LM 2021's schedules);
                                    0: transfers overlap the stage's next op */
     int dropout;                /* 1: dropout on the attention probabilities and on both residual
@@ -139,6 +142,14 @@ double fl_train_dp_allreduce_time(const fl_train_dp_comm *c, fl_allreduce_algo a
 /* Achieved NIC bytes/s (line rate x FL_TRAIN_NIC_EFFICIENCY) of the largest instance of GPU type
  * `gpu` offered in `zone`; 0 when the catalog has none with a NIC figure (on-prem). */
 double fl_train_nic_bw(const fl_catalog *cat, int gpu, int zone);
+
+/* The achieved NIC bytes/s of the instance type a plan rents for a GPU type in a zone. */
+typedef struct fl_train_nic {
+    int gpu, zone;
+    double bw;
+} fl_train_nic;
+/* The NIC a stage of `gpu` in `zone` uses: the setup's entry, else fl_train_nic_bw. */
+double fl_train_stage_nic(const fl_catalog *cat, const fl_train_setup *s, int gpu, int zone);
 
 /* Bytes and dollars a plan moves across zones per iteration. */
 typedef struct fl_train_egress {

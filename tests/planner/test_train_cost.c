@@ -213,6 +213,35 @@ static void test_nic(void **state)
     fl_catalog_free(c2);
 }
 
+/* A plan's DP all-reduce runs over the NIC of the instance type it rents: 16 H100 as p5.4xlarge
+ * (1 GPU, 100 Gbit/s) reduce far slower than as two p5.48xlarge (8 GPUs, 3200 Gbit/s). */
+static void test_rented_nic(void **state)
+{
+    (void)state;
+    const char *head = "{\"kind\": \"training\", \"model\": \"gpt3-1.3b\", \"job\": {\"global_batch\": 64},"
+                       " \"resources\": [{\"cloud\": \"aws\", \"zone\": \"aws:use1-az1\", \"gpu\": \"H100-SXM-80GB\",";
+    const char *tail = "}], \"parallelism\": {\"micro_batch\": 2, \"pipelines\": [{\"replicas\": 16, \"micro_batches\": 2,"
+                       " \"stages\": [{\"layers\": [0, 24], \"gpu\": \"H100-SXM-80GB\", \"zone\": \"aws:use1-az1\","
+                       " \"tp\": 1}]}]}}";
+    char text[2048];
+    snprintf(text, sizeof text, "%s \"instance_type\": \"p5.4xlarge\", \"gpus_per_instance\": 1, \"instances\": 16,"
+             " \"price_per_hour\": 6.88%s", head, tail);
+    json_t *small = json_loads(text, 0, NULL);
+    snprintf(text, sizeof text, "%s \"instance_type\": \"p5.48xlarge\", \"gpus_per_instance\": 8, \"instances\": 2,"
+             " \"price_per_hour\": 55.04%s", head, tail);
+    json_t *big = json_loads(text, 0, NULL);
+    assert_non_null(small);
+    assert_non_null(big);
+    fl_error err;
+    assert_int_equal(fl_train_plan_simulate(cat, small, &err), FL_OK);
+    assert_int_equal(fl_train_plan_simulate(cat, big, &err), FL_OK);
+    double ds = sim_num(small, "dp_allreduce_s"), db = sim_num(big, "dp_allreduce_s");
+    print_message("DP all-reduce: 16 x p5.4xlarge %.3g s, 2 x p5.48xlarge %.3g s\n", ds, db);
+    assert_true(ds > 5 * db);
+    json_decref(small);
+    json_decref(big);
+}
+
 /* ---- egress in the simulation ---- */
 
 /* A gpt3-1.3b plan of `pipes` JSON on p4d.24xlarge instances in the given zones. */
@@ -617,7 +646,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_published_allreduce), cmocka_unit_test(test_algorithms),
-        cmocka_unit_test(test_nic),                 cmocka_unit_test(test_egress_simulation),
+        cmocka_unit_test(test_nic),                 cmocka_unit_test(test_rented_nic),
+        cmocka_unit_test(test_egress_simulation),
         cmocka_unit_test(test_overlap),             cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_egress_changes_choice), cmocka_unit_test(test_pipeline_across_zones),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_min_cost_per_token),
