@@ -67,6 +67,36 @@ class Timer:
         return float(statistics.median(times))
 
 
+    def fwd_bwd(self, fwd, bwd, warmup=None, iters=None):
+        """Medians of the forward and of forward+backward, timed in the same iterations (forward
+        to a mark, then backward), so the second is never below the first."""
+        for _ in range(self.warmup if warmup is None else warmup):
+            bwd(fwd())
+        self.sync()
+        tf, tfb = [], []
+        for _ in range(self.iters if iters is None else iters):
+            if self.cuda:
+                ev = [torch.cuda.Event(enable_timing=True) for _ in range(3)]
+                ev[0].record()
+                y = fwd()
+                ev[1].record()
+                bwd(y)
+                ev[2].record()
+                ev[2].synchronize()
+                tf.append(ev[0].elapsed_time(ev[1]) / 1e3)
+                tfb.append(ev[0].elapsed_time(ev[2]) / 1e3)
+            else:
+                t0 = time.perf_counter()
+                y = fwd()
+                t1 = time.perf_counter()
+                bwd(y)
+                t2 = time.perf_counter()
+                tf.append(t1 - t0)
+                tfb.append(t2 - t0)
+            del y
+        return float(statistics.median(tf)), float(statistics.median(tfb))
+
+
 def set_tf32(on):
     torch.backends.cuda.matmul.allow_tf32 = on
     torch.backends.cudnn.allow_tf32 = on
@@ -234,11 +264,7 @@ def layer(timer, m, s, b, tp, dtype, recompute=False, layers_timed=2):
                 y = blk(y, cos, sin)
         return y
 
-    def fwdbwd():
-        fwd().backward(grad)
-
-    t_f = timer.median(fwd)
-    t_fb = timer.median(fwdbwd)
+    t_f, t_fb = timer.fwd_bwd(fwd, lambda y: y.backward(grad))
     act = activation_bytes(timer, fwd, [x], list(blocks.parameters()))
     row = {"kind": "layer", "h": m.h, "a": m.a, "kv_heads": m.kv, "ffn": m.ffn, "activation": m.activation,
            "s": s, "b": b, "tp": tp, "dtype": dtype, "attention": attention, "attn_impl": impl,
@@ -264,8 +290,7 @@ def embedding(timer, m, s, b, tp, dtype):
         y = tok(ids)
         return y + pos(positions) if pos is not None else y
 
-    t_f = timer.median(fwd)
-    t_fb = timer.median(lambda: fwd().backward(grad))
+    t_f, t_fb = timer.fwd_bwd(fwd, lambda y: y.backward(grad))
     return {"kind": "embedding", "vocab": m.vocab, "vocab_local": sh.vocab, "h": m.h, "positional": m.positional,
             "s": s, "b": b, "tp": tp, "dtype": dtype, "fwd_s": t_f, "fwdbwd_s": t_fb}
 
@@ -282,8 +307,7 @@ def lm_head_loss(timer, m, s, b, tp, dtype):
     def fwd():
         return F.cross_entropy(head(norm(x)).float().view(-1, sh.vocab), tgt)
 
-    t_f = timer.median(fwd)
-    t_fb = timer.median(lambda: fwd().backward())
+    t_f, t_fb = timer.fwd_bwd(fwd, lambda y: y.backward())
     return {"kind": "lm_head_loss", "vocab": m.vocab, "vocab_local": sh.vocab, "h": m.h, "s": s, "b": b, "tp": tp,
             "dtype": dtype, "fwd_s": t_f, "fwdbwd_s": t_fb}
 
