@@ -230,13 +230,13 @@ def build_plan(args, m, sw, dev, tags, n_gpus, progress):
 
         def model():
             if "m" not in holder:
+                holder["m"] = None
                 try:
                     holder["m"] = X.serving_model(m, dev)
                 except Exception as e:  # noqa: BLE001
                     if not X.is_oom(e):
                         raise
-                    holder["m"] = None
-                    X.release()
+                X.release()
             if holder["m"] is None:
                 raise X.Skip("%s does not fit in one device's memory in bf16; serving rows skipped" % m.name)
             return holder["m"]
@@ -289,13 +289,22 @@ def run_plan(plan, writer, tags, progress):
     if skipped:
         progress.note("%d rows already in %s: not measured again" % (skipped, writer.target))
     progress.total = len(todo)
-    from .measure import Skip
+    from .measure import Skip, is_oom, release
     for t in todo:
         progress.step(t.label, t.section)
+        oom = False
         try:
             rows = t.run()
         except Skip as e:
             progress.note(str(e))
+            continue
+        except Exception as e:  # noqa: BLE001 - out of memory skips this measurement only
+            if not is_oom(e):
+                raise
+            oom = True
+        if oom:   # (the failed tensors are freed now that the exception is gone)
+            release()
+            progress.note("%s: out of memory, not measured" % t.label)
             continue
         for r in rows:
             row = {k: v for k, v in r.items() if v is not None}

@@ -200,6 +200,7 @@ def _coll_worker(rank, world, backend, init_file, sizes, warmup, iters, out_path
 def collectives(world, backend, sizes, warmup, iters):
     """Spawn `world` processes and return their allreduce/allgather/p2p rows."""
     import torch.multiprocessing as mp
+    release()
     with tempfile.TemporaryDirectory(prefix="flotilla-profile-") as d:
         out = os.path.join(d, "rows.json")
         mp.spawn(_coll_worker, args=(world, backend, os.path.join(d, "init"), sizes, warmup, iters, out),
@@ -264,8 +265,16 @@ def layer(timer, m, s, b, tp, dtype, recompute=False, layers_timed=2):
                 y = blk(y, cos, sin)
         return y
 
-    t_f, t_fb = timer.fwd_bwd(fwd, lambda y: y.backward(grad))
-    act = activation_bytes(timer, fwd, [x], list(blocks.parameters()))
+    params = list(blocks.parameters())
+
+    def bwd(y):
+        y.backward(grad)
+        x.grad = None                 # each iteration writes its gradients afresh
+        for p in params:
+            p.grad = None
+
+    t_f, t_fb = timer.fwd_bwd(fwd, bwd)
+    act = activation_bytes(timer, fwd, [x], params)
     row = {"kind": "layer", "h": m.h, "a": m.a, "kv_heads": m.kv, "ffn": m.ffn, "activation": m.activation,
            "s": s, "b": b, "tp": tp, "dtype": dtype, "attention": attention, "attn_impl": impl,
            "recompute": recompute, "layers_timed": layers_timed,

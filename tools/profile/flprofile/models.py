@@ -3,6 +3,7 @@ whole decoder-only model, and the static-KV-cache decode step.  Written in plain
 that they run on any torch >= 1.13 (SDPA is used when this torch has it)."""
 
 import math
+import re
 
 import torch
 import torch.nn as nn
@@ -12,6 +13,8 @@ import torch.nn.functional as F
 from .shapes import TpShard
 
 HAVE_SDPA = hasattr(F, "scaled_dot_product_attention")
+_ver = tuple(int(x) for x in re.findall(r"\d+", torch.__version__)[:2])
+HAVE_GQA = HAVE_SDPA and _ver >= (2, 5)   # SDPA reads grouped k/v itself (enable_gqa)
 
 
 def attention_kind():
@@ -22,7 +25,10 @@ def attention_kind():
 
 def attend(q, k, v, causal, impl):
     """q [b, heads, sq, hd], k/v [b, kv_heads, sk, hd] -> [b, heads, sq, hd]."""
-    if k.shape[1] != q.shape[1]:
+    grouped = k.shape[1] != q.shape[1]
+    if impl == "sdpa" and HAVE_GQA and grouped:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+    if grouped:   # older torch: repeat the kv heads (an extra copy of k and v)
         rep = q.shape[1] // k.shape[1]
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
