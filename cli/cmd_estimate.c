@@ -6,7 +6,8 @@
 static const char *help =
     "usage: flotilla estimate --gpu G --model M --phase train|prefill|decode\n"
     "                         [--tp N] [--pp N] [--batch B] [--seq S] [--context C]\n"
-    "                         [--dtype bf16|fp16|fp8|int8] [--recompute none|selective|full]\n"
+    "                         [--dtype bf16|fp16|fp8|int8|fp32|tf32] [--recompute none|selective|full]\n"
+    "                         [--framework megatron|torch-amp]\n"
     "                         [--attention flash|standard] [--json] [-o FILE] [--catalog PATH]\n"
     "\n"
     "Prints the estimate; --json prints it as JSON; -o FILE writes the JSON to FILE.\n"
@@ -42,6 +43,7 @@ int cmd_estimate(int argc, char **argv)
         else if (strcmp(a, "--phase") == 0) phase = v;
         else if (strcmp(a, "--dtype") == 0) q.dtype = v;
         else if (strcmp(a, "--recompute") == 0) q.recompute = v;
+        else if (strcmp(a, "--framework") == 0) q.framework = v;
         else if (strcmp(a, "--attention") == 0) {
             if (strcmp(v, "flash") && strcmp(v, "standard"))
                 return cli_usage_error("estimate", "--attention is flash or standard, got '%s'", v);

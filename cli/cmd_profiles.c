@@ -271,6 +271,14 @@ static void print_calibration(json_t *doc)
     json_t *ls = json_object_get(t, "layer_scales");
     printf("decoder-layer scales (measured / modelled, %d rows, carried to every GPU): forward %.3f, backward %.3f\n",
            (int)json_integer_value(json_object_get(ls, "rows")), num(ls, "fwd_scale"), num(ls, "bwd_scale"));
+    json_t *eg = json_object_get(t, "edge_scales"), *opt = json_object_get(t, "optimizer_step");
+    printf("edge scales: embedding %.3f / %.3f (%d rows), LM head + loss %.3f / %.3f (%d rows); optimizer step at "
+           "%.0f%% of copy bandwidth (%d rows)\n",
+           num(json_object_get(eg, "embedding"), "fwd_scale"), num(json_object_get(eg, "embedding"), "bwd_scale"),
+           (int)json_integer_value(json_object_get(json_object_get(eg, "embedding"), "rows")),
+           num(json_object_get(eg, "lm_head_loss"), "fwd_scale"), num(json_object_get(eg, "lm_head_loss"), "bwd_scale"),
+           (int)json_integer_value(json_object_get(json_object_get(eg, "lm_head_loss"), "rows")),
+           100 * num(opt, "bw_frac"), (int)json_integer_value(json_object_get(opt, "rows")));
     json_t *k = json_object_get(t, "kernels_and_layers");
     printf("kernel and layer rows: median |residual| %.1f%%, leave-one-out median %.1f%% (max %.1f%%)\n",
            100 * num(k, "median_abs_residual"), 100 * num(k, "loo_median_abs_residual"),

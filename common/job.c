@@ -305,9 +305,11 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
             (rc = fl_json_enum(pr, p, "weights", dtype_names, &w, err)) ||
             (rc = fl_json_enum(pr, p, "kv_cache", dtype_names, &kv, err)))
             return rc;
-        if (w == FL_DT_TF32 || kv == FL_DT_TF32)
+        if (w == FL_DT_TF32 || kv == FL_DT_TF32) {
+            strncat(p, w == FL_DT_TF32 ? ".compute" : ".kv_cache", sizeof p - strlen(p) - 1);
             return fl_fail(err, FL_EINVAL, p, "%s: tf32 is a training precision (matmul mode); serving takes fp32, "
                            "bf16, fp16, fp8, int8 or int4", p);
+        }
         if (w >= 0) sm->weights_dtype = (fl_dtype)w;
         sm->kv_dtype = kv >= 0 ? (fl_dtype)kv : FL_DT_BF16;
     } else {

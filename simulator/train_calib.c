@@ -6,7 +6,11 @@
  *    time over its 16-bit gemm rows; HBM efficiency = geometric mean of (read + written bytes) /
  *    seconds / datasheet bandwidth over its memcpy rows (closed forms: least squares in log space);
  * 2. layer scales: geometric mean of measured / modelled forward and backward time over every
- *    layer row (the layer's own kernels, fl_train_layer_cost_plain);
+ *    16-bit layer row (the layer's own kernels, fl_train_layer_cost_plain), applied to 16-bit
+ *    compute on every GPU;
+ *    The same closed form gives the embedding and LM-head + loss scales (embedding / lm_head_loss
+ *    rows against the edges' own kernels) and the optimizer step's fraction of the copy bandwidth
+ *    (optimizer_step rows: parameters x bytes per parameter of the implementation / seconds);
  * 3. per framework, over its train_iter rows: loss bytes per logit by least squares on the
  *    relative error of the peak allocated bytes (linear in it), the allocator reserve fraction by
  *    least squares on measured reserved - allocated against the predicted transient bytes, then
@@ -73,6 +77,8 @@ static fl_train_calib *calib_identity(size_t n_gpus)
         return NULL;
     }
     c->layer_fwd_scale = c->layer_bwd_scale = 1;
+    c->edge_fwd_scale[0] = c->edge_fwd_scale[1] = c->edge_bwd_scale[0] = c->edge_bwd_scale[1] = 1;
+    c->opt_bw_frac = 1;
     fl_train_fw_defaults(FL_FW_MEGATRON, &c->fw[FL_FW_MEGATRON]);
     fl_train_fw_defaults(FL_FW_TORCH_AMP, &c->fw[FL_FW_TORCH_AMP]);
     return c;
@@ -96,14 +102,22 @@ void fl_train_calib_apply(const fl_train_calib *c, int gpu, fl_dtype dtype, fl_t
             p->calibrated = 1;
         }
     }
-    if (c->n_layer_rows > 0) {
+    if (c->n_layer_rows > 0 && sixteen) {
         p->layer_fwd_scale = c->layer_fwd_scale;
         p->layer_bwd_scale = c->layer_bwd_scale;
         p->calibrated = 1;
     }
+    for (int w = 0; w < 2; w++)
+        if (c->n_edge_rows[w] > 0) {
+            p->edge_fwd_scale[w] = c->edge_fwd_scale[w];
+            p->edge_bwd_scale[w] = c->edge_bwd_scale[w];
+            p->calibrated = 1;
+        }
     for (int f = 0; f < 2; f++) { /* the defaults where nothing was fitted (and while fitting) */
         p->fw[f] = c->fw[f];
-        if (c->n_fw_time[f] > 0 || c->n_fw_mem[f] > 0)
+        if (c->n_opt_rows > 0)
+            p->fw[f].opt_bw_frac = c->opt_bw_frac;
+        if (c->n_fw_time[f] > 0 || c->n_fw_mem[f] > 0 || c->n_opt_rows > 0)
             p->calibrated = 1;
     }
 }
@@ -114,7 +128,8 @@ static int usable_rows(const fl_catalog *cat)
         const fl_measured *r = fl_catalog_measured(cat, i);
         if (r->gpu_index >= 0 && r->kind &&
             (strcmp(r->kind, "gemm") == 0 || strncmp(r->kind, "memcpy", 6) == 0 || strcmp(r->kind, "layer") == 0 ||
-             strcmp(r->kind, "train_iter") == 0))
+             strcmp(r->kind, "train_iter") == 0 || strcmp(r->kind, "embedding") == 0 ||
+             strcmp(r->kind, "lm_head_loss") == 0 || strcmp(r->kind, "optimizer_step") == 0))
             return 1;
     }
     return 0;
@@ -246,7 +261,8 @@ static void fit_kernels(const fl_catalog *cat, const fl_train_calib_opts *o, fl_
     int nl = 0;
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
-        if (!row_used(r, (long)i, o) || strcmp(r->kind, "layer") != 0 || r->fwd_s <= 0 || r->fwdbwd_s <= r->fwd_s)
+        if (!row_used(r, (long)i, o) || strcmp(r->kind, "layer") != 0 || r->fwd_s <= 0 || r->fwdbwd_s <= r->fwd_s ||
+            !fl_train_calib_row_16bit(r))
             continue;
         double f, b;
         fl_train_calib_layer_model(cat, r, &f, &b);
@@ -259,6 +275,65 @@ static void fit_kernels(const fl_catalog *cat, const fl_train_calib_opts *o, fl_
         w->layer_bwd_scale = exp(sb / nl);
         w->n_layer_rows = nl;
     }
+}
+
+/* Modelled plain forward and backward seconds of an embedding (which 0) or lm_head_loss (1) row. */
+static void edge_row_model(const fl_catalog *cat, const fl_measured *r, int which, double *fwd, double *bwd)
+{
+    fl_model m;
+    fl_train_setup s;
+    layer_row_setup(r, &m, &s);
+    m.vocab = r->vocab;
+    m.heads = m.kv_heads = r->h % 128 == 0 ? r->h / 128 : 1; /* no attention in an edge */
+    m.max_positions = r->positions > 0 ? r->positions : r->s;
+    fl_train_gpu_perf p;
+    fl_train_gpu_perf_get(cat, r->gpu_index, s.compute_dtype, &p);
+    fl_train_edge_plain(&p, &s, r->tp > 0 ? r->tp : 1, which, fwd, bwd);
+}
+
+/* Bytes per parameter an optimizer_step row's step moves (as train_sim.c counts them for fp32
+ * parameters stepped in place). */
+static double opt_row_bytes(const fl_measured *r)
+{
+    int sgd = r->optimizer && strcmp(r->optimizer, "sgd") == 0;
+    int fused = !r->impl || strcmp(r->impl, "fused") == 0;
+    return fused ? (sgd ? 20 : 28) : (sgd ? 36 : 72);
+}
+
+/* Edge scales and the optimizer's bandwidth fraction, into w. */
+static void fit_edges_optimizer(const fl_catalog *cat, const fl_train_calib_opts *o, fl_train_calib *w)
+{
+    double sf[2] = {0, 0}, sb[2] = {0, 0}, so = 0;
+    int nb[2] = {0, 0};
+    for (size_t i = 0; i < fl_catalog_measured_count(cat); i++) {
+        const fl_measured *r = fl_catalog_measured(cat, i);
+        if (!row_used(r, (long)i, o))
+            continue;
+        int which = strcmp(r->kind, "embedding") == 0 ? 0 : strcmp(r->kind, "lm_head_loss") == 0 ? 1 : -1;
+        if (which >= 0 && r->fwd_s > 0 && r->vocab > 0) {
+            double f, b;
+            edge_row_model(cat, r, which, &f, &b);
+            sf[which] += log(r->fwd_s / f);
+            if (r->fwdbwd_s > r->fwd_s) {
+                sb[which] += log((r->fwdbwd_s - r->fwd_s) / b);
+                nb[which]++;
+            }
+            w->n_edge_rows[which]++;
+        } else if (strcmp(r->kind, "optimizer_step") == 0 && r->params > 0 && r->seconds > 0) {
+            fl_train_gpu_perf p;
+            fl_train_gpu_perf_get(cat, r->gpu_index, FL_DT_FP32, &p);
+            so += log(r->params * opt_row_bytes(r) / p.hbm_bw / r->seconds);
+            w->n_opt_rows++;
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        if (w->n_edge_rows[k])
+            w->edge_fwd_scale[k] = exp(sf[k] / w->n_edge_rows[k]);
+        if (nb[k])
+            w->edge_bwd_scale[k] = exp(sb[k] / nb[k]);
+    }
+    if (w->n_opt_rows)
+        w->opt_bw_frac = fmin(1, exp(so / w->n_opt_rows));
 }
 
 /* The train_iter rows of framework fw a fit uses (indexes into the catalog's rows). */
@@ -405,6 +480,7 @@ fl_status fl_train_calib_fit(const fl_catalog *cat, const fl_train_calib_opts *o
         return fl_fail(err, FL_ENOMEM, "calibrate", "out of memory");
     const fl_train_calib *prev = fl_train_calib_use(w);
     fit_kernels(cat, opts, w);
+    fit_edges_optimizer(cat, opts, w);
     if (!opts || !opts->kernels_only) {
         fit_framework(cat, opts, w, FL_FW_TORCH_AMP);
         fit_framework(cat, opts, w, FL_FW_MEGATRON);

@@ -5,7 +5,9 @@
  *   bandwidth (kind memcpy_d2d);
  * - for every GPU type, from the layer rows of whichever GPUs have them: measured / modelled time
  *   of a decoder layer, forward and backward (how the kernels of a real layer fall short of the
- *   model), carried to GPUs without rows as a ratio;
+ *   model), carried to GPUs without rows as a ratio; the same for the embeddings and for the LM
+ *   head + loss (embedding / lm_head_loss rows), and the bandwidth fraction the optimizer step
+ *   reaches (optimizer_step rows);
  * - per framework, from its whole-model rows (kind train_iter) on any GPU: the host seconds per
  *   kernel, the checkpoint bookkeeping per recomputed layer, the fixed cost per iteration, the
  *   loss's live bytes per logit and the allocator's reserve (fl_train_fw_params). They are counts
@@ -26,6 +28,10 @@ typedef struct fl_train_calib {
     int *n_gemm, *n_copy;      /* rows behind them */
     int n_layer_rows;
     double layer_fwd_scale, layer_bwd_scale; /* measured / modelled layer time (1 without rows) */
+    double edge_fwd_scale[2], edge_bwd_scale[2]; /* the same for embeddings [0] and LM head + loss [1] */
+    int n_edge_rows[2];
+    double opt_bw_frac;        /* optimizer passes' fraction of the copy bandwidth (1 without rows) */
+    int n_opt_rows;
     fl_train_fw_params fw[2];  /* by fl_framework: fitted where n_fw_time / n_fw_mem > 0, else defaults */
     int n_fw_time[2], n_fw_mem[2];
 } fl_train_calib;

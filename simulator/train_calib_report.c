@@ -275,6 +275,20 @@ fl_status fl_train_calib_report(const fl_catalog *cat, const char *gpu, const ch
     json_object_set_new(layer, "fwd_scale", real(fit->layer_fwd_scale));
     json_object_set_new(layer, "bwd_scale", real(fit->layer_bwd_scale));
     json_object_set_new(rep, "layer_scales", layer);
+    json_t *edges = json_object();
+    static const char *const edge_names[2] = {"embedding", "lm_head_loss"};
+    for (int w = 0; w < 2; w++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "rows", json_integer(fit->n_edge_rows[w]));
+        json_object_set_new(e, "fwd_scale", real(fit->edge_fwd_scale[w]));
+        json_object_set_new(e, "bwd_scale", real(fit->edge_bwd_scale[w]));
+        json_object_set_new(edges, edge_names[w], e);
+    }
+    json_object_set_new(rep, "edge_scales", edges);
+    json_t *opt = json_object();
+    json_object_set_new(opt, "rows", json_integer(fit->n_opt_rows));
+    json_object_set_new(opt, "bw_frac", real(fit->opt_bw_frac));
+    json_object_set_new(rep, "optimizer_step", opt);
     rc = kernel_rows(cat, fit, gpu, rep, err);
     json_t *fws = json_array();
     for (int f = 0; f < 2 && rc == FL_OK; f++)

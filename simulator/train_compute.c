@@ -60,14 +60,17 @@ static const struct {
  * (NVIDIA Ampere and later: A100 156 of 312, H100 SXM 495 of 989, L4 60 of 121, L40S 183 of 362
  * TFLOP/s dense, per the datasheets; AMD CDNA3: MI300X 654 of 1307); the plain FP32 peak on the
  * others (Volta, Turing, CDNA2), where fp32 matmuls run on the FP32 units. */
-static double tf32_peak(const fl_gpu *g)
+static int has_tf32(const fl_gpu *g)
 {
     const char *arch = g->architecture ? g->architecture : "";
-    int has_tf32 = strcasecmp(arch, "Ampere") == 0 || strcasecmp(arch, "Hopper") == 0 ||
-                   strncasecmp(arch, "Ada", 3) == 0 || strcasecmp(arch, "Blackwell") == 0 ||
-                   strcasecmp(arch, "CDNA3") == 0;
+    return strcasecmp(arch, "Ampere") == 0 || strcasecmp(arch, "Hopper") == 0 || strncasecmp(arch, "Ada", 3) == 0 ||
+           strcasecmp(arch, "Blackwell") == 0 || strcasecmp(arch, "CDNA3") == 0;
+}
+
+static double tf32_peak(const fl_gpu *g)
+{
     double bf16 = g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops;
-    return has_tf32 && bf16 > 0 ? bf16 / 2 : g->fp32_flops;
+    return has_tf32(g) && bf16 > 0 ? bf16 / 2 : g->fp32_flops;
 }
 
 void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_train_gpu_perf *p)
@@ -100,7 +103,7 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
     }
     if (p->sms == 0) /* unknown GPU: about 7.5 dense TFLOP/s per SM as on Hopper/Ampere */
         p->sms = (int)fmax(16, round(peak / 7.5e12));
-    if (dtype == FL_DT_FP32)
+    if (dtype == FL_DT_FP32 || (dtype == FL_DT_TF32 && !has_tf32(g))) /* on the FP32 units */
         p->gemm_eff = 0.85;
     /* Flash attention reaches 0.55 (fwd) and 0.35 (bwd) of peak on the H100 points where GEMMs
      * reach 0.78: keep those ratios to the GEMM efficiency on other GPUs. */
@@ -119,6 +122,7 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
     p->link_lat = fabric ? 8e-6 : 20e-6;
     p->kernel_s = KERNEL_OVERHEAD_S;
     p->layer_fwd_scale = p->layer_bwd_scale = 1;
+    p->edge_fwd_scale[0] = p->edge_fwd_scale[1] = p->edge_bwd_scale[0] = p->edge_bwd_scale[1] = 1;
     fl_train_fw_defaults(FL_FW_MEGATRON, &p->fw[FL_FW_MEGATRON]);
     fl_train_fw_defaults(FL_FW_TORCH_AMP, &p->fw[FL_FW_TORCH_AMP]);
     const fl_train_calib *cal = fl_train_calib_of(cat);
@@ -272,7 +276,7 @@ static double act_bytes_analytic(const fl_train_setup *s, int tp)
         full += 2 * T * h / sp;
     /* Korthikanti: scores and softmax output (2 bytes each), the 1-byte dropout mask with dropout */
     if (!s->flash && s->recompute != FL_RC_SELECTIVE)
-        full += (4.0 + (s->dropout ? 1 : 0)) * a / t * sq * sq * b;
+        full += (2 * e + (s->dropout ? 1 : 0)) * a / t * sq * sq * b; /* scores and probabilities in the compute dtype */
     if (s->recompute == FL_RC_FULL)             /* only the layer input survives */
         full = T * h * (s->framework == FL_FW_TORCH_AMP ? 4 : e) / sp;
     return full;
@@ -468,8 +472,9 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
 }
 
 /* Closest measured "layer" point of this GPU with the model's h/a/ffn (GELU, MHA, the measured
- * layer's structure); NULL when none is within a factor 4 in tokens and 2 in sequence. */
-static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train_setup *s, int gpu)
+ * layer's structure), the query's dtype and attention kind; NULL when none is within a factor 4
+ * in tokens, 2 in sequence and 4 in tp. Points at the query's tp are preferred. */
+static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp)
 {
     const fl_model *m = s->model;
     if (m->activation != FL_ACT_GELU || m->kv_heads != m->heads || m->experts > 1)
@@ -477,7 +482,7 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
     size_t n = fl_catalog_measured_count(cat);
     const fl_measured *best = NULL;
     double bestd = 1e300;
-    double lt = log((double)s->micro_batch * s->seq_len), ls = log((double)s->seq_len);
+    double lt = log((double)s->micro_batch * s->seq_len), ls = log((double)s->seq_len), ltp = log(tp > 0 ? tp : 1);
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
         if (r->gpu_index != gpu || !r->kind || strcmp(r->kind, "layer") != 0)
@@ -487,10 +492,14 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
             continue;
         if (r->dtype && *r->dtype && fl_dtype_parse(r->dtype) != (int)s->compute_dtype)
             continue;
-        double dt = fabs(log((double)r->s * r->b) - lt), ds = fabs(log((double)r->s) - ls);
-        if (dt > log(4.0) + 1e-9 || ds > log(2.0) + 1e-9)
+        int row_flash = !r->attention || strcmp(r->attention, "standard") != 0;
+        if (row_flash != (s->flash != 0))
             continue;
-        double d = dt + 2 * ds;
+        double dt = fabs(log((double)r->s * r->b) - lt), ds = fabs(log((double)r->s) - ls);
+        double dtp = fabs(log(r->tp > 0 ? r->tp : 1) - ltp);
+        if (dt > log(4.0) + 1e-9 || ds > log(2.0) + 1e-9 || dtp > log(4.0) + 1e-9)
+            continue;
+        double d = dt + 2 * ds + 4 * dtp;
         if (d < bestd) {
             bestd = d;
             best = r;
@@ -507,8 +516,8 @@ void fl_train_layer_cost_get(const fl_catalog *cat, const fl_train_setup *s, int
     fl_train_layer_cost_with(cat, &p, s, gpu, tp, c);
 }
 
-/* The query's setup at the measured point's shape (tp 1, no recomputation, no sequence
- * parallelism): what the measurement is compared with. */
+/* The query's setup at the measured point's shape (no recomputation, no sequence parallelism; the
+ * point's own tp): what the measurement is compared with. */
 static fl_train_setup measured_shape(const fl_train_setup *s, const fl_measured *r)
 {
     fl_train_setup ms = *s;
@@ -519,20 +528,25 @@ static fl_train_setup measured_shape(const fl_train_setup *s, const fl_measured 
     return ms;
 }
 
-/* 1 when a measured point's activation bytes can correct the query's (same layout kept). */
-static int measured_act_applies(const fl_train_setup *s, int tp)
+static int row_tp(const fl_measured *r)
 {
-    return s->recompute != FL_RC_FULL && tp == 1 && !s->sequence_parallel;
+    return r->tp > 0 ? r->tp : 1;
+}
+
+/* 1 when a measured point's activation bytes can correct the query's (same layout kept). */
+static int measured_act_applies(const fl_train_setup *s, int tp, const fl_measured *r)
+{
+    return s->recompute != FL_RC_FULL && tp == row_tp(r) && !s->sequence_parallel;
 }
 
 /* Factor from the analytic to the measured activation bytes at the measured shape (1 when the
  * point carries none or does not apply). */
 static double measured_act_scale(const fl_train_setup *s, int tp, const fl_measured *r)
 {
-    if (r->act_bytes <= 0 || !measured_act_applies(s, tp))
+    if (r->act_bytes <= 0 || !measured_act_applies(s, tp, r))
         return 1;
     fl_train_setup ms = measured_shape(s, r);
-    return r->act_bytes / act_bytes_analytic(&ms, 1);
+    return r->act_bytes / act_bytes_analytic(&ms, row_tp(r));
 }
 
 void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp, const fl_train_setup *s, int gpu,
@@ -540,16 +554,17 @@ void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp
 {
     fl_train_gpu_perf p = *pp;
     fl_train_layer_cost_plain(&p, s, tp, c);
-    const fl_measured *r = fl_catalog_measured_count(cat) && s->flash ? closest_measured(cat, s, gpu) : NULL;
+    const fl_measured *r = fl_catalog_measured_count(cat) ? closest_measured(cat, s, gpu, tp) : NULL;
     if (!r) {
         layer_framework(&p, s, tp, c);
         return;
     }
-    /* scale the analytic times of the query by measured/analytic at the measured shape (tp 1,
-     * no recomputation): the measured point corrects the level, the model carries the shape */
+    /* scale the analytic times of the query by measured/analytic at the measured shape (its tp, no
+     * recomputation; a tp row times the tp-local shard's kernels): the measured point corrects the
+     * level, the model carries the shape */
     fl_train_setup ms = measured_shape(s, r);
     fl_train_layer_cost ref;
-    fl_train_layer_cost_plain(&p, &ms, 1, &ref);
+    fl_train_layer_cost_plain(&p, &ms, row_tp(r), &ref);
     double kf = r->fwd_s / ref.fwd_compute_s;
     double kb = (r->fwdbwd_s - r->fwd_s) / ref.bwd_compute_s;
     fl_train_layer_cost q0;
@@ -568,9 +583,9 @@ double fl_train_layer_act_bytes(const fl_catalog *cat, const fl_train_setup *s, 
 {
     /* the act_bytes of fl_train_layer_cost_get without the timing model */
     double act = act_bytes_analytic(s, tp);
-    if (fl_catalog_measured_count(cat) == 0 || !s->flash || !measured_act_applies(s, tp))
+    if (fl_catalog_measured_count(cat) == 0)
         return act;
-    const fl_measured *r = closest_measured(cat, s, gpu);
+    const fl_measured *r = closest_measured(cat, s, gpu, tp);
     return r ? act * measured_act_scale(s, tp, r) : act;
 }
 
@@ -591,56 +606,76 @@ void fl_train_edge_time(const fl_catalog *cat, const fl_train_setup *s, int gpu,
     fl_train_edge_time_with(&p, s, tp, has_first, has_last, fwd_s, bwd_s);
 }
 
-void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int has_first,
-                             int has_last, double *fwd_s, double *bwd_s)
+/* GPU seconds of one edge of one micro-batch (which 0: embeddings, 1: final norm + LM head +
+ * loss): its own kernels, without the framework's extra passes and host. */
+static void edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                       double *bwd_s)
+{
+    const fl_model *m = s->model;
+    double e = fl_train_act_elem_bytes(s);
+    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
+    double f = 0, b = 0;
+    if (which == 0) {
+        /* token (+ position) gather; backward scatter-adds into an fp32 gradient */
+        f += mem_time(p, 2 * T * h * e * (m->rope ? 1 : 2));
+        b += mem_time(p, T * h * (e + 8)) + mem_time(p, V / t * h * 4);
+    } else {
+        double logits = T * V / t;
+        f += mem_time(p, 2 * T * h * e);                         /* final norm */
+        f += gemm_time(p, T, V / t, h, e, 1);                    /* LM head */
+        f += mem_time(p, logits * (e + 4)) + mem_time(p, logits * 8); /* fp32 cast, log-softmax */
+        b += mem_time(p, logits * 12) + mem_time(p, logits * (4 + e));
+        b += gemm_time(p, T, h, V / t, e, BWD_GEMM_FACTOR) + gemm_time(p, h, V / t, T, e, BWD_GEMM_FACTOR);
+        b += mem_time(p, 4 * T * h * e);
+        if (tp > 1) { /* vocab-parallel loss: max, sum-exp, target logit all-reduced */
+            double ar = fl_train_allreduce_time(T * 4 * 3, tp, p->link_bw, p->link_lat);
+            f += ar + fl_train_allreduce_time(T * h * e, tp, p->link_bw, p->link_lat);
+            b += fl_train_allreduce_time(T * h * e, tp, p->link_bw, p->link_lat);
+        }
+        if (s->recompute == FL_RC_FULL)
+            b += mem_time(p, 2 * T * h * e);
+    }
+    *fwd_s = f * p->edge_fwd_scale[which];
+    *bwd_s = b * p->edge_bwd_scale[which];
+}
+
+void fl_train_edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                         double *bwd_s)
+{
+    fl_train_gpu_perf q = *p;
+    q.edge_fwd_scale[which] = q.edge_bwd_scale[which] = 1;
+    edge_plain(&q, s, tp, which, fwd_s, bwd_s);
+}
+
+/* One edge with the framework's terms: torch-amp keeps the embedding output, the final norm and
+ * the logits' input in fp32 and casts the head weight per micro-batch (and its gradient back);
+ * the host issues each kernel (embedding: gathers + add, backward: dense embedding gradients;
+ * head: norm, casts, GEMM, fp32 cast, log-softmax, NLL, backward the same in reverse). */
+static void edge_part(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                      double *bwd_s)
 {
     fl_train_gpu_perf p = *pp;
     const fl_model *m = s->model;
-    double e = fl_train_act_elem_bytes(s);
-    if (s->framework == FL_FW_TORCH_AMP) /* eager elementwise and loss kernels of the framework */
-        p.hbm_bw *= p.fw[FL_FW_TORCH_AMP].eltwise_bw_frac;
-    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
-    double f = 0, b = 0;
-    if (has_first) {
-        /* token (+ position) gather; backward scatter-adds into an fp32 gradient */
-        f += mem_time(&p, 2 * T * h * e * (m->rope ? 1 : 2));
-        b += mem_time(&p, T * h * (e + 8)) + mem_time(&p, V / t * h * 4);
-    }
-    if (has_last) {
-        double logits = T * V / t;
-        f += mem_time(&p, 2 * T * h * e);                         /* final norm */
-        f += gemm_time(&p, T, V / t, h, e, 1);                    /* LM head */
-        f += mem_time(&p, logits * (e + 4)) + mem_time(&p, logits * 8); /* fp32 cast, log-softmax */
-        b += mem_time(&p, logits * 12) + mem_time(&p, logits * (4 + e));
-        b += gemm_time(&p, T, h, V / t, e, BWD_GEMM_FACTOR) + gemm_time(&p, h, V / t, T, e, BWD_GEMM_FACTOR);
-        b += mem_time(&p, 4 * T * h * e);
-        if (tp > 1) { /* vocab-parallel loss: max, sum-exp, target logit all-reduced */
-            double ar = fl_train_allreduce_time(T * 4 * 3, tp, p.link_bw, p.link_lat);
-            f += ar + fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
-            b += fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
-        }
-        if (s->recompute == FL_RC_FULL)
-            b += mem_time(&p, 2 * T * h * e);
-    }
-    /* framework terms: torch-amp keeps the embedding output, the final norm and the logits' input
-     * in fp32 and casts the head weight per micro-batch (and its gradient back); the host issues
-     * each kernel (embedding: gathers + add; backward: dense embedding gradients. Head: norm,
-     * casts, GEMM, fp32 cast, log-softmax, NLL; backward the same in reverse) */
     int amp = s->framework == FL_FW_TORCH_AMP;
     const fl_train_fw_params *fw = &p.fw[amp ? FL_FW_TORCH_AMP : FL_FW_MEGATRON];
-    double kf = 0, kb = 0;
+    if (amp) /* eager elementwise and loss kernels of the framework */
+        p.hbm_bw *= fw->eltwise_bw_frac;
+    double f, b;
+    edge_plain(&p, s, tp, which, &f, &b);
+    double e = fl_train_act_elem_bytes(s);
+    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
     double ce = amp && !fl_dtype_is_fp32(s->compute_dtype) ? e : 0;
-    if (has_first) {
-        kf += amp ? 3 : 2;
-        kb += amp ? 8 : 4;
+    double kf, kb;
+    if (which == 0) {
+        kf = amp ? 3 : 2;
+        kb = amp ? 8 : 4;
         if (amp) {
             f += mem_time(&p, T * h * (4 + 4 + 12) - 2 * T * h * e * (m->rope ? 1 : 2));
             b += mem_time(&p, T * h * 4);
         }
-    }
-    if (has_last) {
-        kf += amp ? 8 : 5;
-        kb += amp ? 11 : 8;
+    } else {
+        kf = amp ? 8 : 5;
+        kb = amp ? 11 : 8;
         if (amp) {
             double Vh = V / t * h;
             f += mem_time(&p, Vh * (4 + ce) + T * h * (4 + ce) + 4 * T * h);
@@ -649,6 +684,22 @@ void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *
     }
     *fwd_s = max_d(f, kf * fw->launch_fwd_s);
     *bwd_s = max_d(b, kb * fw->launch_bwd_s);
+}
+
+void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int has_first,
+                             int has_last, double *fwd_s, double *bwd_s)
+{
+    double f = 0, b = 0, pf, pb;
+    if (has_first) {
+        edge_part(pp, s, tp, 0, &pf, &pb);
+        f += pf, b += pb;
+    }
+    if (has_last) {
+        edge_part(pp, s, tp, 1, &pf, &pb);
+        f += pf, b += pb;
+    }
+    *fwd_s = f;
+    *bwd_s = b;
 }
 
 double fl_train_model_fwd_flops(const fl_train_setup *s)

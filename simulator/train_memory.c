@@ -132,13 +132,17 @@ double fl_train_stage_memory_from(const fl_train_setup *s, const fl_train_layer_
 double fl_train_stage_memory(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int layers,
                              int has_first, int has_last, int in_flight, int dp)
 {
+    fl_train_gpu_perf p;
+    fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &p);
     fl_train_layer_cost c, cf;
-    fl_train_layer_cost_get(cat, s, gpu, tp, &c);
+    fl_train_layer_cost_with(cat, &p, s, gpu, tp, &c);
     cf = c;
     if (s->recompute == FL_RC_FULL) {
         fl_train_setup ns = *s;
         ns.recompute = FL_RC_NONE;
-        fl_train_layer_cost_get(cat, &ns, gpu, tp, &cf);
+        fl_train_layer_cost_with(cat, &p, &ns, gpu, tp, &cf);
     }
-    return fl_train_stage_memory_from(s, &c, cf.act_bytes, tp, layers, has_first, has_last, in_flight, dp);
+    fl_train_mem_plan mp;
+    fl_train_mem_plan_init(&mp, s, tp, dp, &p.fw[s->framework == FL_FW_TORCH_AMP]);
+    return fl_train_mem_plan_stage(&mp, c.act_bytes, cf.act_bytes, layers, has_first, has_last, in_flight);
 }

@@ -565,7 +565,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                         ar = fl_train_allreduce_time(stage_params * grad_b, n_dp, le->link_bw, 8e-6);
                 }
                 double local_params = stage_params / (s->zero_stage >= 1 ? n_dp : 1);
-                opt = local_params * opt_bytes / le->hbm_bw;
+                opt = local_params * opt_bytes / (le->hbm_bw * le->perf.fw[amp].opt_bw_frac);
                 double tensors = nl * (m->activation == FL_ACT_GELU ? 12 : 9) + (first ? 2 : 0) + (last ? 3 : 0);
                 opt = max2(opt, optimizer_host_s(s, &le->perf.fw[amp], tensors));
                 states = fl_train_mem_plan_states(&le->mem, nl, first, last);

@@ -133,6 +133,7 @@ typedef struct fl_train_fw_params {
     double eltwise_bw_frac;      /* the framework's own elementwise passes (casts, fp32 norms and
                                     residuals, accumulation, loss) run at this fraction of the
                                     GPU's copy bandwidth */
+    double opt_bw_frac;          /* the optimizer step's passes run at this fraction of it */
 } fl_train_fw_params;
 
 /* Defaults of a framework (no measurement). */
@@ -151,6 +152,7 @@ typedef struct fl_train_gpu_perf {
     double link_lat;       /* intra-node collective step latency, s */
     double kernel_s;       /* GPU-side fixed cost of one kernel (prologue, epilogue, launch gap) */
     double layer_fwd_scale, layer_bwd_scale; /* measured / modelled decoder layer time (calibration; 1) */
+    double edge_fwd_scale[2], edge_bwd_scale[2]; /* the same for [0] embeddings, [1] LM head + loss */
     fl_train_fw_params fw[2]; /* by fl_framework: calibrated or default figures */
     int calibrated;        /* 1 when measured rows of this catalog changed any figure above */
 } fl_train_gpu_perf;
@@ -189,6 +191,10 @@ double fl_train_layer_act_bytes(const fl_catalog *cat, const fl_train_setup *s, 
 /* fl_train_edge_time with the GPU's performance figures already looked up. */
 void fl_train_edge_time_with(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int has_first,
                              int has_last, double *fwd_s, double *bwd_s);
+/* GPU seconds of one edge's own kernels (which 0: embeddings, 1: final norm + LM head + loss), one
+ * micro-batch, without calibration scales, framework passes or host (what edge rows time). */
+void fl_train_edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                         double *bwd_s);
 /* Useful FLOPs of one micro-batch through the whole model forward (all layers, head). */
 double fl_train_model_fwd_flops(const fl_train_setup *s);
 /* Ring all-reduce of `bytes` per member over n members with bandwidth bw and step latency lat. */

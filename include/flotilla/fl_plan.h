@@ -73,6 +73,7 @@ typedef struct fl_estimate_query {
     const char *dtype;     /* "bf16" (default), "fp16", "fp8", "int8" */
     const char *recompute; /* train: "none" (default), "selective", "full" */
     int flash;             /* train: 1 (default) memory-efficient attention, 0 standard */
+    const char *framework; /* train: "megatron" (default) or "torch-amp" (added in 0.2; NULL = default) */
 } fl_estimate_query;
 typedef struct fl_estimate_result {
     double seconds;            /* train: fwd+bwd of one micro-batch over all layers on one GPU
@@ -84,7 +85,8 @@ typedef struct fl_estimate_result {
                                   serving: weights per GPU */
     double kv_cache_tokens;    /* serving: tokens of KV cache that fit */
     int fits;
-    char source[32];           /* "measured" or "analytic" */
+    char source[32];           /* "measured", "calibrated" (fitted to the catalog's measured rows)
+                                  or "analytic" */
     char bound[16];            /* "compute" or "memory" */
 } fl_estimate_result;
 FL_API void fl_estimate_query_init(fl_estimate_query *q);
