@@ -39,6 +39,8 @@ done
 "$PY" "$CHECK" "$T/llama.jsonl" "$T/cat.sqlite" layer,embedding,lm_head_loss,train_iter,prefill,decode_step \
   || fail "round trip llama.jsonl"
 "$PY" "$CHECK" "$T/vllm.jsonl" "$T/cat.sqlite" prefill,decode_step || fail "round trip vllm.jsonl"
+"$BIN" profiles calibrate --catalog "$T/cat.sqlite" >"$T/calib.txt" || fail "calibrate over the imported rows"
+grep -q "gpt3-1.3b-tiny" "$T/calib.txt" || fail "calibrate does not show the imported train_iter rows"
 grep -q '"framework": "megatron"' "$T/llama.jsonl" || fail "megatron train_iter rows"
 grep -q '"activation": "swiglu"' "$T/llama.jsonl" || fail "swiglu layer rows"
 
