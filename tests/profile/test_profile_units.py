@@ -175,6 +175,43 @@ class EngineBench(unittest.TestCase):
             shutil.rmtree(d)
 
 
+@unittest.skipUnless(os.environ.get("FLOTILLA_BIN"), "FLOTILLA_BIN not set (run by meson)")
+class Import(unittest.TestCase):
+    """Rows made without torch (the vLLM converter, a hand-written rope-model train_iter row) import
+    with the built CLI and keep their members."""
+
+    def test_converted_and_rope_rows_import(self):
+        import sqlite3
+        import subprocess
+        d = tempfile.mkdtemp()
+        try:
+            path = os.path.join(DATA, "vllm", "manifest.json")
+            rows = engine_bench.convert(engine_bench.load_manifest(path), path, "NVIDIA H100 80GB HBM3")
+            rows.append({"kind": "train_iter", "model": "my-llama", "layers": 2, "h": 256, "a": 8, "kv_heads": 2,
+                         "ffn": 688, "vocab": 1000, "activation": "swiglu", "positional": "rope",
+                         "tied_embeddings": False, "s": 128, "b": 1, "grad_accum": 2, "recompute": False,
+                         "framework": "torch-amp", "precision": "amp-bf16,fp32-master,fused-adamw",
+                         "params": 2 * (256 * 512 + 256 * 256 + 3 * 256 * 688 + 512) + 2 * 1000 * 256 + 256,
+                         "iter_s": 0.01, "gpu": "NVIDIA H100 80GB HBM3"})
+            out = os.path.join(d, "rows.jsonl")
+            with open(out, "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rows)
+            cat = os.path.join(d, "cat.sqlite")
+            r = subprocess.run([os.environ["FLOTILLA_BIN"], "profiles", "import", "--catalog", cat, "--measured", out],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            stored = [json.loads(x) for (x,) in sqlite3.connect(cat).execute(
+                "SELECT row FROM measured WHERE source LIKE 'rows.jsonl:%' ORDER BY id")]
+            self.assertEqual(len(stored), len(rows))
+            for w, s in zip(rows, stored):
+                for k, v in w.items():
+                    if k != "gpu":
+                        self.assertEqual(s.get(k), v, (w["kind"], k))
+                self.assertEqual(s["gpu"], "H100-SXM-80GB")
+        finally:
+            shutil.rmtree(d)
+
+
 class Writer(unittest.TestCase):
     def setUp(self):
         self.d = tempfile.mkdtemp()
