@@ -11,6 +11,7 @@ from .shapes import ShapeError, find_models_csv, from_catalog, from_hf_config, g
 
 USAGE_EXIT = 2
 FRAMEWORKS = ("torch-amp", "megatron")
+BUILTIN_ENGINES = ("pytorch", "pytorch-eager-sdpa", "pytorch-static-kv-cudagraph")
 SECTIONS = ("kernels", "collectives", "layers", "training", "serving")
 
 MiB = 1 << 20
@@ -317,7 +318,7 @@ def run_plan(plan, writer, tags, progress):
 def engine_bench_rows(args, m):
     """Rows converted from --engine-bench (no torch needed)."""
     doc = engine_bench.load_manifest(args.engine_bench)
-    if args.engine != "pytorch":
+    if args.engine not in BUILTIN_ENGINES:
         doc.setdefault("engine", args.engine)
     if m is not None:
         doc.setdefault("model", m.name)
@@ -349,7 +350,7 @@ def main(argv=None, script_dir=None):
             return 0
         if m is None:
             raise Fail("name the model to profile: --model NAME (data/models.csv) or --config config.json")
-        if args.engine != "pytorch":
+        if args.engine not in BUILTIN_ENGINES:
             raise Fail("engine '%s' is external: run its own latency benchmark and convert it with --engine-bench "
                        "FILE.json (docs/profile.md); the built-in engine is 'pytorch'" % args.engine)
         try:
