@@ -22,6 +22,9 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 KINDS=gemm,memcpy_d2d,layer,embedding,lm_head_loss,optimizer_step,train_iter,prefill,decode_step
 
+echo "== PyTorch modules: Megatron shard shapes, parameter counts, decode step = full forward"
+"$PY" "$SRC/tests/profile/test_profile_torch.py" || fail "torch unit tests"
+
 echo "== GPT-style catalog model, torch-amp recipe, collectives over 2 gloo processes"
 "$PY" "$PROF" --model gpt3-1.3b --device cpu --tiny --gpu-name H100-SXM-80GB --cpu-collectives 2 \
   -o "$T/gpt.jsonl" || fail "profiler run (gpt3-1.3b)"

@@ -279,7 +279,8 @@ def layer(timer, m, s, b, tp, dtype, recompute=False, layers_timed=2):
            "s": s, "b": b, "tp": tp, "dtype": dtype, "attention": attention, "attn_impl": impl,
            "recompute": recompute, "layers_timed": layers_timed,
            "fwd_s_per_layer": t_f / layers_timed, "fwdbwd_s_per_layer": t_fb / layers_timed,
-           "act_bytes_per_layer": act / layers_timed, "flops_fwd_per_layer": layer_flops_fwd(m, s, b, tp)}
+           "act_bytes_per_layer": act / layers_timed, "flops_fwd_per_layer": layer_flops_fwd(m, s, b, tp),
+           "korthikanti_sbh34": s * b * m.h * 34}
     del blocks, x, grad
     return row
 
@@ -400,7 +401,9 @@ def train_iter(timer, m, framework, s, b, grad_accum, recompute, warmup=2, iters
         if timer.cuda:
             row["peak_reserved_bytes_before_oom"] = torch.cuda.max_memory_reserved(dev)
     else:
-        row.update({"iter_s": t, "tokens_per_s": b * s * grad_accum / t})
+        tok = b * s * grad_accum / t
+        # model_tflops as the calibration rows count it: 6 x parameters x tokens per second
+        row.update({"iter_s": t, "tokens_per_s": tok, "model_tflops": 6.0 * row["params"] * tok / 1e12})
         if timer.cuda:
             row["peak_alloc_bytes"] = torch.cuda.max_memory_allocated(dev)
             row["peak_reserved_bytes"] = torch.cuda.max_memory_reserved(dev)
