@@ -1,6 +1,7 @@
 /* cli/cmd_profiles.c — `flotilla profiles list|show|import|export`: catalog management. */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,9 @@ static const char *help =
     "usage: flotilla profiles list gpus|offerings|zones|models|measured|nodes [--gpu G] [--zone Z] [--json]\n"
     "       flotilla profiles show NAME [--json]        (a GPU, model or zone, by name or alias)\n"
     "       flotilla profiles import --catalog PATH --nvidia-smi FILE.xml [--zone Z] [--node NAME]\n"
+    "                [--nic-gbps GBIT_S] [--nic-latency-us US] [--link nvlink|xgmi|pcie] [--link-gbps GBIT_S]\n"
+    "       flotilla profiles import --catalog PATH --gpus FILE.csv      (columns of data/gpus.csv)\n"
+    "       flotilla profiles import --catalog PATH --network FILE.csv   (columns of data/network_overrides.csv)\n"
     "       flotilla profiles import --catalog PATH --offerings FILE.csv [--cloud aws|gcp|azure|lambda]\n"
     "       flotilla profiles import --catalog PATH --measured FILE.jsonl\n"
     "       flotilla profiles export TABLE [--json] [-o FILE]\n"
@@ -247,9 +251,23 @@ static int do_show(const fl_catalog *cat, const cli_common *c, const char *name)
     return 0;
 }
 
+/* A positive finite number from option `opt` (0 < v <= hi; v == 0 allowed when zero_ok). */
+static int parse_positive(const char *opt, const char *text, double hi, int zero_ok, double *v)
+{
+    char *end;
+    *v = strtod(text, &end);
+    if (end == text || *end || !isfinite(*v) || (zero_ok ? *v < 0 : *v <= 0) || *v > hi)
+        return cli_usage_error("profiles", "%s '%s': give a %s number up to %g", opt, text,
+                               zero_ok ? "non-negative" : "positive", hi);
+    return 0;
+}
+
 /* The options of `profiles import`, checked before the catalog is opened (or created). */
 typedef struct import_args {
     const char *xml, *csv, *jsonl, *zone, *node, *cloud;
+    const char *gpus, *network;        /* --gpus / --network CSV files */
+    const char *nic_gbps, *nic_lat_us, *link, *link_gbps; /* declared node network (with --nvidia-smi) */
+    fl_node_network net;
 } import_args;
 
 static double num(json_t *o, const char *k)
@@ -353,13 +371,46 @@ static int parse_import(int argc, char **argv, import_args *o)
         else if (strcmp(argv[i], "--zone") == 0) dst = &o->zone;
         else if (strcmp(argv[i], "--node") == 0) dst = &o->node;
         else if (strcmp(argv[i], "--cloud") == 0) dst = &o->cloud;
+        else if (strcmp(argv[i], "--gpus") == 0) dst = &o->gpus;
+        else if (strcmp(argv[i], "--network") == 0) dst = &o->network;
+        else if (strcmp(argv[i], "--nic-gbps") == 0) dst = &o->nic_gbps;
+        else if (strcmp(argv[i], "--nic-latency-us") == 0) dst = &o->nic_lat_us;
+        else if (strcmp(argv[i], "--link") == 0) dst = &o->link;
+        else if (strcmp(argv[i], "--link-gbps") == 0) dst = &o->link_gbps;
         else return cli_usage_error("profiles", "unknown import option '%s'", argv[i]);
         if (i + 1 >= argc)
             return cli_usage_error("profiles", "%s needs a value", argv[i]);
         *dst = argv[++i];
     }
-    if (!!o->xml + !!o->csv + !!o->jsonl != 1)
-        return cli_usage_error("profiles", "import takes exactly one of --nvidia-smi, --offerings, --measured");
+    if (!!o->xml + !!o->csv + !!o->jsonl + !!o->gpus + !!o->network != 1)
+        return cli_usage_error("profiles", "import takes exactly one of --nvidia-smi, --offerings, --measured, --gpus, "
+                                           "--network");
+    if ((o->nic_gbps || o->nic_lat_us || o->link || o->link_gbps) && !o->xml)
+        return cli_usage_error("profiles", "--nic-gbps, --nic-latency-us, --link and --link-gbps go with --nvidia-smi");
+    o->net.nic_latency = -1;
+    double v;
+    if (o->nic_gbps) {
+        if (parse_positive("--nic-gbps", o->nic_gbps, 1e5, 0, &v))
+            return 2;
+        o->net.nic_bw = v * 1e9 / 8; /* Gbit/s -> bytes/s */
+    }
+    if (o->nic_lat_us) {
+        if (!o->nic_gbps)
+            return cli_usage_error("profiles", "--nic-latency-us goes with --nic-gbps");
+        if (parse_positive("--nic-latency-us", o->nic_lat_us, 1e6, 1, &v))
+            return 2;
+        o->net.nic_latency = v * 1e-6;
+    }
+    if (o->link) {
+        if (strcasecmp(o->link, "nvlink") && strcasecmp(o->link, "xgmi") && strcasecmp(o->link, "pcie"))
+            return cli_usage_error("profiles", "--link '%s': nvlink, xgmi or pcie", o->link);
+        o->net.link_type = o->link;
+    }
+    if (o->link_gbps) {
+        if (parse_positive("--link-gbps", o->link_gbps, 8e5, 0, &v))
+            return 2;
+        o->net.link_bw = v * 1e9 / 8;
+    }
     if ((o->zone || o->node) && !o->xml)
         return cli_usage_error("profiles", "--zone and --node go with --nvidia-smi");
     if (o->cloud && !o->csv)
@@ -370,6 +421,7 @@ static int parse_import(int argc, char **argv, import_args *o)
 static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
 {
     const char *xml = o->xml, *csv = o->csv, *jsonl = o->jsonl, *zone = o->zone, *node = o->node, *cloud = o->cloud;
+    int declared = o->nic_gbps || o->link || o->link_gbps;
     fl_error err;
     fl_error_clear(&err);
     size_t rows = 0;
@@ -380,7 +432,11 @@ static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
     for (size_t i = 0; before && i < n_before; i++)
         before[i] = strdup(fl_catalog_node(cat, i)->name);
     if (xml)
-        st = fl_catalog_import_nvidia_smi(cat, xml, zone, node, &err);
+        st = fl_catalog_import_nvidia_smi_network(cat, xml, zone, node, declared ? &o->net : NULL, &err);
+    else if (o->gpus)
+        st = fl_catalog_import_gpus(cat, o->gpus, &rows, &err);
+    else if (o->network)
+        st = fl_catalog_import_network(cat, o->network, &rows, &err);
     else if (csv)
         st = fl_catalog_import_offerings(cat, csv, cloud, &rows, &err);
     else
@@ -411,7 +467,9 @@ static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
     } else if (c->json) {
         printf("{\"rows\": %zu}\n", rows);
     } else {
-        printf("imported %zu %s rows into %s\n", rows, csv ? "offering" : "measured", fl_catalog_path(cat));
+        printf("imported %zu %s rows into %s\n", rows,
+               csv ? "offering" : o->gpus ? "GPU type" : o->network ? "zone-pair network" : "measured",
+               fl_catalog_path(cat));
     }
     return 0;
 }

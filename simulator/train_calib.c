@@ -172,39 +172,11 @@ int fl_train_calib_row_16bit(const fl_measured *r)
     return !r->dtype || !*r->dtype || strcmp(r->dtype, "bf16") == 0 || strcmp(r->dtype, "fp16") == 0;
 }
 
-/* The model and setup of a layer row: one GPT-style layer (the row's h, a, ffn, kv heads), the
- * row's micro-batch, sequence, dtype, attention and tp. */
-static void layer_row_setup(const fl_measured *r, fl_model *m, fl_train_setup *s)
-{
-    memset(m, 0, sizeof *m);
-    m->name = "layer";
-    m->layers = 1;
-    m->hidden = r->h;
-    m->heads = r->a;
-    m->kv_heads = r->kv_heads > 0 ? r->kv_heads : r->a;
-    m->ffn = r->ffn > 0 ? r->ffn : 4 * r->h;
-    m->vocab = 50304;
-    m->activation = FL_ACT_GELU;
-    m->max_positions = 1 << 20;
-    m->experts = m->top_k = 1;
-    memset(s, 0, sizeof *s);
-    s->model = m;
-    s->seq_len = r->s;
-    s->micro_batch = r->b;
-    int dt = r->dtype ? fl_dtype_parse(r->dtype) : FL_DT_BF16;
-    s->compute_dtype = dt < 0 ? FL_DT_BF16 : (fl_dtype)dt;
-    s->master_weights = 1;
-    s->grad_dtype = FL_DT_FP32;
-    s->flash = !r->attention || strcmp(r->attention, "standard") != 0;
-    s->recompute = r->recompute ? FL_RC_FULL : FL_RC_NONE;
-    s->interleave = 1;
-}
-
 void fl_train_calib_layer_model(const fl_catalog *cat, const fl_measured *r, double *fwd, double *bwd)
 {
     fl_model m;
     fl_train_setup s;
-    layer_row_setup(r, &m, &s);
+    fl_train_row_shape(r, 1, &m, &s);
     fl_train_gpu_perf p;
     fl_train_gpu_perf_get(cat, r->gpu_index, s.compute_dtype, &p);
     fl_train_layer_cost c;
@@ -282,7 +254,7 @@ static void edge_row_model(const fl_catalog *cat, const fl_measured *r, int whic
 {
     fl_model m;
     fl_train_setup s;
-    layer_row_setup(r, &m, &s);
+    fl_train_row_shape(r, 1, &m, &s);
     m.vocab = r->vocab;
     m.heads = m.kv_heads = r->h % 128 == 0 ? r->h / 128 : 1; /* no attention in an edge */
     m.max_positions = r->positions > 0 ? r->positions : r->s;

@@ -56,12 +56,17 @@ static const struct {
     {"H200", 132, 0.80},  {"GH200", 132, 0.80}, {"MI250X", 220, 0.60}, {"MI300X", 304, 0.55},
 };
 
-/* Dense TF32 tensor-core peak: half the dense BF16 peak on the GPUs that have TF32 tensor cores
+/* Dense TF32 tensor-core peak: the catalog's figure, else half the dense BF16 peak on the GPUs
+ * that have TF32 tensor cores
  * (NVIDIA Ampere and later: A100 156 of 312, H100 SXM 495 of 989, L4 60 of 121, L40S 183 of 362
  * TFLOP/s dense, per the datasheets; AMD CDNA3: MI300X 654 of 1307); the plain FP32 peak on the
  * others (Volta, Turing, CDNA2), where fp32 matmuls run on the FP32 units. */
+/* TF32 tensor cores: the catalog's tf32_flops when given, else by architecture (NVIDIA Ampere and
+ * later, AMD CDNA3). */
 static int has_tf32(const fl_gpu *g)
 {
+    if (g->tf32_flops > 0)
+        return 1;
     const char *arch = g->architecture ? g->architecture : "";
     return strcasecmp(arch, "Ampere") == 0 || strcasecmp(arch, "Hopper") == 0 || strncasecmp(arch, "Ada", 3) == 0 ||
            strcasecmp(arch, "Blackwell") == 0 || strcasecmp(arch, "CDNA3") == 0;
@@ -69,6 +74,8 @@ static int has_tf32(const fl_gpu *g)
 
 static double tf32_peak(const fl_gpu *g)
 {
+    if (g->tf32_flops > 0)
+        return g->tf32_flops;
     double bf16 = g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops;
     return has_tf32(g) && bf16 > 0 ? bf16 / 2 : g->fp32_flops;
 }
@@ -101,6 +108,8 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
             p->gemm_eff = gpu_table[i].gemm_eff;
         }
     }
+    if (g->sms > 0) /* the catalog's datasheet figure */
+        p->sms = g->sms;
     if (p->sms == 0) /* unknown GPU: about 7.5 dense TFLOP/s per SM as on Hopper/Ampere */
         p->sms = (int)fmax(16, round(peak / 7.5e12));
     if (dtype == FL_DT_FP32 || (dtype == FL_DT_TF32 && !has_tf32(g))) /* on the FP32 units */
@@ -111,15 +120,7 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
     p->attn_bwd_eff = p->gemm_eff * (0.35 / 0.78);
     p->hbm_bw = g->hbm_bw * HBM_EFF;
     p->hbm_peak = g->hbm_bw;
-    /* link_bw is the datasheet total (both directions) for NVLink/xGMI: a ring moves data one way
-     * at ~80 % of it (A100 measured 245 GB/s of 600 total => 0.41; NCCL's maintainers give ~20 %
-     * protocol overhead on the NVLink line rate, NVIDIA/nccl-tests issue #212). PCIe figures are per
-     * direction. */
-    int fabric = g->link_type && (strcasecmp(g->link_type, "NVLink") == 0 || strcasecmp(g->link_type, "xGMI") == 0);
-    p->link_bw = g->link_bw * (fabric ? 0.41 : 0.7);
-    if (p->link_bw <= 0)
-        p->link_bw = 1e10;
-    p->link_lat = fabric ? 8e-6 : 20e-6;
+    fl_train_link_eff(g->link_type, g->link_bw, &p->link_bw, &p->link_lat); /* train_comm.c */
     p->kernel_s = KERNEL_OVERHEAD_S;
     p->layer_fwd_scale = p->layer_bwd_scale = 1;
     p->edge_fwd_scale[0] = p->edge_fwd_scale[1] = p->edge_bwd_scale[0] = p->edge_bwd_scale[1] = 1;
@@ -490,7 +491,11 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
         if (r->h != m->hidden || r->a != m->heads || r->ffn != m->ffn || r->s <= 0 || r->b <= 0 || r->fwd_s <= 0 ||
             r->fwdbwd_s <= r->fwd_s)
             continue;
-        if (r->dtype && *r->dtype && fl_dtype_parse(r->dtype) != (int)s->compute_dtype)
+        /* a row without dtype is a 16-bit one; fp32 and tf32 rows both time 4-byte layers (whatever
+         * the matmul mode was) */
+        int rdt = r->dtype && *r->dtype ? fl_dtype_parse(r->dtype) : -1;
+        int q32 = fl_dtype_is_fp32(s->compute_dtype);
+        if (rdt < 0 ? q32 : rdt != (int)s->compute_dtype && !(fl_dtype_is_fp32((fl_dtype)rdt) && q32))
             continue;
         int row_flash = !r->attention || strcmp(r->attention, "standard") != 0;
         if (row_flash != (s->flash != 0))

@@ -5,24 +5,18 @@
 
 #include <string.h>
 
-fl_status fl_train_row_setup(const fl_measured *r, fl_model *m, fl_train_setup *s, fl_error *err)
+void fl_train_row_shape(const fl_measured *r, int layers, fl_model *m, fl_train_setup *s)
 {
-    if (!r || !r->kind || strcmp(r->kind, "train_iter") != 0)
-        return fl_fail(err, FL_EINVAL, "kind", "measured row: not a train_iter row");
-    if (r->layers <= 0 || r->h <= 0 || r->a <= 0 || r->s <= 0 || r->b <= 0 || r->vocab <= 0)
-        return fl_fail(err, FL_EINVAL, "train_iter", "measured row %s: incomplete train_iter shape",
-                       r->source ? r->source : "?");
     memset(m, 0, sizeof *m);
     m->name = r->model ? r->model : "measured";
-    m->layers = r->layers;
+    m->layers = layers;
     m->hidden = r->h;
     m->heads = r->a;
     m->kv_heads = r->kv_heads > 0 ? r->kv_heads : r->a;
     m->ffn = r->ffn > 0 ? r->ffn : 4 * r->h;
-    m->vocab = r->vocab;
+    m->vocab = r->vocab > 0 ? r->vocab : 50304;
     m->activation = FL_ACT_GELU;
     m->tied_embeddings = r->tied_embeddings;
-    m->rope = 0;
     m->max_positions = r->positions > 0 ? r->positions : r->s;
     m->experts = m->top_k = 1;
     fl_model_derive(m);
@@ -30,20 +24,30 @@ fl_status fl_train_row_setup(const fl_measured *r, fl_model *m, fl_train_setup *
     s->model = m;
     s->seq_len = r->s;
     s->micro_batch = r->b;
-    int fw = r->framework ? fl_framework_parse(r->framework) : FL_FW_TORCH_AMP;
-    s->framework = fw < 0 ? FL_FW_TORCH_AMP : (fl_framework)fw;
     int dt = r->dtype ? fl_dtype_parse(r->dtype) : FL_DT_BF16;
     s->compute_dtype = dt < 0 ? FL_DT_BF16 : (fl_dtype)dt;
     s->master_weights = !fl_dtype_is_fp32(s->compute_dtype);
     s->grad_dtype = FL_DT_FP32;
-    s->optimizer = r->optimizer && strcmp(r->optimizer, "sgd") == 0 ? FL_OPT_SGD : FL_OPT_ADAMW;
-    s->optimizer_impl = r->impl && strcmp(r->impl, "foreach") == 0   ? FL_OPT_FOREACH
-                        : r->impl && strcmp(r->impl, "unfused") == 0 ? FL_OPT_UNFUSED
-                                                                     : FL_OPT_FUSED;
     s->recompute = r->recompute ? FL_RC_FULL : FL_RC_NONE;
     s->flash = !r->attention || strcmp(r->attention, "standard") != 0;
     s->interleave = 1;
     s->dp_overlap = 1;
+}
+
+fl_status fl_train_row_setup(const fl_measured *r, fl_model *m, fl_train_setup *s, fl_error *err)
+{
+    if (!r || !r->kind || strcmp(r->kind, "train_iter") != 0)
+        return fl_fail(err, FL_EINVAL, "kind", "measured row: not a train_iter row");
+    if (r->layers <= 0 || r->h <= 0 || r->a <= 0 || r->s <= 0 || r->b <= 0 || r->vocab <= 0)
+        return fl_fail(err, FL_EINVAL, "train_iter", "measured row %s: incomplete train_iter shape",
+                       r->source ? r->source : "?");
+    fl_train_row_shape(r, r->layers, m, s);
+    int fw = r->framework ? fl_framework_parse(r->framework) : FL_FW_TORCH_AMP;
+    s->framework = fw < 0 ? FL_FW_TORCH_AMP : (fl_framework)fw;
+    s->optimizer = r->optimizer && strcmp(r->optimizer, "sgd") == 0 ? FL_OPT_SGD : FL_OPT_ADAMW;
+    s->optimizer_impl = r->impl && strcmp(r->impl, "foreach") == 0   ? FL_OPT_FOREACH
+                        : r->impl && strcmp(r->impl, "unfused") == 0 ? FL_OPT_UNFUSED
+                                                                     : FL_OPT_FUSED;
     return FL_OK;
 }
 

@@ -14,6 +14,11 @@ typedef struct fl_train_row_pred {
     int fits;                   /* 0: predicted out of memory */
 } fl_train_row_pred;
 
+/* The model and setup every measured row shares: GPT layout (GELU, learned positions, the row's
+ * h, a, kv heads, ffn (4h), vocab (50304 when absent), positions), `layers` layers, and the row's
+ * micro-batch, sequence, dtype, attention and recomputation; one GPU, overlap on. */
+void fl_train_row_shape(const fl_measured *r, int layers, fl_model *m, fl_train_setup *s);
+
 /* The model (GPT layout: learned positions unless the row says otherwise, GELU, ffn from the
  * row) and the single-GPU setup (micro-batch b, grad_accum micro-batches, recomputation,
  * framework, bf16 autocast compute) of a train_iter row. m->name points into the row. */

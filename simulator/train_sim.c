@@ -81,6 +81,7 @@ void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
 /* Layer figures of one (gpu, tp) pair, computed once per simulate call. */
 typedef struct layer_entry {
     int gpu, tp;
+    int zkey;                          /* zone whose declared intra-node link applies, -1: the datasheet's */
     double fwd, bwd, tp_fwd, tp_bwd;   /* per layer, one micro-batch (fwd/bwd include tp comm) */
     double act, act_full;              /* activation bytes per layer (with / without recompute) */
     double peak, hbm_bw, link_bw, link_lat, capacity;
@@ -113,13 +114,16 @@ static inline double max2(double a, double b)
 /* The entry of (gpu, tp), computing it on first use: layer cost (performance figures looked up
  * once), activation bytes without recomputation, memory plan at n_dp replicas. */
 static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp,
-                           int n_dp)
+                           int zkey, int n_dp)
 {
     for (int i = 0; i < *n; i++)
-        if (cache[i].gpu == gpu && cache[i].tp == tp)
+        if (cache[i].gpu == gpu && cache[i].tp == tp && cache[i].zkey == zkey)
             return &cache[i];
     layer_entry *e = &cache[*n < CACHE ? (*n)++ : CACHE - 1];
     fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &e->perf);
+    e->zkey = zkey;
+    if (zkey >= 0) /* the intra-node link declared for this zone's on-prem nodes, if any */
+        fl_train_gpu_link(cat, zkey, gpu, &e->perf.link_bw, &e->perf.link_lat);
     fl_train_layer_cost c;
     fl_train_layer_cost_with(cat, &e->perf, s, gpu, tp, &c);
     e->gpu = gpu;
@@ -149,7 +153,7 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     if (s->framework == FL_FW_TORCH_AMP) {
         /* fp32 .grad += fp32 gradient (12 bytes per parameter) from the second micro-batch on: the
          * first one's gradient is taken over without a pass; scaled by (m - 1) / m per pipeline */
-        e->acc_per_param = 12.0 / (tp * e->perf.hbm_bw);
+        e->acc_per_param = 12.0 / (tp * e->perf.hbm_bw * e->perf.fw[FL_FW_TORCH_AMP].eltwise_bw_frac);
         e->acc_layer = c.acc_gpu_s > c.acc_host_s ? c.acc_gpu_s : c.acc_host_s;
     }
     e->node_gpus = fl_train_node_gpus(cat, gpu);
@@ -439,6 +443,8 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     double head_params[2] = {fl_train_head_params(m, 0), fl_train_head_params(m, 1)};
     double opt_bytes = optimizer_bytes_per_param(s, e);
     int amp = s->framework == FL_FW_TORCH_AMP;
+    /* entries are per zone only when the catalog has on-prem nodes, which may declare their link */
+    int zkeyed = fl_catalog_node_count(cat) > 0;
 
     double iter_end = 0, pipe_end_max = 0, optimizer = 0, peak_gpu_flops = 0, sequences = 0;
     double worst_busy = -1, worst_bubble = 0, worst_dp = 0;
@@ -456,12 +462,13 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         layer_entry *ent[FL_TRAIN_MAX_STAGES];
         for (int j = 0; j < p; j++) { /* neighbours and alternating stages usually share the entry */
             const fl_train_stage *st = &pl->stages[j];
-            if (j > 0 && st->gpu == ent[j - 1]->gpu && st->tp == ent[j - 1]->tp)
+            int zk = zkeyed ? st->zone : -1;
+            if (j > 0 && st->gpu == ent[j - 1]->gpu && st->tp == ent[j - 1]->tp && zk == ent[j - 1]->zkey)
                 ent[j] = ent[j - 1];
-            else if (j > 1 && st->gpu == ent[j - 2]->gpu && st->tp == ent[j - 2]->tp)
+            else if (j > 1 && st->gpu == ent[j - 2]->gpu && st->tp == ent[j - 2]->tp && zk == ent[j - 2]->zkey)
                 ent[j] = ent[j - 2];
             else
-                ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
+                ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zk, n_dp);
         }
         double dbw[FL_TRAIN_MAX_STAGES], dlat[FL_TRAIN_MAX_STAGES];
         if (n_dp > 1)
@@ -472,8 +479,8 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
             layer_entry *le = ent[j];
-            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
-                le = ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp || le->zkey != (zkeyed ? st->zone : -1)))
+                le = ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zkeyed ? st->zone : -1, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double ef = 0, eb = 0;
@@ -545,8 +552,8 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
             layer_entry *le = ent[j];
-            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
-                le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp || le->zkey != (zkeyed ? st->zone : -1)))
+                le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zkeyed ? st->zone : -1, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double bw = n_dp > 1 ? dbw[j] : 0, lat = n_dp > 1 ? dlat[j] : 0;

@@ -112,6 +112,12 @@ static inline double fl_train_link_transfer_time(double bytes, double bw, double
 }
 /* Seconds to send `bytes` between two GPUs in zones za, zb (same node when same_node). */
 double fl_train_p2p_time(const fl_catalog *cat, int gpu, int za, int zb, int same_node, double bytes);
+/* Achievable ring bandwidth (bytes/s) and step latency (s) of an intra-node link given as a
+ * datasheet figure of type link_type (train_comm.c). */
+void fl_train_link_eff(const char *link_type, double link_bw, double *bw, double *lat);
+/* Achievable intra-node link of GPU type `gpu` in zone `zone` (zone < 0: the datasheet link):
+ * the link declared for the zone's on-prem nodes when there is one (fl_catalog_gpu_link). */
+void fl_train_gpu_link(const fl_catalog *cat, int zone, int gpu, double *bw, double *lat);
 
 /* --- internals shared by simulator/train_*.c (added by the simulator; not used by the planner) --- */
 

@@ -281,6 +281,10 @@ static void test_layer_row_tp(void **state)
     assert_int_equal(c.measured, 1);
     assert_true(fabs(c.fwd_compute_s / 0.0061 - 1) < 0.02);
     assert_true(fabs((c.fwd_compute_s + c.bwd_compute_s) / 0.0190 - 1) < 0.02);
+    s.compute_dtype = FL_DT_FP32; /* a tf32 row times the same 4-byte layer as an fp32 one */
+    fl_train_layer_cost_get(cat, &s, a100, 4, &c);
+    assert_int_equal(c.measured, 1);
+    s.compute_dtype = FL_DT_TF32;
     s.flash = 1; /* another attention kind: not this point */
     fl_train_layer_cost_get(cat, &s, a100, 4, &c);
     assert_int_equal(c.measured, 0);
@@ -340,6 +344,41 @@ static void test_edge_and_optimizer_rows(void **state)
     fl_catalog_free(cat);
 }
 
+/* A declared intra-node link (on-prem nodes imported with --link) replaces the GPU type's link for
+ * the tensor-parallel collectives of stages in that zone, and only there. */
+static void test_declared_link(void **state)
+{
+    (void)state;
+    fl_catalog *cat = NULL;
+    fl_error err;
+    assert_int_equal(fl_catalog_open(NULL, &cat, &err), FL_OK);
+    const char *xml = test_data("nvidia-smi-q-x.h100-sxm-80gb.xml");
+    fl_node_network pcie = {0, -1, "PCIe", 0}, none = {0, -1, NULL, 0};
+    if (fl_catalog_import_nvidia_smi_network(cat, xml, "onprem:pcie", "p1", &pcie, &err) ||
+        fl_catalog_import_nvidia_smi_network(cat, xml, "onprem:nvl", "n1", &none, &err))
+        fail_msg("%s", err.message);
+    int gpu = fl_catalog_find_gpu(cat, "H100-SXM-80GB", "gpu", NULL);
+    int zp = fl_catalog_find_zone(cat, "onprem:pcie", "zone", NULL), zn = fl_catalog_find_zone(cat, "onprem:nvl", "zone", NULL);
+    const fl_model *m = fl_catalog_model(cat, (size_t)fl_catalog_find_model(cat, "gpt3-13b", "model", NULL));
+    fl_train_setup s = {0};
+    s.model = m, s.seq_len = 2048, s.micro_batch = 1, s.compute_dtype = FL_DT_BF16, s.grad_dtype = FL_DT_FP32;
+    s.master_weights = 1, s.flash = 1, s.interleave = 1, s.dp_overlap = 1;
+    double tp_comm[2];
+    int zones[2] = {zp, zn};
+    for (int i = 0; i < 2; i++) {
+        fl_train_stage st = {0, m->layers, gpu, zones[i], 8};
+        fl_train_pipeline pl = {1, 4, 1, &st};
+        fl_train_stage_result sr;
+        fl_train_result r = {0};
+        r.stages = &sr;
+        r.n_stage_results = 1;
+        assert_int_equal(fl_train_simulate(cat, &s, &pl, 1, &r, &err), FL_OK);
+        tp_comm[i] = sr.tp_comm_s;
+    }
+    assert_true(tp_comm[0] > 3 * tp_comm[1]); /* PCIe ~45 GB/s one way vs NVLink 369 GB/s */
+    fl_catalog_free(cat);
+}
+
 typedef struct thread_arg {
     fl_catalog *cat;
     double out;
@@ -380,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_tf32),             cmocka_unit_test(test_split_k),
         cmocka_unit_test(test_amp_memory),       cmocka_unit_test(test_lazy_fit_threads),
         cmocka_unit_test(test_layer_row_tp),     cmocka_unit_test(test_edge_and_optimizer_rows),
+        cmocka_unit_test(test_declared_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
