@@ -1,7 +1,8 @@
 """Round trip of measured rows: every row of JSONL (env rows aside) must be in CATALOG's table
 `measured` in file order, its stored JSON holding each written member with the same value (the
 importer may add members, never change one), and the indexed columns holding its times.
-usage: check_roundtrip.py FILE.jsonl CATALOG.sqlite [KIND,KIND,...]   (kinds that must occur)"""
+usage: check_roundtrip.py FILE.jsonl CATALOG.sqlite [KIND,KIND,... [GPU]]
+(kinds that must occur; GPU: the catalog name the rows' gpu resolves to, when it is an alias)"""
 
 import json
 import os
@@ -13,7 +14,7 @@ COLUMNS = {"seconds": "seconds", "iter_s": "seconds", "fwd_s": "fwd_s", "fwdbwd_
            "fwd_s_per_layer": "fwd_s", "fwdbwd_s_per_layer": "fwdbwd_s", "act_bytes_per_layer": "act_bytes"}
 
 
-def main(path, catalog, kinds=""):
+def main(path, catalog, kinds="", gpu=None):
     with open(path) as f:
         written = [json.loads(line) for line in f if line.strip()]
     written = [r for r in written if r["kind"] != "env"]
@@ -30,6 +31,8 @@ def main(path, catalog, kinds=""):
         s = json.loads(row)
         cols = {"seconds": seconds, "fwd_s": fwd_s, "fwdbwd_s": fwdbwd_s, "act_bytes": act}
         for k, v in w.items():
+            if k == "gpu" and gpu:
+                v = gpu
             if s.get(k) != v or type(s.get(k)) is not type(v):
                 print("FAIL: row %d (%s): member %s written %r, read back %r" % (i, kind, k, v, s.get(k)))
                 bad += 1

@@ -47,6 +47,13 @@ grep -q "gpt3-1.3b-tiny" "$T/calib.txt" || fail "calibrate does not show the imp
 grep -q '"framework": "megatron"' "$T/llama.jsonl" || fail "megatron train_iter rows"
 grep -q '"activation": "swiglu"' "$T/llama.jsonl" || fail "swiglu layer rows"
 
+echo "== rows of a GPU type added with --gpus, named by its product name"
+"$PY" "$PROF" --model gpt3-1.3b --device cpu --tiny --gpu-name "NVIDIA GeForce RTX 3090" --only kernels \
+  -o "$T/rtx.jsonl" 2>/dev/null || fail "profiler run (RTX 3090 name)"
+"$BIN" profiles import --catalog "$T/lab.sqlite" --gpus "$SRC/examples/gpus/rtx3090.csv" >/dev/null || fail "--gpus"
+"$BIN" profiles import --catalog "$T/lab.sqlite" --measured "$T/rtx.jsonl" || fail "import of rtx.jsonl"
+"$PY" "$CHECK" "$T/rtx.jsonl" "$T/lab.sqlite" gemm,memcpy_d2d RTX-3090-24GB || fail "round trip rtx.jsonl"
+
 echo "== the round-trip check notices a changed row"
 "$PY" - "$T/cat.sqlite" <<'EOF' || fail "tampering the catalog"
 import sqlite3, sys
