@@ -65,10 +65,29 @@ if "$PY" "$CHECK" "$T/gpt.jsonl" "$T/cat.sqlite" >/dev/null; then fail "round tr
 
 echo "== resume: nothing measured twice"
 cp "$T/gpt.jsonl" "$T/gpt.before"
-"$PY" "$PROF" --model gpt3-1.3b --device cpu --tiny --gpu-name H100-SXM-80GB --only kernels,layers \
+"$PY" "$PROF" --model gpt3-1.3b --device cpu --tiny --gpu-name H100-SXM-80GB --cpu-collectives 2 \
   -o "$T/gpt.jsonl" 2>"$T/resume.err" || fail "resumed run"
 cmp -s "$T/gpt.jsonl" "$T/gpt.before" || fail "a resumed run changed the file"
-grep -q "already in" "$T/resume.err" || fail "resumed run did not say it skipped rows"
+grep -q "41 rows already in" "$T/resume.err" || { cat "$T/resume.err"; fail "resumed run did not skip all 41 rows"; }
+
+echo "== an interrupted run keeps complete rows in FILE.part and the same command finishes it"
+timeout -s INT 6 "$PY" "$PROF" --model gpt3-1.3b --device cpu --tiny --gpu-name H100-SXM-80GB \
+  -o "$T/int.jsonl" 2>"$T/int.err"
+rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 130 ] || [ "$rc" -eq 124 ] || { cat "$T/int.err"; fail "interrupted run: exit $rc"; }
+[ "$rc" -eq 0 ] || [ ! -e "$T/int.jsonl" ] || fail "an interrupted fresh run wrote the final file"
+"$PY" "$PROF" --model gpt3-1.3b --device cpu --tiny --gpu-name H100-SXM-80GB -o "$T/int.jsonl" 2>/dev/null \
+  || fail "run after the interruption"
+[ ! -e "$T/int.jsonl.part" ] || fail "FILE.part left after the run finished"
+"$PY" - "$T/int.jsonl" "$SRC/tools/profile" <<'EOF' || fail "rows after the interruption"
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from flprofile.rows import row_key
+rows = [json.loads(l) for l in open(sys.argv[1])]
+keys = [row_key(r) for r in rows if r["kind"] != "env"]
+assert len(keys) == len(set(keys)), "a row measured twice"
+assert len(keys) == 35, "%d rows, not 35" % len(keys)
+EOF
 
 echo "== CPU rows without --gpu-name are not imported as a GPU"
 "$PY" "$PROF" --model gpt3-1.3b --device cpu --tiny --only kernels -o "$T/cpu.jsonl" 2>/dev/null || fail "cpu run"

@@ -383,8 +383,11 @@ def main(argv=None, script_dir=None):
         run_plan(plan, writer, dict(tags, **extra), progress)
     except BaseException as e:  # noqa: BLE001 - keep the complete rows, say how to resume
         progress.done()
-        writer.abandon("stopped by %s: %s" % (type(e).__name__, e))
-        if isinstance(e, KeyboardInterrupt):
+        # Ctrl-C inside autograd's engine arrives as a RuntimeError naming KeyboardInterrupt
+        interrupted = isinstance(e, KeyboardInterrupt) or (isinstance(e, RuntimeError) and
+                                                           str(e).startswith("KeyboardInterrupt"))
+        writer.abandon("interrupted" if interrupted else "stopped by %s: %s" % (type(e).__name__, e))
+        if interrupted:
             return 130
         raise
     writer.finish()
