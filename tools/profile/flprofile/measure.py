@@ -281,7 +281,6 @@ def layer(timer, m, s, b, tp, dtype, recompute=False, layers_timed=2):
            "fwd_s_per_layer": t_f / layers_timed, "fwdbwd_s_per_layer": t_fb / layers_timed,
            "act_bytes_per_layer": act / layers_timed, "flops_fwd_per_layer": layer_flops_fwd(m, s, b, tp),
            "korthikanti_sbh34": s * b * m.h * 34}
-    del blocks, x, grad
     return row
 
 
