@@ -56,6 +56,31 @@ class Shards(unittest.TestCase):
             self.assertEqual(tuple(M.Block(m, 2)(x, cos, sin).shape), (2, 8, m.h))
 
 
+class Rows(unittest.TestCase):
+    def test_layer_rows(self):
+        from flprofile import measure as X
+        timer = X.Timer(torch.device("cpu"), 1, 3)
+        for std in (False, True):
+            r = X.layer(timer, LLAMA, 16, 2, 2, "bf16", standard=std)
+            self.assertEqual(r["attention"], "standard" if std else M.attention_kind()[0])
+            self.assertEqual((r["tp"], r["kv_heads"], r["layers_timed"]), (2, 2, 2))
+            self.assertGreater(r["fwdbwd_s_per_layer"], r["fwd_s_per_layer"])
+            # at least the input of each of the layer's four matmuls is kept: 4 x b s h x 2 bytes
+            self.assertGreater(r["act_bytes_per_layer"], 4 * 2 * 16 * 64 * 2)
+        rc = X.layer(timer, GPT, 16, 2, 1, "bf16", recompute=True)
+        full = X.layer(timer, GPT, 16, 2, 1, "bf16")
+        self.assertLess(rc["act_bytes_per_layer"], full["act_bytes_per_layer"])   # checkpoint keeps less
+
+    def test_train_iter_rows(self):
+        from flprofile import measure as X
+        timer = X.Timer(torch.device("cpu"), 1, 3)
+        for fw in ("torch-amp", "megatron"):
+            r = X.train_iter(timer, LLAMA, fw, 16, 2, 2, False, 1, 1)
+            self.assertEqual((r["framework"], r["params"], r["tied_embeddings"]), (fw, LLAMA.params(), False))
+            self.assertGreater(r["iter_s"], 0)
+            self.assertAlmostEqual(r["model_tflops"], 6 * r["params"] * r["tokens_per_s"] / 1e12)
+
+
 class Decode(unittest.TestCase):
     def check(self, m):
         torch.manual_seed(0)

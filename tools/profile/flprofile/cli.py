@@ -174,12 +174,21 @@ def build_plan(args, m, sw, dev, tags, n_gpus, progress):
         for s in sw["layer_s"]:
             for tp in tps:
                 for b in sw["layer_b"]:
-                    for rc in ([False, True] if mode == "full" and b == sw["layer_b"][0] else [False]):
+                    first = b == sw["layer_b"][0]
+                    for rc in ([False, True] if mode == "full" and first else [False]):
                         plan.append(Task("layers", "layer s %d b %d tp %d%s" % (s, b, tp, " recompute" if rc else ""),
                                          [ident("layer", h=m.h, a=m.a, kv_heads=m.kv, ffn=m.ffn,
                                                 activation=m.activation, s=s, b=b, tp=tp, dtype="bf16",
                                                 attention=attention, recompute=rc)],
                                          lambda s=s, b=b, tp=tp, rc=rc: [X.layer(timer, m, s, b, tp, "bf16", rc)]))
+                    if mode != "quick" and first and attention != "standard":
+                        # non-flash attention (scores materialised) for the simulator's standard kind
+                        plan.append(Task("layers", "layer s %d b %d tp %d standard attention" % (s, b, tp),
+                                         [ident("layer", h=m.h, a=m.a, kv_heads=m.kv, ffn=m.ffn,
+                                                activation=m.activation, s=s, b=b, tp=tp, dtype="bf16",
+                                                attention="standard", recompute=False)],
+                                         lambda s=s, b=b, tp=tp: [X.layer(timer, m, s, b, tp, "bf16",
+                                                                          standard=True)]))
         s = sw["s"]
         for tp in tps:
             for b in sw["layer_b"]:

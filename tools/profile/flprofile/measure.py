@@ -246,11 +246,12 @@ def activation_bytes(timer, fwd, inputs, params):
     return float(sb.total() + out.numel() * out.element_size())
 
 
-def layer(timer, m, s, b, tp, dtype, recompute=False, layers_timed=2):
+def layer(timer, m, s, b, tp, dtype, recompute=False, layers_timed=2, standard=False):
     """Forward and forward+backward of `layers_timed` stacked decoder layers (tp-local shards),
-    parameters and input in `dtype` (no autocast); per-layer seconds and activation bytes."""
+    parameters and input in `dtype` (no autocast); per-layer seconds and activation bytes.
+    standard: attention with materialised scores (softmax in fp32) instead of SDPA."""
     dev, dt = timer.device, DTYPES[dtype]
-    attention, impl = M.attention_kind()
+    attention, impl = ("standard", "math") if standard else M.attention_kind()
     blocks = torch.nn.ModuleList([M.Block(m, tp, impl, dev, dt) for _ in range(layers_timed)])
     x = torch.randn(b, s, m.h, device=dev, dtype=dt, requires_grad=True)
     cos, sin = M.rope_tables(m, torch.arange(s, device=dev), dev, dt)
