@@ -77,6 +77,8 @@ class Rows(unittest.TestCase):
         for fw in ("torch-amp", "megatron"):
             r = X.train_iter(timer, LLAMA, fw, 16, 2, 2, False, 1, 1)
             self.assertEqual((r["framework"], r["params"], r["tied_embeddings"]), (fw, LLAMA.params(), False))
+            self.assertEqual((r["optimizer"], r["impl"]), ("adamw", X.best_adamw_impl(torch.device("cpu"))))
+            self.assertIn(r["impl"] + "-adamw", r["precision"])
             self.assertGreater(r["iter_s"], 0)
             self.assertAlmostEqual(r["model_tflops"], 6 * r["params"] * r["tokens_per_s"] / 1e12)
 

@@ -380,7 +380,8 @@ def train_iter(timer, m, framework, s, b, grad_accum, recompute, warmup=2, iters
     row = {"kind": "train_iter", "model": m.name, "layers": m.layers, "h": m.h, "a": m.a, "kv_heads": m.kv,
            "ffn": m.ffn, "vocab": m.vocab, "activation": m.activation, "positional": m.positional,
            "tied_embeddings": m.tied, "s": s, "b": b, "grad_accum": grad_accum, "recompute": recompute,
-           "framework": framework, "precision": RECIPES[framework] % impl, "attention": attention,
+           "framework": framework, "precision": RECIPES[framework] % impl, "optimizer": "adamw", "impl": impl,
+           "attention": attention,
            "attn_impl": attn_impl, "params": m.params()}
     if m.positional == "learned":
         row["positions"] = m.max_positions
