@@ -17,7 +17,7 @@ static const char *help =
     "       flotilla profiles import --catalog PATH --offerings FILE.csv [--cloud aws|gcp|azure|lambda]\n"
     "       flotilla profiles import --catalog PATH --measured FILE.jsonl\n"
     "       flotilla profiles export TABLE [--json] [-o FILE]\n"
-    "       flotilla profiles calibrate [--gpu G] [--framework F] [--json] [-o FILE]\n"
+    "       flotilla profiles calibrate [--gpu G] [--framework F] [--engine E] [--json] [-o FILE]\n"
     "\n"
     "Without --catalog the built-in catalog is used (read-only). `import` needs --catalog PATH:\n"
     "a PATH that does not exist yet is created from the built-in catalog first (and removed again\n"
@@ -338,12 +338,46 @@ static void print_calibration(json_t *doc)
     }
 }
 
-static int do_calibrate(const fl_catalog *cat, const cli_common *c, const char *gpu, const char *framework)
+/* The serving part of the report: each engine's refit parameters and rows. */
+static void print_serving_calibration(json_t *doc)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(doc, "serving"), "engines"), i, v) {
+        printf("\nengine %s on %s:", json_string_value(json_object_get(v, "engine")),
+               json_string_value(json_object_get(v, "gpu")));
+        const char *k;
+        json_t *x;
+        json_object_foreach(json_object_get(v, "params"), k, x)
+            if (json_is_number(x))
+                printf(" %s %.4g", k, json_number_value(x));
+        printf("\n  %-11s %-12s %4s %6s %3s | %9s %9s %7s %7s\n", "kind", "model", "b", "s", "tp", "meas ms", "pred ms",
+               "resid", "LOO");
+        size_t j;
+        json_t *r;
+        json_array_foreach(json_object_get(v, "rows"), j, r) {
+            printf("  %-11s %-12s %4d %6d %3d | ", json_string_value(json_object_get(r, "kind")),
+                   json_string_value(json_object_get(r, "model")), (int)json_integer_value(json_object_get(r, "b")),
+                   (int)json_integer_value(json_object_get(r, "s")), (int)json_integer_value(json_object_get(r, "tp")));
+            if (json_is_true(json_object_get(r, "oom")))
+                printf("out of memory; predicted %s\n",
+                       json_is_true(json_object_get(r, "predicted_fits")) ? "to fit (wrong)" : "not to fit");
+            else
+                printf("%9.3f %9.3f %+6.1f%% %+6.1f%%\n", 1e3 * num(r, "measured_s"), 1e3 * num(r, "predicted_s"),
+                       100 * num(r, "residual"), 100 * num(r, "loo_residual"));
+        }
+        printf("  median |residual| %.1f%%, leave-one-out median %.1f%%\n", 100 * num(v, "median_abs_err"),
+               100 * num(v, "loo_median_abs_err"));
+    }
+}
+
+static int do_calibrate(const fl_catalog *cat, const cli_common *c, const char *gpu, const char *framework,
+                        const char *engine)
 {
     fl_error err;
     fl_error_clear(&err);
     char *s = NULL;
-    if (fl_calibration_report(cat, gpu, framework, &s, &err))
+    if (fl_calibration_report(cat, gpu, framework, engine, &s, &err))
         return cli_fail(&err);
     int rc = 0;
     if (c->json || c->out_path) {
@@ -352,8 +386,10 @@ static int do_calibrate(const fl_catalog *cat, const cli_common *c, const char *
         json_t *doc = json_loads(s, 0, NULL);
         if (!doc)
             rc = cli_out_of_memory("calibration report");
-        else
+        else {
             print_calibration(doc);
+            print_serving_calibration(doc);
+        }
         json_decref(doc);
     }
     fl_free(s);
@@ -503,7 +539,7 @@ int cmd_profiles(int argc, char **argv)
     }
     /* usage errors first: nothing is opened (or created) for a command line that is wrong */
     enum { LIST, SHOW, IMPORT, EXPORT, CALIBRATE } what_sub = LIST;
-    const char *framework = NULL;
+    const char *framework = NULL, *engine = NULL;
     const char *what = NULL;
     import_args imp = {0};
     fl_catalog *cat = NULL;
@@ -540,10 +576,12 @@ int cmd_profiles(int argc, char **argv)
     } else if (strcmp(sub, "calibrate") == 0) {
         what_sub = CALIBRATE;
         for (int i = 0; i < nrest && !rc; i++) {
-            int opt = strcmp(rest[i], "--gpu") == 0 || strcmp(rest[i], "--framework") == 0;
+            int opt = strcmp(rest[i], "--gpu") == 0 || strcmp(rest[i], "--framework") == 0 ||
+                      strcmp(rest[i], "--engine") == 0;
             if (opt && i + 1 >= nrest) rc = cli_usage_error("profiles", "%s needs a value", rest[i]);
             else if (strcmp(rest[i], "--gpu") == 0) gpu = rest[++i];
             else if (strcmp(rest[i], "--framework") == 0) framework = rest[++i];
+            else if (strcmp(rest[i], "--engine") == 0) engine = rest[++i];
             else rc = cli_usage_error("profiles", "unexpected argument '%s' for calibrate", rest[i]);
         }
     } else {
@@ -563,7 +601,7 @@ int cmd_profiles(int argc, char **argv)
     switch (what_sub) {
     case LIST: rc = do_list(cat, &c, what, gpu, zone); break;
     case SHOW: rc = do_show(cat, &c, rest[0]); break;
-    case CALIBRATE: rc = do_calibrate(cat, &c, gpu, framework); break;
+    case CALIBRATE: rc = do_calibrate(cat, &c, gpu, framework, engine); break;
     case IMPORT:
         rc = do_import(cat, &c, &imp);
         if (rc && created) {

@@ -221,7 +221,7 @@ static int whole_models_calibrated(const fl_catalog *cal)
 {
     char *s = NULL;
     fl_error err;
-    if (fl_calibration_report(cal, NULL, "torch-amp", &s, &err)) {
+    if (fl_calibration_report(cal, NULL, "torch-amp", NULL, &s, &err)) {
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }

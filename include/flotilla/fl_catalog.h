@@ -222,15 +222,17 @@ FL_API fl_status fl_catalog_import_offerings(fl_catalog *cat, const char *csv_pa
 FL_API fl_status fl_catalog_import_measured(fl_catalog *cat, const char *jsonl_path,
                                            size_t *rows_out, fl_error *err);
 
-/* What the catalog's measured rows imply (docs/calibration.md): the fitted parameters (per GPU:
- * GEMM efficiency and HBM bandwidth; decoder-layer scales; per framework: host seconds per kernel,
- * checkpoint bookkeeping, fixed cost per iteration, loss bytes per logit, allocator reserve), every
- * row's residual under the fit and its leave-one-out residual, as a JSON document
- * {"training": {...}}. gpu and framework (NULL: all) filter the rows reported; an unknown one is
- * FL_ENOTFOUND / FL_EINVAL naming the field. The simulator applies the same fit by itself
- * whenever a catalog holds measured rows. Caller frees *json_out with fl_free. */
+/* What the catalog's measured rows imply (docs/calibration.md, docs/engines.md): the fitted
+ * parameters (training, per GPU: GEMM efficiency and HBM bandwidth; decoder-layer and edge scales;
+ * per framework: host seconds per kernel, checkpoint bookkeeping, fixed cost per iteration,
+ * elementwise bandwidth, loss bytes per logit, allocator reserve; serving: each engine's refit
+ * parameters per GPU), every row's residual under the fit and its leave-one-out residual, as a
+ * JSON document {"training": {...}, "serving": {"engines": [...]}}. gpu, framework and engine
+ * (NULL: all) filter what is reported; an unknown one is an error naming the field. The simulators
+ * apply the same fits by themselves whenever a catalog holds measured rows. Caller frees
+ * *json_out with fl_free. */
 FL_API fl_status fl_calibration_report(const fl_catalog *cat, const char *gpu, const char *framework,
-                                      char **json_out, fl_error *err);
+                                      const char *engine, char **json_out, fl_error *err);
 
 /* Export one table as CSV ("gpus", "offerings", "zones", "models", "measured", "nodes") or JSON.
  * Returns a caller-owned string. */

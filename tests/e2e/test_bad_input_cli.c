@@ -307,6 +307,7 @@ static void test_imports(void **state)
         {1, "framework", "jax", NULL, NULL, {"profiles", "calibrate", "--framework", "jax"}},
         {1, "gpu", "tpu-v5", NULL, NULL, {"profiles", "calibrate", "--gpu", "tpu-v5"}},
         {2, "--framework needs a value", NULL, NULL, NULL, {"profiles", "calibrate", "--framework"}},
+        {1, "engine", "nope", NULL, NULL, {"profiles", "calibrate", "--engine", "nope"}},
         {2, "unexpected argument 'extra'", NULL, NULL, NULL, {"profiles", "calibrate", "extra"}},
         {1, "framework", "jax", NULL, NULL,
          {"estimate", "--gpu", "h100", "--model", "gpt3-1.3b", "--phase", "train", "--framework", "jax"}},

@@ -228,6 +228,9 @@ static void test_calibrate(void **state)
     json_t *row = json_array_get(json_object_get(fw, "rows"), 0);
     assert_non_null(json_object_get(row, "loo_residual"));
     assert_true(json_number_value(json_object_get(json_object_get(fw, "params"), "launch_fwd_s")) > 0);
+    /* the serving engines the prefill and decode rows were measured with, refit */
+    json_t *eng = json_object_get(json_object_get(j, "serving"), "engines");
+    assert_int_equal(json_array_size(eng), 2);
     json_decref(j);
     cli_result_free(&r);
     /* the built-in catalog has no rows: defaults, nothing fitted */

@@ -96,7 +96,7 @@ static void test_report(void **state)
     fl_catalog *cat = calibrated_catalog();
     char *s = NULL;
     fl_error err;
-    assert_int_equal(fl_calibration_report(cat, NULL, NULL, &s, &err), FL_OK);
+    assert_int_equal(fl_calibration_report(cat, NULL, NULL, NULL, &s, &err), FL_OK);
     json_t *doc = json_loads(s, 0, NULL);
     fl_free(s);
     assert_non_null(doc);
@@ -117,16 +117,16 @@ static void test_report(void **state)
     assert_true(json_number_value(json_object_get(k, "loo_median_abs_residual")) < 0.06);
     json_decref(doc);
     /* filters, and the names they take */
-    assert_int_equal(fl_calibration_report(cat, "h100", "torch-amp", &s, &err), FL_OK);
+    assert_int_equal(fl_calibration_report(cat, "h100", "torch-amp", NULL, &s, &err), FL_OK);
     fl_free(s);
     fl_error_clear(&err);
-    assert_int_equal(fl_calibration_report(cat, NULL, "jax", &s, &err), FL_EINVAL);
+    assert_int_equal(fl_calibration_report(cat, NULL, "jax", NULL, &s, &err), FL_EINVAL);
     assert_non_null(strstr(err.message, "framework"));
     assert_null(s);
     fl_error_clear(&err);
-    assert_int_equal(fl_calibration_report(cat, "tpu-v5", NULL, &s, &err), FL_ENOTFOUND);
+    assert_int_equal(fl_calibration_report(cat, "tpu-v5", NULL, NULL, &s, &err), FL_ENOTFOUND);
     assert_non_null(strstr(err.message, "tpu-v5"));
-    assert_int_equal(fl_calibration_report(NULL, NULL, NULL, &s, &err), FL_EMISUSE);
+    assert_int_equal(fl_calibration_report(NULL, NULL, NULL, NULL, &s, &err), FL_EMISUSE);
     fl_catalog_free(cat);
 }
 
