@@ -11,7 +11,9 @@ static const char *help =
     "\n"
     "Plans the job (kind training or serving) on the catalog's offerings, limited by the\n"
     "availability when given. Prints a summary table; --json prints the deployment JSON;\n"
-    "-o writes the deployment JSON to a file (atomically) and still prints the table.\n";
+    "-o writes the deployment JSON to a file (atomically) and still prints the table.\n"
+    "--time-limit S bounds each MILP and, for serving, the whole run (capacities, MILP,\n"
+    "simulation): exit 3 when no plan was verified in time.\n";
 
 /* The --pareto frontier and the --marginal values of a plan document as tables (when present). */
 static void print_pareto_and_marginal(FILE *f, json_t *doc)
@@ -72,6 +74,7 @@ int cmd_plan(int argc, char **argv)
     const char *job_path = NULL, *av_path = NULL, *cur_path = NULL;
     fl_plan_options opts;
     fl_plan_options_init(&opts);
+    opts.time_limit_s = 0; /* without --time-limit: each solve's default, no bound on the whole run */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

@@ -93,6 +93,10 @@ void cli_print_training_plan(FILE *f, json_t *doc)
         fprintf(f, "  throughput       %.4g tokens/s, MFU %.1f %%\n", num(sim, "tokens_per_s"), 100 * num(sim, "mfu"));
         fprintf(f, "  cost             $%.2f/h, $%.4g per million tokens\n", num(sim, "cost_per_hour"),
                 num(sim, "cost_per_million_tokens"));
+        if (num(sim, "egress_per_iteration") > 0) /* cross-zone traffic (issue 13) */
+            fprintf(f, "  egress           $%.4g per iteration ($%.2f/h, %.3g GB); $%.4g per iteration in all\n",
+                    num(sim, "egress_per_iteration"), num(sim, "egress_per_hour"), num(sim, "egress_gb_per_iteration"),
+                    num(sim, "cost_per_iteration"));
         if (json_object_get(sim, "time_to_train_s")) {
             fmt_duration(d, sizeof d, num(sim, "time_to_train_s"));
             fprintf(f, "  time to train    %s, total cost $%.0f\n", d, num(sim, "total_cost"));
@@ -102,6 +106,12 @@ void cli_print_training_plan(FILE *f, json_t *doc)
             fprintf(f, "  fits in memory   yes\n");
         else
             fprintf(f, "  fits in memory   NO: %s\n", str(sim, "reason", "a stage exceeds its GPU memory"));
+    }
+    json_t *why = json_object_get(doc, "placement_reasons");
+    if (json_array_size(why) > 0) {
+        fprintf(f, "\nPlacement\n");
+        for (size_t i = 0; i < json_array_size(why); i++)
+            fprintf(f, "  %s\n", str(json_array_get(why, i), "text", ""));
     }
     json_t *sol = json_object_get(doc, "solver");
     if (json_is_object(sol))

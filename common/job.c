@@ -14,7 +14,8 @@ static const char *const dtype_names[] = {"fp32", "bf16", "fp16", "fp8", "int8",
 static const char *const framework_names[] = {"megatron", "torch-amp", NULL};
 static const char *const optimizer_impl_names[] = {"fused", "foreach", "unfused", NULL};
 static const char *const recompute_names[] = {"none", "selective", "full", "auto", NULL};
-static const char *const objective_names[] = {"max_throughput", "min_cost", "max_throughput_per_dollar", NULL};
+static const char *const objective_names[] = {"max_throughput", "min_cost", "max_throughput_per_dollar",
+                                              "min_cost_per_token", NULL};
 
 double fl_dtype_bytes(fl_dtype d)
 {
@@ -51,7 +52,7 @@ int fl_recompute_parse(const char *s)
             return i;
     return -1;
 }
-const char *fl_objective_name(fl_objective o) { return (unsigned)o < 3 ? objective_names[o] : "max_throughput"; }
+const char *fl_objective_name(fl_objective o) { return (unsigned)o < 4 ? objective_names[o] : "max_throughput"; }
 
 int fl_job_allows_gpu(const fl_job *job, int gpu_index)
 {
@@ -259,8 +260,9 @@ static fl_status parse_framework(json_t *root, int *fw, fl_error *err)
 static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
 {
     fl_status rc;
-    int rcmp = FL_RC_NONE, attn = 0, opt = 0, fw = 0, impl = 0;
+    int rcmp = FL_RC_NONE, attn = 0, opt = 0, fw = 0, impl = 0, ar = 0;
     static const char *const attns[] = {"flash", "standard", NULL};
+    static const char *const ars[] = {"auto", "ring", "tree", "hierarchical", NULL};
     static const char *const opts[] = {"adam", "sgd", "adamw", NULL};
     job->seq_len = 2048;
     job->zero_stage = 0;
@@ -275,8 +277,21 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
         (rc = fl_json_num(root, "job", "min_tokens_per_s", 0, 1e18, &job->min_tokens_per_s, err)) ||
         (rc = fl_json_num(root, "job", "train_tokens", 0, 1e20, &job->train_tokens, err)) ||
         (rc = fl_json_num(root, "job", "dropout", 0, 0.99, &job->dropout, err)) ||
-        (rc = fl_json_int(root, "job", "max_gpus", 1, 10000000, &job->max_gpus, err)))
+        (rc = fl_json_int(root, "job", "max_gpus", 1, 10000000, &job->max_gpus, err)) ||
+        (rc = fl_json_bool(root, "job", "overlap_grad_reduce", &job->overlap_grad_reduce, err)) ||
+        (rc = fl_json_enum(root, "job", "allreduce_algorithm", ars, &ar, err)))
         return rc;
+    /* cost caps: positive numbers when given (they include cross-zone egress) */
+    static const char *const caps[] = {"job.max_cost_per_iteration", "job.max_cost_per_million_tokens"};
+    double *capv[] = {&job->max_cost_per_iteration, &job->max_cost_per_million_tokens};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, caps[i] + 4);
+        if (v && (!json_is_number(v) || !(json_number_value(v) > 0) || !isfinite(json_number_value(v))))
+            return fl_fail(err, FL_EINVAL, caps[i], "%s: must be a positive number of dollars", caps[i]);
+        if (v)
+            *capv[i] = json_number_value(v);
+    }
+    job->allreduce_algorithm = (fl_allreduce_algo)ar;
     job->recompute = (fl_recompute)rcmp;
     job->flash = attn == 0;
     job->optimizer = (fl_optimizer)opt;
@@ -359,7 +374,7 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
     char pc[200];
     snprintf(pc, sizeof pc, "%s.classes", p);
     if (!classes && trace)
-        return FL_OK;
+        goto slo; /* classes come from the trace; the SLO still applies */
     if (!json_is_array(classes) || json_array_size(classes) == 0)
         return fl_fail(err, FL_EINVAL, pc, "%s: expected a non-empty array of {input, output, share}", pc);
     if (json_array_size(classes) > FL_MAX_CLASSES)
@@ -387,6 +402,7 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
     sm->n_classes = (int)json_array_size(classes);
     if (fabs(sum - 1.0) > 1e-6)
         return fl_fail(err, FL_EINVAL, pc, "%s: shares sum to %g, they must sum to 1", pc, sum);
+slo:;
     json_t *slo = json_object_get(obj, "slo");
     snprintf(p, sizeof p, "%s.slo", path);
     if (slo && !json_is_null(slo)) {
@@ -441,7 +457,9 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
                                            "horizon_hours", "allow", "precision", "global_batch", "seq_len",
                                            "optimizer", "zero_stage", "recompute", "attention", "min_tokens_per_s",
                                            "train_tokens", "deadline_hours", "max_gpus", "micro_batch", "dropout",
-                                           "framework", "optimizer_impl", NULL};
+                                           "framework", "optimizer_impl", "max_cost_per_iteration",
+                                           "max_cost_per_million_tokens", "overlap_grad_reduce",
+                                           "allreduce_algorithm", NULL};
     static const char *const serving[] = {"kind", "model", "models", "name", "description", "objective",
                                           "budget_per_hour", "horizon_hours", "allow", "precision", "workload",
                                           "slo", "engine", NULL};
@@ -537,6 +555,11 @@ fl_status fl_job_from_json(const fl_catalog *cat, const char *json, fl_job **out
     job->objective = (fl_objective)obj;
     if (json_is_number(json_object_get(root, "budget_per_hour")) && job->budget_per_hour <= 0) {
         rc = fl_fail(err, FL_EINVAL, "job.budget_per_hour", "job.budget_per_hour: must be positive");
+        goto fail;
+    }
+    if (job->kind == FL_JOB_SERVING && job->objective == FL_OBJ_MIN_COST_PER_TOKEN) {
+        rc = fl_fail(err, FL_EINVAL, "job.objective", "job.objective: min_cost_per_token is a training objective "
+                     "(serving: min_cost or max_throughput)");
         goto fail;
     }
     rc = job->kind == FL_JOB_TRAINING ? parse_training(job, root, err) : parse_serving(job, root, err);

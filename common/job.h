@@ -12,7 +12,8 @@
 typedef enum fl_dtype { FL_DT_FP32 = 0, FL_DT_BF16, FL_DT_FP16, FL_DT_FP8, FL_DT_INT8, FL_DT_INT4, FL_DT_TF32 } fl_dtype;
 typedef enum fl_recompute { FL_RC_NONE = 0, FL_RC_SELECTIVE, FL_RC_FULL, FL_RC_AUTO } fl_recompute;
 typedef enum fl_objective {
-    FL_OBJ_MAX_THROUGHPUT = 0, FL_OBJ_MIN_COST, FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR
+    FL_OBJ_MAX_THROUGHPUT = 0, FL_OBJ_MIN_COST, FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR,
+    FL_OBJ_MIN_COST_PER_TOKEN      /* training: least $ per token, instances and egress */
 } fl_objective;
 /* Adam and AdamW keep the same state (m, v) and cost the same passes; they differ only in how
  * weight decay enters the update. */
@@ -25,6 +26,9 @@ typedef enum fl_optimizer_impl { FL_OPT_FUSED = 0, FL_OPT_FOREACH, FL_OPT_UNFUSE
  * accumulated in fp32 main_grad buffers. TORCH_AMP: fp32 parameters, autocast to 16-bit at each
  * use, fp32 gradients accumulated in .grad, fp32 loss (Hugging Face Trainer / Accelerate). */
 typedef enum fl_framework { FL_FW_MEGATRON = 0, FL_FW_TORCH_AMP } fl_framework;
+/* Data-parallel all-reduce algorithm (docs/communication.md): AUTO takes the fastest of the
+ * others per stage, as NCCL's tuner picks between ring and tree. */
+typedef enum fl_allreduce_algo { FL_AR_AUTO = 0, FL_AR_RING, FL_AR_TREE, FL_AR_HIERARCHICAL } fl_allreduce_algo;
 
 /* Bytes per element of a dtype. */
 double fl_dtype_bytes(fl_dtype d);
@@ -87,6 +91,10 @@ struct fl_job {
     int max_gpus;            /* 0 = no limit */
     double min_tokens_per_s;
     double train_tokens;     /* 0 = not given */
+    double max_cost_per_iteration;      /* $ per iteration incl. egress; 0 = no cap */
+    double max_cost_per_million_tokens; /* $ per 1e6 tokens incl. egress; 0 = no cap */
+    int overlap_grad_reduce; /* 1: DP gradient all-reduce overlaps backward (Megatron-LM default 0) */
+    fl_allreduce_algo allreduce_algorithm;
 
     /* common */
     fl_objective objective;

@@ -37,6 +37,7 @@ void fl_move_decide(const fl_job *job, const fl_move_eval *ev, const fl_migratio
                  "min_cost", horizon_hours, out->move ? "saves" : "would not save", out->gain_dollars,
                  mig->migration_cost, mig->migration_s);
         break;
+    case FL_OBJ_MIN_COST_PER_TOKEN: /* work per dollar, as per dollar */
     case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR: {
         double rk = dollars_keep > 0 ? work_keep / dollars_keep : 0, rm = dollars_move > 0 ? work_move / dollars_move : 0;
         out->move = rm > rk * (1 + 1e-9);
@@ -59,7 +60,9 @@ static void doc_figures(json_t *doc, fl_job_kind kind, double *rate, double *cos
 {
     json_t *sim = json_object_get(doc, "simulation");
     *rate = json_number_value(json_object_get(sim, kind == FL_JOB_TRAINING ? "tokens_per_s" : "throughput_rps"));
-    *cost_h = json_number_value(json_object_get(sim, "cost_per_hour"));
+    /* instances plus cross-zone egress (training plans; 0 when absent) */
+    *cost_h = json_number_value(json_object_get(sim, "cost_per_hour")) +
+              json_number_value(json_object_get(sim, "egress_per_hour"));
     *fits = json_is_true(json_object_get(sim, kind == FL_JOB_TRAINING ? "fits" : "meets_slo"));
 }
 

@@ -7,7 +7,17 @@
 #include <string.h>
 
 #define CAP_REQUESTS 700
+#define CAP_TOKENS 2e7          /* at most this many prompt + output tokens per capacity run ... */
+#define CAP_MIN_REQUESTS 20     /* ... but at least this many requests (classes above 28,571 tokens) */
 #define CAP_ITERS 9
+
+/* Requests per capacity run: 700, fewer for very long classes (the plan is re-simulated on the
+ * job's own workload afterwards, so a coarser capacity never makes it claim the SLO falsely). */
+static size_t cap_requests(const fl_request_class *rc)
+{
+    double n = floor(CAP_TOKENS / ((double)rc->input + rc->output));
+    return n >= CAP_REQUESTS ? CAP_REQUESTS : n <= CAP_MIN_REQUESTS ? CAP_MIN_REQUESTS : (size_t)n;
+}
 
 /* Analytic saturation throughput (requests/s): a full batch decoding plus the prefills. */
 static double upper_bound(const fl_serve_cfg *c, const fl_request_class *rc)
@@ -36,18 +46,22 @@ static int meets(const fl_serve_cfg *c, const fl_request_class *rc, double rate,
     wl.n_classes = 1;
     wl.classes[0] = *rc;
     wl.classes[0].share = 1;
-    wl.n_requests = CAP_REQUESTS;
+    wl.n_requests = cap_requests(rc);
     wl.seed = seed;
+    wl.stop_ttft = ttft; /* stop as soon as the p90 is bound to miss (the outcome is then known) */
+    wl.stop_tpot = tpot;
     fl_serve_stats st;
     if (fl_serve_simulate(&g, 1, &wl, &st, NULL))
         return 0;
-    return st.completed == CAP_REQUESTS && (ttft <= 0 || st.ttft_p90 <= ttft) && (tpot <= 0 || st.tpot_p90 <= tpot);
+    return st.completed == wl.n_requests && (ttft <= 0 || st.ttft_p90 <= ttft) && (tpot <= 0 || st.tpot_p90 <= tpot);
 }
 
 double fl_serve_capacity(const fl_serve_cfg *c, const fl_request_class *rc, double ttft, double tpot)
 {
     if (!c->fits || rc->input + rc->output > c->kv_tokens)
         return 0;
+    if (fl_serve_get_deadline() > 0 && fl_serve_now() > fl_serve_get_deadline())
+        return 0; /* past the run's time limit: the caller reports it */
     double ub = upper_bound(c, rc);
     if (!(ub > 0))
         return 0;

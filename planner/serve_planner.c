@@ -298,14 +298,14 @@ static int solve(const splan *sp, int only_gpu, double lambda_fixed, double budg
     glp_init_iocp(&parm);
     parm.presolve = GLP_ON;
     parm.msg_lev = GLP_MSG_OFF;
-    parm.tm_lim = (int)(time_limit * 1000);
+    parm.tm_lim = time_limit > 0.001 ? (int)(time_limit * 1000) : 1;
     parm.mip_gap = 1e-4;
     parm.mir_cuts = GLP_ON;
     parm.gmi_cuts = GLP_ON;
     int rc = glp_intopt(lp, &parm);
     int st = glp_mip_status(lp);
     if ((rc == 0 || rc == GLP_ETMLIM || rc == GLP_EMIPGAP) && (st == GLP_OPT || st == GLP_FEAS)) {
-        out->status = st == GLP_OPT ? "optimal" : "feasible";
+        out->status = rc == GLP_ETMLIM ? "time_limit" : st == GLP_OPT ? "optimal" : "feasible";
         out->lambda = glp_mip_col_val(lp, lam);
         out->cost = 0;
         for (int k = 0; k < nk; k++) {
@@ -434,6 +434,17 @@ static const char *gpu_that_would_meet(const splan *sp, int m, int cls)
     return NULL;
 }
 
+/* Seconds left before the whole run's deadline (--time-limit). */
+static double time_left(double deadline) { return deadline - fl_serve_now(); }
+
+/* The error when the time limit is reached before any plan could be verified. */
+static fl_status time_limit_error(fl_error *err, double tl, const char *stage)
+{
+    return fl_fail(err, FL_EINFEASIBLE, "time_limit",
+                   "time_limit: the %g s time limit was reached while %s, before any plan was verified "
+                   "(raise --time-limit)", tl, stage);
+}
+
 static void free_sp(splan *sp)
 {
     for (int m = 0; m < FL_MAX_SERVE_MODELS; m++)
@@ -475,6 +486,12 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
     ssol so = {0}, base = {0};
     json_t *doc = NULL;
     double tl = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 10.0;
+    /* a given limit bounds the whole run (simulations of this thread stop at the deadline); with
+     * none (0), only each MILP gets the default 10 s */
+    double deadline = opts && opts->time_limit_s > 0 ? fl_serve_now() + tl : INFINITY;
+    double saved_deadline = fl_serve_get_deadline();
+    int cut = 0; /* 1: part of the run (a MILP, the baseline) was cut short by the limit */
+    fl_serve_set_deadline(isfinite(deadline) ? deadline : 0);
     sp.cfgs = calloc(MAX_CFGS, sizeof *sp.cfgs);
     sp.cands = calloc(MAX_CANDS, sizeof *sp.cands);
     if (!sp.cfgs || !sp.cands) {
@@ -485,6 +502,10 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
         if ((rc = fl_serve_workload_from_job(job, m, &sp.wl[m], &sp.trace[m], err)) ||
             (rc = enum_cfgs(&sp, m, err)))
             goto done;
+    if (time_left(deadline) <= 0) {
+        rc = time_limit_error(err, tl, "computing replica capacities");
+        goto done;
+    }
     /* every class of every model needs a configuration that meets its SLO */
     for (int m = 0; m < job->n_serve_models; m++) {
         const char *path = job->n_serve_models > 1 ? "job.models[].slo" : "job.slo";
@@ -514,11 +535,19 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
     if (lam_fixed == 0 && !(job->budget_per_hour > 0))
         lam_fixed = 1.0; /* max_throughput without a budget: serve the given rate at least cost */
     for (int round = 0; round < VERIFY_ROUNDS; round++) {
-        if (!solve(&sp, -1, lam_fixed, job->budget_per_hour, tl, &so)) {
+        if (time_left(deadline) <= 0) {
+            rc = time_limit_error(err, tl, round ? "re-solving after a plan missed the SLO" : "solving the MILP");
+            goto done;
+        }
+        if (!solve(&sp, -1, lam_fixed, job->budget_per_hour, fmin(tl, time_left(deadline)), &so)) {
+            if (time_left(deadline) <= 0) {
+                rc = time_limit_error(err, tl, "solving the MILP");
+                goto done;
+            }
             if (job->budget_per_hour > 0) {
                 /* tell whether the budget binds */
                 double b = job->budget_per_hour;
-                if (solve(&sp, -1, lam_fixed > 0 ? lam_fixed : 1.0, 0, tl, &so)) {
+                if (solve(&sp, -1, lam_fixed > 0 ? lam_fixed : 1.0, 0, fmin(tl, time_left(deadline)), &so)) {
                     rc = fl_fail(err, FL_EINFEASIBLE, "job.budget_per_hour",
                                  "job.budget_per_hour: %g $/h is not enough; the cheapest plan meeting the SLO costs "
                                  "%.2f $/h",
@@ -532,8 +561,12 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
         }
         json_decref(doc);
         doc = build_doc(&sp, &so);
-        if ((rc = fl_serve_plan_simulate(cat, doc, err)))
+        if ((rc = fl_serve_plan_simulate(cat, doc, err))) {
+            if (time_left(deadline) <= 0)
+                rc = time_limit_error(err, tl, "simulating the plan on the job's workload");
             goto done;
+        }
+        cut |= strcmp(so.status, "time_limit") == 0;
         json_t *sim = json_object_get(doc, "simulation");
         if (json_is_true(json_object_get(sim, "meets_slo")))
             break;
@@ -559,9 +592,7 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
         }
     }
     /* solver report */
-    json_object_set_new(doc, "solver", json_pack("{s:s,s:s,s:f,s:f,s:i}", "name", "glpk", "status", so.status,
-                                                 "mip_gap", so.gap, "time_s", so.time_s, "candidates", sp.n_cands));
-    /* baseline: best single-GPU-type plan for the same traffic */
+    /* baseline: best single-GPU-type plan for the same traffic (skipped when time is up) */
     {
         double best = 0;
         const char *bg = NULL;
@@ -569,8 +600,18 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
             int any = 0;
             for (int k = 0; k < sp.n_cands; k++)
                 any |= sp.cfgs[sp.cands[k].cfg].gpu == (int)g;
-            if (!any || !solve(&sp, (int)g, so.lambda, 0, tl < 1.0 ? tl : 1.0, &base))
+            if (!any)
                 continue;
+            double left = time_left(deadline);
+            if (left <= 0) {
+                cut = 1;
+                break;
+            }
+            if (!solve(&sp, (int)g, so.lambda, 0, left < 1.0 ? left : 1.0, &base)) {
+                cut |= strcmp(base.status ? base.status : "", "time_limit") == 0 || time_left(deadline) <= 0;
+                continue;
+            }
+            cut |= strcmp(base.status, "time_limit") == 0;
             if (!bg || base.cost < best) {
                 best = base.cost;
                 bg = fl_catalog_gpu(cat, g)->name;
@@ -581,9 +622,15 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
                                                            "saving_fraction",
                                                            best > 0 ? (best - so.cost) / best : 0.0));
     }
+    /* solver report: "time_limit" when the limit cut a solve or the baseline short (the plan
+     * itself was still simulated and meets the SLO) */
+    json_object_set_new(doc, "solver", json_pack("{s:s,s:s,s:f,s:f,s:i}", "name", "glpk", "status",
+                                                 cut ? "time_limit" : so.status, "mip_gap", so.gap, "time_s",
+                                                 so.time_s, "candidates", sp.n_cands));
     *doc_out = doc;
     doc = NULL;
 done:
+    fl_serve_set_deadline(saved_deadline);
     json_decref(doc);
     free_sol(&so);
     free_sol(&base);

@@ -119,8 +119,8 @@ static double knapsack(knap_item *it, int n, double cap, int weight_by_cost)
 
 double fl_tp_pool_bound(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool)
 {
-    if (job->objective == FL_OBJ_MIN_COST)
-        return HUGE_VAL;
+    if (job->objective == FL_OBJ_MIN_COST || job->objective == FL_OBJ_MIN_COST_PER_TOKEN)
+        return HUGE_VAL; /* costs are negative scores: no useful bound */
     if (pool->n_cells == 0)
         return 0;
     size_t ng = fl_catalog_gpu_count(cat);

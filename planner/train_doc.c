@@ -6,6 +6,7 @@
 #include "common/plan.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,8 +97,104 @@ static json_t *job_obj(const fl_job *job, fl_recompute rc_used)
         json_object_set_new(j, "train_tokens", json_real(job->train_tokens));
     if (job->max_gpus > 0)
         json_object_set_new(j, "max_gpus", json_integer(job->max_gpus));
+    if (job->max_cost_per_iteration > 0)
+        json_object_set_new(j, "max_cost_per_iteration", json_real(job->max_cost_per_iteration));
+    if (job->max_cost_per_million_tokens > 0)
+        json_object_set_new(j, "max_cost_per_million_tokens", json_real(job->max_cost_per_million_tokens));
+    static const char *const ars[] = {"auto", "ring", "tree", "hierarchical"};
+    json_object_set_new(j, "overlap_grad_reduce", json_boolean(job->overlap_grad_reduce));
+    json_object_set_new(j, "allreduce_algorithm", json_string(ars[job->allreduce_algorithm]));
     json_object_set_new(j, "allow_spot", json_boolean(job->allow_spot));
     return j;
+}
+
+/* Why each pipeline does or does not span zones, with the figures a user can check: the p2p
+ * seconds per micro-batch over the zone link it crosses (or would cross to the nearest other
+ * pool zone of its region) against the same transfer inside a zone, and the egress dollars per
+ * iteration that costs; plus the data-parallel gradient egress when the replicas span zones. */
+static json_t *placement_reasons(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *pool,
+                                 const fl_tp_set *set, const fl_tp_solution *sol, json_t *sim)
+{
+    json_t *a = json_array();
+    const fl_train_setup *s = &set->setup;
+    double act = (double)s->micro_batch * s->seq_len * job->model.hidden * fl_train_act_elem_bytes(s);
+    char text[512];
+    for (int t = 0; t < set->n_tpl; t++) {
+        if (!sol->x[t])
+            continue;
+        const fl_tp_template *tp = &set->tpl[t];
+        const fl_tp_stage *st = &set->stages[tp->first_stage];
+        int z0 = pool->cells[st[0].cell].zone;
+        json_t *o = json_object();
+        json_object_set_new(o, "template_replicas", json_integer(sol->x[t]));
+        json_object_set_new(o, "spans_zones", json_boolean(tp->zone < 0));
+        double in_zone = fl_train_p2p_time(cat, pool->cells[st[0].cell].gpu, z0, z0, 0, act);
+        if (tp->zone < 0) {
+            /* the slowest boundary it crosses and the egress of all its crossings */
+            double worst = 0, dollars = 0;
+            int wa = z0, wb = z0;
+            for (int j = 0; j + 1 < tp->n_stages; j++) {
+                int za = pool->cells[st[j].cell].zone, zb = pool->cells[st[j + 1].cell].zone;
+                if (za == zb)
+                    continue;
+                double p2p = fl_train_p2p_time(cat, pool->cells[st[j].cell].gpu, za, zb, 0, act);
+                if (p2p > worst)
+                    worst = p2p, wa = za, wb = zb;
+                dollars += (double)sol->s[t] * act / 1e9 *
+                           (fl_catalog_link(cat, za, zb).egress_per_gb + fl_catalog_link(cat, zb, za).egress_per_gb);
+            }
+            json_object_set_new(o, "p2p_s_per_micro_batch", json_real(worst));
+            json_object_set_new(o, "p2p_s_in_zone", json_real(in_zone));
+            json_object_set_new(o, "egress_per_iteration", json_real(dollars));
+            snprintf(text, sizeof text,
+                     "%d pipeline replica(s) span zones %s -> %s: %.3g s per micro-batch transfer there against %.3g s "
+                     "inside a zone, $%.4g egress per iteration; chosen because no single zone gave a cheaper or faster "
+                     "plan with those costs counted",
+                     sol->x[t], fl_catalog_zone(cat, (size_t)wa)->name, fl_catalog_zone(cat, (size_t)wb)->name, worst,
+                     in_zone, dollars);
+        } else {
+            /* the nearest other pool zone of its region: what spanning to it would cost */
+            int alt = -1;
+            double alt_p2p = 0;
+            for (int c = 0; c < pool->n_cells; c++) {
+                int y = pool->cells[c].zone;
+                if (y == z0 || strcmp(fl_catalog_zone(cat, (size_t)y)->region, fl_catalog_zone(cat, (size_t)z0)->region))
+                    continue;
+                double p2p = fl_train_p2p_time(cat, pool->cells[st[0].cell].gpu, z0, y, 0, act);
+                if (alt < 0 || p2p < alt_p2p)
+                    alt = y, alt_p2p = p2p;
+            }
+            if (alt >= 0) {
+                double dollars = (double)sol->s[t] * act / 1e9 *
+                                 (fl_catalog_link(cat, z0, alt).egress_per_gb + fl_catalog_link(cat, alt, z0).egress_per_gb);
+                json_object_set_new(o, "p2p_s_per_micro_batch", json_real(in_zone));
+                json_object_set_new(o, "p2p_s_across_zones", json_real(alt_p2p));
+                json_object_set_new(o, "egress_per_iteration_if_split", json_real(dollars));
+                snprintf(text, sizeof text,
+                         "%d pipeline replica(s) stay in %s: splitting a pipeline to %s would make each stage boundary "
+                         "transfer %.3g s per micro-batch instead of %.3g s and cost $%.4g egress per iteration per "
+                         "boundary",
+                         sol->x[t], fl_catalog_zone(cat, (size_t)z0)->name, fl_catalog_zone(cat, (size_t)alt)->name,
+                         alt_p2p, in_zone, dollars);
+            } else {
+                snprintf(text, sizeof text, "%d pipeline replica(s) stay in %s: the pool has no other zone in its region",
+                         sol->x[t], fl_catalog_zone(cat, (size_t)z0)->name);
+            }
+        }
+        json_object_set_new(o, "text", json_string(text));
+        json_array_append_new(a, o);
+    }
+    double dp = json_number_value(json_object_get(sim, "egress_dp_per_iteration"));
+    if (dp > 0) {
+        json_t *o = json_object();
+        snprintf(text, sizeof text,
+                 "data-parallel replicas span zones: the gradient all-reduce costs $%.4g egress per iteration",
+                 dp);
+        json_object_set_new(o, "egress_per_iteration", json_real(dp));
+        json_object_set_new(o, "text", json_string(text));
+        json_array_append_new(a, o);
+    }
+    return a;
 }
 
 static json_t *stages_arr(const fl_catalog *cat, const fl_tp_pool *pool, const fl_tp_set *set, const fl_tp_template *t)
@@ -216,7 +313,9 @@ fl_status fl_tp_solution_doc(const fl_catalog *cat, const fl_job *job, const fl_
         return FL_OK;
     }
     double tps = json_number_value(json_object_get(sim, "tokens_per_s"));
-    double cph = json_number_value(json_object_get(sim, "cost_per_hour"));
+    double cph = json_number_value(json_object_get(sim, "cost_per_hour")) +
+                 json_number_value(json_object_get(sim, "egress_per_hour"));
+    json_object_set_new(doc, "placement_reasons", placement_reasons(cat, job, pool, set, sol, sim));
     if (job->train_tokens > 0 && tps > 0) {
         double secs = job->train_tokens / tps;
         if (!json_object_get(sim, "time_to_train_s"))
@@ -232,10 +331,13 @@ double fl_tp_doc_score(const fl_job *job, json_t *doc)
 {
     json_t *sim = json_object_get(doc, "simulation");
     double tps = json_number_value(json_object_get(sim, "tokens_per_s"));
-    double cph = json_number_value(json_object_get(sim, "cost_per_hour"));
+    /* what the user pays: instances plus cross-zone egress */
+    double cph = json_number_value(json_object_get(sim, "cost_per_hour")) +
+                 json_number_value(json_object_get(sim, "egress_per_hour"));
     switch (job->objective) {
     case FL_OBJ_MIN_COST: return cph > 0 ? -cph : -1e300;
     case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR: return cph > 0 ? tps / cph : 0;
+    case FL_OBJ_MIN_COST_PER_TOKEN: return cph > 0 && tps > 0 ? -cph / tps : -1e300;
     default: return tps;
     }
 }

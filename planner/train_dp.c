@@ -21,6 +21,7 @@
 typedef struct dp_entry {
     int gpu, tp;
     double lf, lb;              /* per layer forward / backward */
+    double link_bw;             /* intra-node collective bytes/s per GPU */
     double eb[2];               /* extra backward of the first / last stage */
     int edge_done[2];
 } dp_entry;
@@ -40,6 +41,9 @@ static dp_entry *entry(dp_cache *c, const fl_catalog *cat, const fl_train_setup 
     e->gpu = gpu;
     e->tp = tp;
     fl_train_layer_time(cat, s, gpu, tp, &e->lf, &e->lb);
+    fl_train_gpu_perf p;
+    fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &p);
+    e->link_bw = p.link_bw;
     return e;
 }
 
@@ -79,9 +83,21 @@ static void tails(dp_cache *c, const fl_catalog *cat, const fl_tp_pool *pool, co
         double params = nl * lp + (j == 0 ? fl_train_embed_params(m) : 0) +
                         (j == p - 1 ? fl_train_head_params(m, p > 1) : 0);
         for (int k = 0; k < n_links; k++) {
-            /* the tp GPUs of the stage share the node's link: the whole stage's gradients cross it */
-            double ar = fl_train_allreduce_time(params * gb, n[k], bw[k] > 0 ? bw[k] : 1e9, lat[k]);
-            double ex = ar - bwd / v - drain;
+            /* as the simulator: NCCL's algorithms, the tp GPUs of the stage share the node's NIC,
+             * DP peers packed per node; overlapped with the last backward only when the job says so */
+            int per_node = cl->node / st->tp;
+            fl_train_dp_comm dc = {.n = n[k], .per_node = per_node < 1 ? 1 : per_node, .tp = st->tp,
+                                   .bytes = params * gb / st->tp, .intra_bw = e->link_bw, .intra_lat = 8e-6,
+                                   .inter_bw = n[k] * st->tp <= cl->node ? 0 : bw[k] > 0 ? bw[k] : 1e9,
+                                   .inter_lat = lat[k]};
+            double ar = fl_train_dp_allreduce_time(&dc, s->allreduce_algo);
+            double ex = ar - drain;
+            if (s->dp_overlap) { /* as the simulator: hidden behind the last backward except the
+                                  * bucket produced last (a layer or a DDP bucket) */
+                double bucket = fmax(FL_TRAIN_DDP_BUCKET_PARAMS, 1e6 * n[k]) * st->tp;
+                double last = fmax(lp + (j == 0 ? fl_train_embed_params(m) : 0), fmin(bucket, params));
+                ex = fmax(ar * last / params, ar - bwd / v) - drain;
+            }
             if (ex > out[k])
                 out[k] = ex;
         }
@@ -114,13 +130,15 @@ static int same_region(const fl_catalog *cat, int za, int zb)
     return strcmp(fl_catalog_zone(cat, (size_t)za)->region, fl_catalog_zone(cat, (size_t)zb)->region) == 0;
 }
 
-/* Slowest link between zone z and any pool zone of its region (z itself included). */
-static fl_link region_worst(const fl_catalog *cat, const fl_tp_pool *pool, int z)
+/* Slowest link between zone z and any other pool zone of its region (none: infinite bandwidth
+ * and z's own latency). */
+static fl_link region_worst_x(const fl_catalog *cat, const fl_tp_pool *pool, int z)
 {
     fl_link w = fl_catalog_link(cat, z, z);
+    w.bandwidth = 1e300;
     for (int c = 0; c < pool->n_cells; c++) {
         int y = pool->cells[c].zone;
-        if (!same_region(cat, z, y))
+        if (y == z || !same_region(cat, z, y))
             continue;
         fl_link l = fl_catalog_link(cat, z, y);
         if (l.bandwidth < w.bandwidth)
@@ -154,6 +172,25 @@ void fl_tp_dp_tails(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *
     double n1 = lat_x > 0 ? fmin(n0, 1 + floor(DP_LAT_BUDGET_S / (2 * lat_x))) : n0;
     set->dp_n[0] = n0 < 1 ? 1 : (int)n0;
     set->dp_n[1] = n1 < 1 ? 1 : (int)n1;
+    /* gradient egress of a DP group spanning zones: a ring ordered by zone crosses zones at least
+     * twice (two zones), each crossing carrying 2 (n-1)/n of the model's gradients; at the
+     * cheapest priced cross-zone pair of a region in the pool (a lower bound the simulator's
+     * egress then checks) */
+    double price = 0;
+    for (int c = 0; c < pool->n_cells; c++)
+        for (int d = 0; d < pool->n_cells; d++) {
+            int za = pool->cells[c].zone, zb = pool->cells[d].zone;
+            if (za == zb || !same_region(cat, za, zb))
+                continue;
+            double p = fl_catalog_link(cat, za, zb).egress_per_gb;
+            if (p > 0 && (price <= 0 || p < price))
+                price = p;
+        }
+    const fl_model *mdl = set->setup.model;
+    double grads = (mdl->layers * fl_train_layer_params(mdl) + fl_train_embed_params(mdl) +
+                    fl_train_head_params(mdl, 0)) * fl_dtype_bytes(set->setup.grad_dtype);
+    int nx = set->dp_n[1] < 2 ? 2 : set->dp_n[1];
+    set->dp_span_egress = price > 0 ? 2 * 2.0 * (nx - 1) / nx * grads / 1e9 * price : 0;
     dp_cache c;
     c.n = 0;
     for (int i = 0; i < set->n_tpl; i++) {
@@ -161,17 +198,27 @@ void fl_tp_dp_tails(const fl_catalog *cat, const fl_job *job, const fl_tp_pool *
         /* [0]: the template's own zones; [1]: the worst link of the region around them */
         fl_link own = {0}, reg = {0};
         own.bandwidth = reg.bandwidth = 1e300;
+        double nic = 1e300; /* slowest NIC of the template's instances (same-zone hops) */
         for (int a = 0; a < t->n_cells; a++) {
             int za = pool->cells[t->cells[a]].zone;
-            fl_link r = region_worst(cat, pool, za);
+            double na = fl_train_nic_bw(cat, pool->cells[t->cells[a]].gpu, za);
+            fl_link r = region_worst_x(cat, pool, za);
             reg.bandwidth = fmin(reg.bandwidth, r.bandwidth);
             reg.latency = fmax(reg.latency, r.latency);
             for (int b = 0; b < t->n_cells; b++) {
-                fl_link l = fl_catalog_link(cat, za, pool->cells[t->cells[b]].zone);
+                int zb = pool->cells[t->cells[b]].zone;
+                fl_link l = fl_catalog_link(cat, za, zb);
+                if (za == zb && na > 0)
+                    l.bandwidth = na;
                 own.bandwidth = fmin(own.bandwidth, l.bandwidth);
                 own.latency = fmax(own.latency, l.latency);
             }
+            if (na > 0)
+                nic = fmin(nic, na);
+            else
+                nic = fmin(nic, fl_catalog_link(cat, za, za).bandwidth);
         }
+        reg.bandwidth = fmin(reg.bandwidth, nic);
         int n[2] = {set->dp_n[0], set->dp_n[1]};
         double bw[2] = {own.bandwidth, reg.bandwidth}, lat[2] = {own.latency, reg.latency};
         tails(&c, cat, pool, set, t, n, bw, lat, 2, t->dp_tail);

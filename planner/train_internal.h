@@ -69,6 +69,9 @@ typedef struct fl_tp_set {
     int n_enumerated;           /* candidates looked at before pruning */
     int dp_n[2];                /* DP group sizes the tails assume: [0] one zone, [1] spanning zones
                                  * (the MILP caps the replica count at these) */
+    double dp_span_egress;      /* $ per iteration of gradient egress when the DP group spans zones
+                                 * (two zones, dp_n[1] replicas, cheapest cross-zone price; 0 = no
+                                 * priced cross-zone pair in the pool) */
 } fl_tp_set;
 
 /* Constraints of one MILP solve (copied from the job, editable for diagnostics). */
@@ -82,6 +85,8 @@ typedef struct fl_tp_limits {
     int no_availability;        /* 1: ignore availability counts (diagnostics) */
     int ignore_floor;           /* 1: ignore min_tokens_per_s / deadline (diagnostics) */
     double floor_scale;         /* tighten the iteration time the floor allows (0 = 1) */
+    double max_cost_iter;       /* $ per iteration incl. egress (job caps combined); 0 = none:
+                                 * at iteration time T it is a budget of max_cost_iter * 3600 / T */
 } fl_tp_limits;
 
 /* A MILP solution at a fixed iteration time. */
@@ -99,6 +104,7 @@ typedef struct fl_tp_solution {
     int nodes;                  /* branch-and-bound nodes used */
     int hit_time_limit;         /* 1: GLPK's wall-clock safety net stopped the solve */
     int span;                   /* 1: the replicas cover more than one zone (DP tail [1]) */
+    double egress_dp;           /* $/h of the DP gradient egress included in cost */
 } fl_tp_solution;
 
 /* ---- pool (train_pool.c) ---- */

@@ -278,6 +278,7 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     sol->hit_time_limit = 0;
     sol->nodes = 0;
     sol->span = 0;
+    sol->egress_dp = 0;
     memset(sol->x, 0, (size_t)set->n_tpl * sizeof *sol->x);
     memset(sol->s, 0, (size_t)set->n_tpl * sizeof *sol->s);
     memset(sol->inst, 0, (size_t)pool->n_offers * sizeof *sol->inst);
@@ -323,9 +324,15 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
      * then a binary per zone (w_z) and one for "spans zones" (s) with sum w_z + s <= 1 gate the
      * columns: one-zone columns need their zone's w_z, spanning columns need s. Otherwise
      * every template has one ungated column. */
-    int modes = 0;
+    int modes = set->dp_span_egress > 0; /* spanning zones also bills the gradients' egress */
     for (int t = 0; t < nt && !modes; t++)
         modes = set->tpl[t].zone >= 0 && mm[2 * t] > 0 && mm[2 * t + 1] < mm[2 * t];
+    /* $/h of the spanning situation's gradient egress at this T; the caps per iteration become a
+     * budget at this T */
+    double span_cost = set->dp_span_egress * 3600.0 / T;
+    double budget = lim->budget;
+    if (lim->max_cost_iter > 0 && (budget <= 0 || lim->max_cost_iter * 3600.0 / T < budget))
+        budget = lim->max_cost_iter * 3600.0 / T;
 
     lp = glp_create_prob();
     glp_set_obj_dir(lp, GLP_MIN);
@@ -444,6 +451,8 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
         scol = ++ncol;
         glp_add_cols(lp, 1);
         glp_set_col_kind(lp, ncol, GLP_BV);
+        if (cost_objective)
+            glp_set_obj_coef(lp, scol, span_cost);
     }
     if (ntc == 0 || ncol == 0)
         goto done; /* infeasible at this T: no template finishes one micro-batch in time */
@@ -561,8 +570,10 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
             if (ocol[o])
                 ADD(ocol[o], pool->offers[o].gpi);
     }
-    if (lim->budget > 0) {
-        NEWROW(GLP_UP, 0, lim->budget);
+    if (budget > 0) {
+        NEWROW(GLP_UP, 0, budget);
+        if (scol && span_cost > 0)
+            ADD(scol, span_cost);
         for (int o = 0; o < no; o++)
             if (ocol[o])
                 ADD(ocol[o], pool->offers[o].price);
@@ -696,6 +707,8 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     for (int o = 0; o < no; o++)
         if (ocol[o])
             sol->inst[o] = (int)lround(val[ocol[o]]);
+    if (scol && val[scol] > 0.5 && sol->span)
+        sol->egress_dp = span_cost;
 done:
     if (sol->feasible) {
         /* Assign exact micro-batch counts: start from every replica full, then take micro-batches
@@ -729,6 +742,7 @@ done:
         }
         for (int t = 0; t < nt; t++)
             sol->cost += sol->s[t] * set->tpl[t].egress_gb * set->tpl[t].egress_price * 3600.0 / T;
+        sol->cost += sol->egress_dp;
     }
     if (lp)
         glp_delete_prob(lp);

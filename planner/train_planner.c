@@ -59,6 +59,19 @@ static double now_s(void)
 /* Limits of one setting. The time limit is only GLPK's per-solve safety net (the solves are cut
  * off by node budgets, train_milp.c), so it never depends on how much time is left: the same
  * input gives the same plan however fast the machine is. */
+/* The job's caps per iteration and per million tokens as one $-per-iteration cap (0 = none):
+ * an iteration trains global_batch x seq_len tokens. */
+static double job_cost_cap(const fl_job *job)
+{
+    double cap = job->max_cost_per_iteration;
+    if (job->max_cost_per_million_tokens > 0) {
+        double c = job->max_cost_per_million_tokens * (double)job->global_batch * job->seq_len / 1e6;
+        if (cap <= 0 || c < cap)
+            cap = c;
+    }
+    return cap;
+}
+
 static fl_tp_limits limits_for(const planner *P, const setting *S)
 {
     fl_tp_limits l = P->lim_base;
@@ -194,7 +207,7 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
         fl_tp_solution_free(&S->sol);
         return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
     }
-    double min_tps = P->job->min_tokens_per_s, floor_scale = 1.0;
+    double min_tps = P->job->min_tokens_per_s, floor_scale = 1.0, cap_scale = 1.0;
     json_t *dl = json_object_get(P->job->raw, "deadline_hours");
     if (json_is_number(dl) && json_number_value(dl) > 0 && P->job->train_tokens > 0)
         min_tps = fmax(min_tps, P->job->train_tokens / (json_number_value(dl) * 3600.0));
@@ -202,6 +215,7 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
     for (int tries = 0; tries < MAX_FIX_RETRIES + 2; tries++) {
         fl_tp_limits lim = limits_for(P, S);
         lim.floor_scale = floor_scale;
+        lim.max_cost_iter *= cap_scale;
         fl_tp_search_stats st;
         memset(&st, 0, sizeof st);
         rc = fl_tp_search(P->cat, P->job, &P->pool, &S->set, &lim, P->job->objective == FL_OBJ_MAX_THROUGHPUT ? beat : 0,
@@ -221,10 +235,14 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
         }
         json_t *sim = json_object_get(doc, "simulation");
         double tps = json_number_value(json_object_get(sim, "tokens_per_s"));
-        double cph = json_number_value(json_object_get(sim, "cost_per_hour"));
+        double cph = json_number_value(json_object_get(sim, "cost_per_hour")) +
+                     json_number_value(json_object_get(sim, "egress_per_hour"));
+        double cpi = json_number_value(json_object_get(sim, "cost_per_iteration"));
+        double cap = P->lim_base.max_cost_iter;
         double est = fl_tp_solution_time(&S->set, &work), got = json_number_value(json_object_get(sim, "iteration_s"));
         int ok = (min_tps <= 0 || tps >= min_tps * (1 - 1e-9)) &&
-                 (P->job->budget_per_hour <= 0 || cph <= P->job->budget_per_hour * (1 + 1e-9));
+                 (P->job->budget_per_hour <= 0 || cph <= P->job->budget_per_hour * (1 + 1e-9)) &&
+                 (cap <= 0 || cpi <= cap * (1 + 1e-9));
         double score = fl_tp_doc_score(P->job, doc);
         if (ok && (!S->doc || score > S->score)) {
             json_decref(S->doc);
@@ -234,6 +252,12 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
             fl_tp_solution_copy(&S->sol, &work, &S->set, &P->pool);
         } else {
             json_decref(doc);
+        }
+        if (cap > 0 && cpi > cap * (1 + 1e-9) && cap_scale > 0.05) {
+            /* the simulated cost per iteration is above the cap: tighten the cap the model sees */
+            cap_scale *= fmax(0.5, cap / cpi * 0.995);
+            recalibrate(P, S, &work, json_number_value(json_object_get(sim, "dp_allreduce_s")));
+            continue;
         }
         if (min_tps > 0 && tps < min_tps * (1 - 1e-9)) {
             floor_scale *= fmax(0.5, tps / min_tps * 0.995);
@@ -387,6 +411,13 @@ static json_t *summary_lines(const fl_catalog *cat, json_t *doc)
     snprintf(line, sizeof line, "%d GPUs, %.4g tokens/s, $%.2f/h, iteration %.3g s, fits: %s", gpus,
              json_number_value(json_object_get(sim, "tokens_per_s")), json_number_value(json_object_get(sim, "cost_per_hour")),
              json_number_value(json_object_get(sim, "iteration_s")), json_is_true(json_object_get(sim, "fits")) ? "yes" : "no");
+    double eg = json_number_value(json_object_get(sim, "egress_per_hour"));
+    if (eg > 0) { /* cross-zone traffic on top of the instances */
+        json_array_append_new(a, json_string(line));
+        snprintf(line, sizeof line, "egress $%.2f/h ($%.4g per iteration); $%.4g per iteration in all", eg,
+                 json_number_value(json_object_get(sim, "egress_per_iteration")),
+                 json_number_value(json_object_get(sim, "cost_per_iteration")));
+    }
     json_array_append_new(a, json_string(line));
     (void)cat;
     return a;
@@ -426,6 +457,7 @@ static fl_status explain_infeasible(planner *P, fl_error *err)
     fl_tp_limits lim = limits_for(P, S);
     lim.budget = 0;
     lim.max_gpus = 0;
+    lim.max_cost_iter = 0;
     lim.ignore_floor = 1;
     fl_tp_search_stats st;
     memset(&st, 0, sizeof st);
@@ -473,6 +505,28 @@ static fl_status explain_infeasible(planner *P, fl_error *err)
             rc = fl_fail(err, FL_EINFEASIBLE, "job.budget_per_hour",
                          "job.budget_per_hour $%.2f/h is below the cheapest feasible plan $%.2f/h", job->budget_per_hour,
                          cheapest);
+            goto out;
+        }
+    }
+    double cap = job_cost_cap(job);
+    if (cap > 0) {
+        /* the cheapest cost per iteration within the other limits (least $ per token) */
+        fl_job jt = jc;
+        jt.objective = FL_OBJ_MIN_COST_PER_TOKEN;
+        rc = fl_tp_search(cat, &jt, &P->pool, &S->set, &lim, 0, &sol, &st, err);
+        if (rc)
+            goto out;
+        double least = sol.feasible ? sol.cost * fl_tp_solution_time(&S->set, &sol) / 3600.0 : 0;
+        lim.max_cost_iter = cap;
+        rc = fl_tp_search(cat, &jt, &P->pool, &S->set, &lim, 0, &sol, &st, err);
+        if (rc)
+            goto out;
+        if (!sol.feasible) {
+            const char *f = job->max_cost_per_iteration > 0 && job->max_cost_per_iteration <= cap * (1 + 1e-12)
+                                ? "job.max_cost_per_iteration" : "job.max_cost_per_million_tokens";
+            rc = fl_fail(err, FL_EINFEASIBLE, f,
+                         "%s: $%.4g per iteration (instances and egress) is below the cheapest feasible plan's "
+                         "$%.4g per iteration", f, cap, least);
             goto out;
         }
     }
@@ -623,7 +677,7 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
     fl_tp_search_stats st;
     memset(&st, 0, sizeof st);
     fl_status rc = fl_tp_search(P->cat, &jc, &P->pool, &W->set, &lim, 0, &sol, &st, err);
-    double pts[PARETO_POINTS][3];
+    double pts[PARETO_POINTS][4]; /* $/h (instances + egress), tokens/s, GPUs, egress $/h */
     int np = 0;
     if (!rc && sol.feasible) {
         double Tmin = fl_tp_solution_time(&W->set, &sol), Tmax = 0;
@@ -645,7 +699,8 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
             if ((rc = fl_tp_solution_doc(P->cat, P->job, &P->pool, &W->set, &sol, &d, &bad, err)) || !d)
                 continue;
             json_t *sim = json_object_get(d, "simulation");
-            pts[np][0] = json_number_value(json_object_get(sim, "cost_per_hour"));
+            pts[np][3] = json_number_value(json_object_get(sim, "egress_per_hour"));
+            pts[np][0] = json_number_value(json_object_get(sim, "cost_per_hour")) + pts[np][3];
             pts[np][1] = json_number_value(json_object_get(sim, "tokens_per_s"));
             pts[np][2] = sol.gpus;
             np++;
@@ -666,13 +721,16 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
         if (dom)
             continue;
         json_t *o = json_object();
-        json_object_set_new(o, "cost_per_hour", json_real(pts[i][0]));
+        json_object_set_new(o, "cost_per_hour", json_real(pts[i][0] - pts[i][3]));
+        json_object_set_new(o, "egress_per_hour", json_real(pts[i][3]));
         json_object_set_new(o, "tokens_per_s", json_real(pts[i][1]));
         json_object_set_new(o, "gpus", json_integer((json_int_t)pts[i][2]));
         /* insert sorted by cost */
         size_t at = json_array_size(arr);
         for (size_t k = 0; k < json_array_size(arr); k++)
-            if (json_number_value(json_object_get(json_array_get(arr, k), "cost_per_hour")) > pts[i][0]) {
+            if (json_number_value(json_object_get(json_array_get(arr, k), "cost_per_hour")) +
+                    json_number_value(json_object_get(json_array_get(arr, k), "egress_per_hour")) >
+                pts[i][0]) {
                 at = k;
                 break;
             }
@@ -748,6 +806,7 @@ fl_status fl_train_plan_pool(const fl_catalog *cat, const fl_job *job, const fl_
     P->t0 = now_s();
     P->lim_base.budget = job->budget_per_hour;
     P->lim_base.max_gpus = job->max_gpus;
+    P->lim_base.max_cost_iter = job_cost_cap(job);
     int mb[16], nmb;
     fl_status rc = fl_tp_micro_batches(job, mb, &nmb, err);
     if (rc)

@@ -5,7 +5,11 @@
  *   min_cost                  cheapest plan at the largest T allowed by min_tokens_per_s (or a
  *                             deadline from train_tokens), since the cost only falls as T grows;
  *   max_throughput_per_dollar parametric scan of T between the fastest and the loosest T,
- *                             minimising cost(T) * T, refined around the best grid point. */
+ *   min_cost_per_token        minimising cost(T) * T, refined around the best grid point
+ *                             (the two differ only in the simulated score they rank by).
+ * Costs include cross-zone egress; the job's caps per iteration / per million tokens are a
+ * budget of cap * 3600 / T at each T (train_milp.c), so min_cost also walks T down when the cap
+ * rules out the loosest T. */
 #include "planner/train_internal.h"
 #include "planner/train_search.h"
 #include "common/error.h"
@@ -38,6 +42,7 @@ double fl_tp_solution_value(const fl_job *job, const fl_tp_set *set, const fl_tp
     switch (job->objective) {
     case FL_OBJ_MIN_COST: return -sol->cost;
     case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR: return sol->cost > 0 ? tps / sol->cost : 0;
+    case FL_OBJ_MIN_COST_PER_TOKEN: return sol->cost > 0 && tps > 0 ? -sol->cost / tps : -1e300;
     default: return tps;
     }
 }
@@ -156,6 +161,17 @@ fl_status fl_tp_search(const fl_catalog *cat, const fl_job *job, const fl_tp_poo
         int cost = job->objective != FL_OBJ_MAX_THROUGHPUT;
         if ((rc = solve_at(cat, pool, set, lim, fmin(T_hi, T_req), cost, &tmp, st, err)))
             goto done;
+        if (!tmp.feasible && lim->max_cost_iter > 0) {
+            /* a cap per iteration allows more $/h as T shrinks: walk T down until a plan fits it */
+            double T0 = fmin(T_hi, T_req), rr = pow(T0 / T_lo, 1.0 / GRID_POINTS);
+            for (int i = 1; i <= GRID_POINTS && rr > 1.0 + 1e-6 && !tmp.feasible; i++) {
+                double T = T0 / pow(rr, i);
+                if ((rc = solve_at(cat, pool, set, lim, T, cost, &tmp, st, err)))
+                    goto done;
+                if (tmp.feasible)
+                    T_hi = T;
+            }
+        }
         st->feasible_loose = tmp.feasible;
         if (!tmp.feasible)
             goto done;

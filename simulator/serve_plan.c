@@ -36,6 +36,8 @@ fl_status fl_serve_workload_from_job(const fl_job *job, int m, fl_serve_workload
         fl_serve_request *tr = NULL;
         size_t n = 0;
         fl_status rc = fl_serve_trace_load(sm->trace_path, field, &tr, &n, err);
+        if (!rc && (rc = fl_serve_trace_check_context(tr, n, &sm->model, field, err)))
+            free(tr);
         if (rc)
             return rc;
         double rate = 0;

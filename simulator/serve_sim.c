@@ -6,13 +6,24 @@
  * waiting requests in FIFO order while the token budget, the batch limit and the KV cache allow;
  * when the cache cannot hold the next tokens of the running sequences the newest one is preempted
  * (its KV is dropped and it is re-queued at the front to recompute prompt + generated tokens).
- * All per-request state lives in arrays allocated once; no allocation happens per request. */
+ * All per-request state lives in arrays allocated once; no allocation happens per request.
+ *
+ * Decode runs are summed, not stepped: when an iteration only decodes (every running sequence
+ * adds one token, nobody is admitted or preempted), the following iterations differ only in the
+ * KV tokens they read, which grow by the batch size per step. fl_serve_step_time is affine in
+ * kv_read with everything else fixed, so the durations form an arithmetic series; the run lasts
+ * until the shortest remaining request completes or the KV cache would overflow, and the replica
+ * gets one event at its end. An arrival routed to the replica during a run brings the state
+ * forward to the step in progress (closed form) and, when it may be admitted, cuts the run at
+ * that step's end; so the cost grows with events, not tokens. The one-iteration-per-event path
+ * is kept (fl_serve_simulate_stepping) as the reference a test compares against. */
 #include "simulator/serve_sim.h"
 #include "common/error.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct ev { double t; uint64_t seq; int who; } ev; /* who: -1 arrival, else replica */
 
@@ -20,9 +31,20 @@ typedef struct heap { ev *a; size_t n, cap; uint64_t seq; } heap;
 
 static int ev_less(const ev *x, const ev *y) { return x->t < y->t || (x->t == y->t && x->seq < y->seq); }
 
-static void heap_push(heap *h, double t, int who)
+/* Push an event; *seq_out (may be NULL) receives its sequence number. -1 when out of memory. */
+static int heap_push(heap *h, double t, int who, uint64_t *seq_out)
 {
+    if (h->n == h->cap) {
+        size_t nc = h->cap ? h->cap * 2 : 16;
+        ev *na = realloc(h->a, nc * sizeof *na);
+        if (!na)
+            return -1;
+        h->a = na;
+        h->cap = nc;
+    }
     ev e = {t, h->seq++, who};
+    if (seq_out)
+        *seq_out = e.seq;
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -32,6 +54,7 @@ static void heap_push(heap *h, double t, int who)
         i = p;
     }
     h->a[i] = e;
+    return 0;
 }
 
 static ev heap_pop(heap *h)
@@ -81,6 +104,14 @@ typedef struct replica {
     double kv_used, kv_cap;
     int busy;
     double busy_since;
+    uint64_t ev_seq;                       /* sequence number of the replica's live heap event */
+    /* run in progress (run_left > 0): run_left iterations remain counting the current one, which
+     * started at run_t and lasts run_f; each later iteration lasts run_s longer. run_p < 0: every
+     * running sequence decodes; else run[0..run_p) decode, run[run_p] prefills run_c tokens per
+     * iteration and the later ones wait for token budget */
+    long run_left;
+    double run_t, run_f, run_s;
+    int run_p, run_c;
     /* stats */
     double q_area, kv_area, last_t;
     size_t qmax;
@@ -118,7 +149,26 @@ typedef struct simctx {
     int nrep;
     size_t preempt, steps;
     int max_batch;
+    int stepping;      /* 1: one event per iteration (the reference path) */
+    /* early stop (workload stop_ttft / stop_tpot): requests over the bound, and how many make
+     * the p90 exceed it for sure */
+    double stop_ttft, stop_tpot;
+    size_t viol_ttft, viol_tpot, thr_ttft, thr_tpot;
+    size_t ttft_scan;  /* requests (in arrival order) before this one have been judged on TTFT */
 } simctx;
+
+static _Thread_local double sim_deadline; /* CLOCK_MONOTONIC seconds; 0: none */
+
+double fl_serve_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void fl_serve_set_deadline(double deadline) { sim_deadline = deadline; }
+
+double fl_serve_get_deadline(void) { return sim_deadline; }
 
 /* Account time-weighted queue length and KV use of a replica up to time t. */
 static void rep_account(replica *r, double t)
@@ -131,12 +181,17 @@ static void rep_account(replica *r, double t)
     }
 }
 
+/* What rep_schedule planned: the step-time arguments and, over the decoding sequences, the
+ * fewest tokens any of them still has to generate. */
+typedef struct stepinfo { double tokens, seqs, pairs, kvread; long rmin; } stepinfo;
+
 /* Plan the next iteration of replica r at time t; returns its duration, 0 when idle. */
-static double rep_schedule(simctx *s, replica *r, double *kv_peak)
+static double rep_schedule(simctx *s, replica *r, double *kv_peak, stepinfo *si)
 {
     reqs *q = &s->q;
     double budget = FL_SERVE_MAX_STEP_TOKENS;
     double tokens = 0, seqs = 0, pairs = 0, kvread = 0;
+    long rmin = -1;
     /* running sequences, oldest first; preempt the newest when the cache is full */
     for (int i = 0; i < r->nrun; i++) {
         int id = r->run[i];
@@ -168,6 +223,9 @@ static double rep_schedule(simctx *s, replica *r, double *kv_peak)
         } else {
             kvread += q->ctx[id] + 1;
             seqs++;
+            long left = (long)q->output[id] - q->gen[id];
+            if (rmin < 0 || left < rmin)
+                rmin = left;
         }
     }
     /* admit waiting requests */
@@ -192,6 +250,7 @@ static double rep_schedule(simctx *s, replica *r, double *kv_peak)
         s->max_batch = r->nrun;
     if (r->kv_used > *kv_peak * r->kv_cap)
         *kv_peak = r->kv_used / r->kv_cap;
+    *si = (stepinfo){tokens, seqs, pairs, kvread, rmin};
     if (tokens <= 0)
         return 0;
     s->steps++;
@@ -212,8 +271,11 @@ static void rep_finish(simctx *s, replica *r, double t, size_t *completed, doubl
             if (q->pre[id] < q->target[id]) {
                 q->pre[id] += c;
                 if (q->pre[id] == q->target[id]) {
-                    if (q->gen[id] == 0)
+                    if (q->gen[id] == 0) {
                         q->first[id] = t;
+                        if (s->stop_ttft > 0 && (size_t)id >= s->ttft_scan && t - q->arrival[id] > s->stop_ttft)
+                            s->viol_ttft++;
+                    }
                     q->gen[id]++;
                 }
             } else {
@@ -222,6 +284,8 @@ static void rep_finish(simctx *s, replica *r, double t, size_t *completed, doubl
         }
         if (q->gen[id] >= q->output[id]) {
             q->done_t[id] = t;
+            if (s->stop_tpot > 0 && q->output[id] > 1 && (t - q->first[id]) / (q->output[id] - 1) > s->stop_tpot)
+                s->viol_tpot++;
             r->kv_used -= q->ctx[id];
             (*completed)++;
             *out_tokens += q->output[id];
@@ -232,6 +296,148 @@ static void rep_finish(simctx *s, replica *r, double t, size_t *completed, doubl
     r->nrun = w;
     if (r->kv_used < 0.5)
         r->kv_used = 0;
+}
+
+/* Bring a decode run forward by J (< run_left) whole iterations: afterwards the replica is in the
+ * state the stepping simulator has during iteration J of the run (scheduled, not finished), with
+ * queue and KV statistics accounted up to that iteration's start. */
+static void run_advance(simctx *s, replica *r, long J, double *kv_peak)
+{
+    if (J <= 0)
+        return;
+    reqs *q = &s->q;
+    int nd = r->run_p < 0 ? r->nrun : r->run_p; /* decoding sequences */
+    double n = r->run_p < 0 ? r->nrun : (double)r->run_p + r->run_c; /* KV tokens added per iteration */
+    double f = r->run_f, sl = r->run_s, jd = (double)J;
+    rep_account(r, r->run_t + f); /* the rest of the current iteration */
+    double m = jd - 1;            /* iterations 1..J-1 in full: i lasts f + sl*i with kv_used + i*n cached */
+    if (m > 0) {
+        double s1 = m * (m + 1) / 2, s2 = m * (m + 1) * (2 * m + 1) / 6;
+        double dur = f * m + sl * s1;
+        double kvint = f * r->kv_used * m + (f * n + sl * r->kv_used) * s1 + sl * n * s2;
+        r->q_area += dur * (double)r->wlen;
+        r->kv_area += kvint / r->kv_cap;
+    }
+    r->run_t += jd * f + sl * jd * (jd - 1) / 2;
+    r->last_t = r->run_t;
+    r->run_f = f + sl * jd;
+    r->run_left -= J;
+    r->kv_used += jd * n;
+    for (int i = 0; i < nd; i++) {
+        int id = r->run[i];
+        q->ctx[id] += (int)J;
+        q->gen[id] += (int)J;
+    }
+    if (r->run_p >= 0) {
+        int id = r->run[r->run_p];
+        q->ctx[id] += (int)J * r->run_c;
+        q->pre[id] += (int)J * r->run_c;
+    }
+    s->steps += (size_t)J;
+    if (r->kv_used > *kv_peak * r->kv_cap)
+        *kv_peak = r->kv_used / r->kv_cap;
+}
+
+/* Whole iterations of the run finished by time t (at most run_left - 1): bisection on the
+ * arithmetic-series end times run_t + J*run_f + run_s*J(J-1)/2. */
+static long run_done_by(const replica *r, double t)
+{
+    long lo = 0, hi = r->run_left - 1;
+    while (lo < hi) {
+        long mid = lo + (hi - lo + 1) / 2;
+        double md = (double)mid;
+        if (r->run_t + md * r->run_f + r->run_s * md * (md - 1) / 2 <= t)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* rep_schedule has just planned iteration 0 (duration dt, at time t); nobody was admitted or
+ * preempted (nrun_before, preempt_before unchanged). Extend it into a run of K iterations of the
+ * same shape when it is
+ *  - pure decode: every running sequence decodes one token. A waiting head that is not
+ *    admissible now stays so while the cache only grows; an arrival into an empty queue cuts the
+ *    run (main loop). Or
+ *  - a long prefill: run[0..p) decode, run[p] prefills a chunk that takes the rest of the token
+ *    budget without finishing its prompt, the later ones get no budget (nobody can be admitted).
+ * K is bounded by the shortest remaining decode (its completing iteration ends the run), by the
+ * prompt (its last chunk is stepped) and by the KV cache (an iteration that would overflow it
+ * preempts). Along the run only kv_read (and the chunk's attention pairs) grow linearly; the
+ * step time is affine in them, so it comes from two evaluations of fl_serve_step_time, a third
+ * checks it (anything not affine to 1e-9 falls back to stepping). Returns the run's duration. */
+static double run_plan(simctx *s, replica *r, double t, double dt, int nrun_before, size_t preempt_before,
+                       const stepinfo *si, double next_arrival)
+{
+    reqs *q = &s->q;
+    if (s->stepping || r->nrun != nrun_before || s->preempt != preempt_before || r->nrun < 1)
+        return dt;
+    double n = r->nrun;
+    int p = -1, c = 0;
+    long K;
+    double grow, dpairs, dkv; /* per iteration: KV tokens added, pairs and kv_read growth */
+    if (si->pairs == 0 && si->tokens == n && si->seqs == n && si->rmin >= 0) {
+        /* an arrival due within two iterations would likely cut the run at once */
+        if (r->wlen == 0 && next_arrival < t + 2 * dt)
+            return dt;
+        K = si->rmin;
+        grow = n;
+        dpairs = 0;
+        dkv = n;
+    } else if (si->pairs > 0 && si->tokens == FL_SERVE_MAX_STEP_TOKENS) {
+        for (int i = 0; i < r->nrun; i++) {
+            int id = r->run[i];
+            if (p >= 0) {
+                if (q->chunk[id] != 0)
+                    return dt;
+            } else if (q->pre[id] >= q->target[id]) {
+                if (q->chunk[id] != 1)
+                    return dt;
+            } else {
+                if (q->chunk[id] <= 0 || q->pre[id] + q->chunk[id] >= q->target[id])
+                    return dt;
+                p = i;
+                c = q->chunk[id];
+            }
+        }
+        if (p < 0)
+            return dt;
+        long rem = q->target[r->run[p]] - q->pre[r->run[p]];
+        K = (rem + c - 1) / c - 1; /* iterations whose chunk is c and leaves some prompt */
+        if (p > 0 && si->rmin < K)
+            K = si->rmin;
+        grow = (double)p + c;
+        dpairs = (double)c * c;
+        dkv = p;
+    } else {
+        return dt;
+    }
+    double room = floor((r->kv_cap - r->kv_used) / grow);
+    if (room + 1 < (double)K)
+        K = (long)room + 1;
+    if (K < 2)
+        return dt;
+    double kd = (double)K;
+    double fl = fl_serve_step_time(r->cfg, si->tokens, si->seqs, si->pairs + (kd - 1) * dpairs,
+                                   si->kvread + (kd - 1) * dkv, NULL, NULL);
+    double sl = (fl - dt) / (kd - 1);
+    if (K >= 3) {
+        double mid = floor((kd - 1) / 2);
+        double fm = fl_serve_step_time(r->cfg, si->tokens, si->seqs, si->pairs + mid * dpairs, si->kvread + mid * dkv,
+                                       NULL, NULL);
+        if (fabs(fm - (dt + sl * mid)) > 1e-9 * fm)
+            return dt;
+    }
+    if (!(dt + sl * (kd - 1) > 0))
+        return dt;
+    r->run_left = K;
+    r->run_t = t;
+    r->run_f = dt;
+    r->run_s = sl;
+    r->run_p = p;
+    r->run_c = c;
+    return kd * dt + sl * kd * (kd - 1) / 2;
 }
 
 static int cmp_dbl(const void *a, const void *b)
@@ -262,8 +468,9 @@ static void free_ctx(simctx *s)
     free(s->rep);
 }
 
-fl_status fl_serve_simulate(const fl_serve_group *groups, int n_groups, const fl_serve_workload *wl,
-                            fl_serve_stats *out, fl_error *err)
+/* The simulation; stepping 1 runs one event per engine iteration (the reference path). */
+static fl_status simulate(const fl_serve_group *groups, int n_groups, const fl_serve_workload *wl,
+                          fl_serve_stats *out, int stepping, fl_error *err)
 {
     memset(out, 0, sizeof *out);
     size_t n = wl->trace ? wl->n_trace : wl->n_requests;
@@ -290,6 +497,7 @@ fl_status fl_serve_simulate(const fl_serve_group *groups, int n_groups, const fl
     }
     simctx s;
     memset(&s, 0, sizeof s);
+    s.stepping = stepping;
     int nrep = 0, gstart[65];
     for (int g = 0; g < n_groups; g++) {
         gstart[g] = nrep;
@@ -360,17 +568,41 @@ fl_status fl_serve_simulate(const fl_serve_group *groups, int n_groups, const fl
         s.q.first[i] = -1;
         s.q.done_t[i] = -1;
     }
+    /* p90 = sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]), lo = floor(0.9 (n - 1)): it exceeds a
+     * bound once n - lo values do */
+    s.stop_ttft = wl->stop_ttft;
+    s.stop_tpot = wl->stop_tpot;
+    {
+        size_t nt = 0;
+        for (size_t i = 0; i < n; i++)
+            nt += s.q.output[i] > 1;
+        s.thr_ttft = n - (size_t)floor(0.9 * (double)(n - 1));
+        s.thr_tpot = nt ? nt - (size_t)floor(0.9 * (double)(nt - 1)) : (size_t)-1;
+    }
     size_t next_arrival = 0, completed = 0, rejected = 0;
     double out_tokens = 0, kv_peak = 0;
-    heap_push(&h, s.q.arrival[0], -1);
     fl_status rc = FL_OK;
-    while (h.n) {
+    if (heap_push(&h, s.q.arrival[0], -1, NULL))
+        rc = fl_fail(err, FL_ENOMEM, "simulation", "out of memory");
+    double deadline = sim_deadline;
+    size_t npop = 0, events = 0;
+    while (!rc && h.n) {
         ev e = heap_pop(&h);
+        if (e.who >= 0 && e.seq != s.rep[e.who].ev_seq)
+            continue; /* a run's end event superseded when an arrival cut the run */
+        if (deadline > 0 && (++npop & 4095) == 0 && fl_serve_now() > deadline) {
+            rc = fl_fail(err, FL_EINFEASIBLE, "time_limit",
+                         "time_limit: the time limit was reached during the serving simulation");
+            break;
+        }
+        events++;
         int to_start = -1;
         if (e.who < 0) {
             size_t id = next_arrival++;
-            if (next_arrival < n)
-                heap_push(&h, s.q.arrival[next_arrival], -1);
+            if (next_arrival < n && heap_push(&h, s.q.arrival[next_arrival], -1, NULL)) {
+                rc = fl_fail(err, FL_ENOMEM, "simulation", "out of memory");
+                break;
+            }
             int c = s.q.cls[id];
             double u = rng_unif(&rs);
             int g = 0;
@@ -384,30 +616,64 @@ fl_status fl_serve_simulate(const fl_serve_group *groups, int n_groups, const fl
                 if (l < bl) { bl = l; best = j; }
             }
             if (best < 0 || s.q.input[id] + s.q.output[id] > s.rep[best].kv_cap) {
+                s.q.done_t[id] = -2; /* rejected */
                 rejected++;
                 continue;
             }
             replica *r = &s.rep[best];
+            size_t wlen_before = r->wlen;
+            if (r->run_left > 1)
+                run_advance(&s, r, run_done_by(r, e.t), &kv_peak);
             rep_account(r, e.t);
             if (wait_push(r, (int)id, 0)) {
                 rc = fl_fail(err, FL_ENOMEM, "simulation", "out of memory");
                 break;
             }
+            if (r->run_left > 1 && wlen_before == 0 && r->run_p < 0) {
+                /* the newcomer may be admitted at the next iteration boundary: end the run there */
+                r->run_left = 1;
+                if (heap_push(&h, r->run_t + r->run_f, best, &r->ev_seq)) {
+                    rc = fl_fail(err, FL_ENOMEM, "simulation", "out of memory");
+                    break;
+                }
+            }
             if (!r->busy)
                 to_start = best;
         } else {
             replica *r = &s.rep[e.who];
+            if (r->run_left > 1)
+                run_advance(&s, r, r->run_left - 1, &kv_peak);
+            r->run_left = 0;
             rep_account(r, e.t);
             rep_finish(&s, r, e.t, &completed, &out_tokens);
             r->busy = 0;
             to_start = e.who;
+            /* requests whose TTFT bound has passed are judged now: late, or still without a token */
+            while (s.stop_ttft > 0 && s.ttft_scan < next_arrival && s.q.arrival[s.ttft_scan] + s.stop_ttft < e.t) {
+                size_t i = s.ttft_scan++;
+                if (s.q.first[i] == -1 ? s.q.done_t[i] != -2 : s.q.first[i] - s.q.arrival[i] > s.stop_ttft)
+                    s.viol_ttft++;
+            }
+            if ((s.stop_ttft > 0 && s.viol_ttft >= s.thr_ttft) || (s.stop_tpot > 0 && s.viol_tpot >= s.thr_tpot)) {
+                rc = fl_fail(err, FL_EINFEASIBLE, "slo", "slo: %zu requests over the TTFT bound, %zu over the TPOT "
+                             "bound: the p90 cannot meet it", s.viol_ttft, s.viol_tpot);
+                break;
+            }
         }
         if (to_start >= 0) {
             replica *r = &s.rep[to_start];
-            double dt = rep_schedule(&s, r, &kv_peak);
+            int nrun_before = r->nrun;
+            size_t preempt_before = s.preempt;
+            stepinfo si;
+            double dt = rep_schedule(&s, r, &kv_peak, &si);
             if (dt > 0) {
+                double next_t = next_arrival < n ? s.q.arrival[next_arrival] : INFINITY;
+                dt = run_plan(&s, r, e.t, dt, nrun_before, preempt_before, &si, next_t);
                 r->busy = 1;
-                heap_push(&h, e.t + dt, to_start);
+                if (heap_push(&h, e.t + dt, to_start, &r->ev_seq)) {
+                    rc = fl_fail(err, FL_ENOMEM, "simulation", "out of memory");
+                    break;
+                }
             }
         }
     }
@@ -464,10 +730,23 @@ fl_status fl_serve_simulate(const fl_serve_group *groups, int n_groups, const fl
     out->rejected = rejected;
     out->preemptions = s.preempt;
     out->steps = s.steps;
+    out->events = events;
     int qmax = 0;
     for (int j = 0; j < nrep; j++)
         if ((int)s.rep[j].qmax > qmax) qmax = (int)s.rep[j].qmax;
     out->queue_max = qmax;
     free_ctx(&s);
     return FL_OK;
+}
+
+fl_status fl_serve_simulate(const fl_serve_group *groups, int n_groups, const fl_serve_workload *wl,
+                            fl_serve_stats *out, fl_error *err)
+{
+    return simulate(groups, n_groups, wl, out, 0, err);
+}
+
+fl_status fl_serve_simulate_stepping(const fl_serve_group *groups, int n_groups, const fl_serve_workload *wl,
+                                     fl_serve_stats *out, fl_error *err)
+{
+    return simulate(groups, n_groups, wl, out, 1, err);
 }

@@ -138,6 +138,7 @@ fl_status fl_serve_trace_parse(const char *text, const char *field, fl_serve_req
         r[cnt].input = in;
         r[cnt].output = outk;
         r[cnt].cls = 0;
+        r[cnt].line = line;
         cnt++;
         p = next;
     }
@@ -160,6 +161,21 @@ fl_status fl_serve_trace_load(const char *path, const char *field, fl_serve_requ
     rc = fl_serve_trace_parse(text, field, out, n, err);
     free(text);
     return rc;
+}
+
+fl_status fl_serve_trace_check_context(const fl_serve_request *reqs, size_t n, const fl_model *m, const char *field,
+                                       fl_error *err)
+{
+    if (m->max_positions <= 0)
+        return FL_OK;
+    for (size_t i = 0; i < n; i++)
+        if ((long)reqs[i].input + reqs[i].output > m->max_positions)
+            return fl_fail(err, FL_EINVAL, field,
+                           "%s: line %ld: ContextTokens + GeneratedTokens = %ld exceeds the %d-token context of %s "
+                           "(max_positions): an engine refuses this request",
+                           field, reqs[i].line, (long)reqs[i].input + reqs[i].output, m->max_positions,
+                           m->name ? m->name : "the model");
+    return FL_OK;
 }
 
 static int cmp_int(const void *a, const void *b)

@@ -85,7 +85,8 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
     s->recompute = FL_RC_NONE;
     s->flash = 1;
     s->interleave = 1;
-    s->dp_overlap = 1;
+    s->dp_overlap = 0; /* Megatron-LM's DDP default (overlap_grad_reduce = False) */
+    s->allreduce_algo = FL_AR_AUTO;
     if (!job || json_is_null(job))
         return FL_OK;
     if (!json_is_object(job))
@@ -104,8 +105,14 @@ static fl_status parse_job(json_t *job, train_doc *d, fl_error *err)
         (rc = fl_json_enum(job, "plan.job", "optimizer", opts, &opt, err)) ||
         (rc = fl_json_enum(job, "plan.job", "optimizer_impl", impls, &impl, err)) ||
         (rc = fl_json_num(job, "plan.job", "train_tokens", 0, 1e20, &d->train_tokens, err)) ||
-        (rc = fl_json_num(job, "plan.job", "dropout", 0, 0.99, &dropout, err)))
+        (rc = fl_json_num(job, "plan.job", "dropout", 0, 0.99, &dropout, err)) ||
+        (rc = fl_json_bool(job, "plan.job", "overlap_grad_reduce", &s->dp_overlap, err)))
         return rc;
+    static const char *const ars[] = {"auto", "ring", "tree", "hierarchical", NULL};
+    int ar = FL_AR_AUTO;
+    if ((rc = fl_json_enum(job, "plan.job", "allreduce_algorithm", ars, &ar, err)))
+        return rc;
+    s->allreduce_algo = (fl_allreduce_algo)ar;
     s->dropout = dropout > 0;
     s->recompute = rcmp == FL_RC_AUTO ? FL_RC_NONE : (fl_recompute)rcmp;
     s->flash = attn == 0;
@@ -422,6 +429,42 @@ fl_status fl_train_plan_check(const fl_catalog *cat, json_t *doc, fl_error *err)
 
 static json_t *real(double v) { return json_real(isfinite(v) ? v : 0.0); }
 
+/* The NICs of the instance types plan.resources rents, per (GPU type, zone) (the slowest when
+ * several; docs/communication.md), into nics[] (capacity cap); returns the count. Pairs not
+ * listed use the catalog's largest instance. */
+static int resource_nics(const fl_catalog *cat, json_t *doc, fl_train_nic *nics, int cap)
+{
+    json_t *res = json_object_get(doc, "resources");
+    size_t n_off = fl_catalog_offering_count(cat), i;
+    json_t *r;
+    int n = 0;
+    json_array_foreach(res, i, r) {
+        const char *it = json_string_value(json_object_get(r, "instance_type"));
+        const char *zname = json_string_value(json_object_get(r, "zone"));
+        const char *gname = json_string_value(json_object_get(r, "gpu"));
+        int zone = zname ? fl_catalog_find_zone(cat, zname, NULL, NULL) : -1;
+        int gpu = gname ? fl_catalog_find_gpu(cat, gname, NULL, NULL) : -1;
+        if (!it || zone < 0 || gpu < 0)
+            continue;
+        double b = 0;
+        for (size_t k = 0; k < n_off && b <= 0; k++) {
+            const fl_offering *o = fl_catalog_offering(cat, k);
+            if (o->zone_index == zone && o->network_bw > 0 && strcmp(o->instance_type, it) == 0)
+                b = o->network_bw * FL_TRAIN_NIC_EFFICIENCY;
+        }
+        if (b <= 0)
+            continue;
+        int k = 0;
+        while (k < n && (nics[k].gpu != gpu || nics[k].zone != zone))
+            k++;
+        if (k < n)
+            nics[k].bw = fmin(nics[k].bw, b);
+        else if (n < cap)
+            nics[n++] = (fl_train_nic){gpu, zone, b};
+    }
+    return n;
+}
+
 fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *err)
 {
     if (!cat || !json_is_object(doc))
@@ -435,6 +478,9 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
         doc_free(&d);
         return rc;
     }
+    fl_train_nic nics[64];
+    d.setup.nics = nics;
+    d.setup.n_nics = resource_nics(cat, doc, nics, 64);
     int n_st = 0;
     for (int i = 0; i < d.n_pipes; i++)
         n_st += d.pipes[i].n_stages;
@@ -484,10 +530,22 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
             json_array_append_new(stages, o);
         }
     }
-    double cpmt = r.tokens_per_s > 0 ? cost / (r.tokens_per_s * 3600.0) * 1e6 : 0;
+    /* cross-zone traffic billed per iteration (train_collectives.c); the per-token and total
+     * figures include it, cost_per_hour is the instances' */
+    fl_train_egress eg;
+    fl_train_plan_egress(cat, &d.setup, d.pipes, d.n_pipes, &eg);
+    double egress_h = r.iteration_s > 0 ? eg.dollars * 3600.0 / r.iteration_s : 0;
+    double cpi = cost * r.iteration_s / 3600.0 + eg.dollars;
+    double cpmt = r.tokens_per_s > 0 ? (cost + egress_h) / (r.tokens_per_s * 3600.0) * 1e6 : 0;
     json_object_set_new(sim, "iteration_s", real(r.iteration_s));
     json_object_set_new(sim, "tokens_per_s", real(r.tokens_per_s));
     json_object_set_new(sim, "cost_per_hour", real(cost));
+    json_object_set_new(sim, "egress_per_iteration", real(eg.dollars));
+    json_object_set_new(sim, "egress_per_hour", real(egress_h));
+    json_object_set_new(sim, "egress_gb_per_iteration", real(eg.bytes / 1e9));
+    json_object_set_new(sim, "egress_dp_per_iteration", real(eg.dp_dollars));
+    json_object_set_new(sim, "egress_p2p_per_iteration", real(eg.p2p_dollars));
+    json_object_set_new(sim, "cost_per_iteration", real(cpi));
     json_object_set_new(sim, "cost_per_million_tokens", real(cpmt));
     json_object_set_new(sim, "mfu", real(r.mfu));
     json_object_set_new(sim, "fits", json_boolean(r.fits));
@@ -504,7 +562,7 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
     if (d.train_tokens > 0 && r.tokens_per_s > 0) {
         double tt = d.train_tokens / r.tokens_per_s;
         json_object_set_new(sim, "time_to_train_s", real(tt));
-        json_object_set_new(sim, "total_cost", real(tt / 3600.0 * cost));
+        json_object_set_new(sim, "total_cost", real(tt / 3600.0 * (cost + egress_h)));
     }
     json_object_set_new(doc, "simulation", sim);
     free(r.stages);

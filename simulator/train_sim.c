@@ -74,7 +74,8 @@ void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
     s->flash = job->flash;
     s->interleave = 1;
     s->sequence_parallel = 0;
-    s->dp_overlap = 1;
+    s->dp_overlap = job->overlap_grad_reduce;
+    s->allreduce_algo = job->allreduce_algorithm;
     s->dropout = job->dropout > 0;
 }
 
@@ -86,11 +87,13 @@ typedef struct layer_entry {
     double act, act_full;              /* activation bytes per layer (with / without recompute) */
     double peak, hbm_bw, link_bw, link_lat, capacity;
     int measured, node_gpus;
+    int nic_zone;                      /* zone of the NIC figure below (-1: none looked up) */
+    double nic;                        /* fl_train_nic_bw of this GPU type in nic_zone */
     int edge_done[2];                  /* edge times computed: [0] first stage, [1] last stage */
     double edge_f[2], edge_b[2];
     fl_train_gpu_perf perf;
     fl_train_mem_plan mem;             /* memory figures of this tp at the plan's dp */
-    int k_nl;                          /* middle-stage layer count and DP link of the figures below */
+    int k_nl, k_pn;                    /* middle-stage layer count, DP peers per node and DP link of the figures below */
     double k_bw, k_lat, k_ar, k_opt, k_states, k_inv_nl; /* k_inv_nl = 1 / k_nl: no division per stage */
     double acc_per_param, acc_layer;   /* gradient accumulation seconds per parameter / per layer, one micro-batch */
 } layer_entry;
@@ -160,6 +163,7 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
     e->edge_done[0] = e->edge_done[1] = 0;
     fl_train_mem_plan_init(&e->mem, s, tp, n_dp, &e->perf.fw[s->framework == FL_FW_TORCH_AMP]);
     e->k_nl = -1;
+    e->nic_zone = -1;
     return e;
 }
 
@@ -312,11 +316,15 @@ static void dp_groups(const fl_train_pipeline *pipes, int n_pipes, dp_group *g)
     }
 }
 
-/* Bandwidth and latency of the slowest link spanned by the data-parallel group of every stage
+/* Bandwidth and latency of the slowest inter-node hop of the data-parallel group of every stage
  * of pipeline pi: every replica of every pipeline holding one of its layers. 0 bandwidth =
- * intra-node. With groups (every pipeline splits the layers alike) stage j's group is stage j
- * of each; otherwise stages are contiguous and sorted, so each other pipeline is walked once. */
-static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeline *pipes, int n_pipes, int pi,
+ * intra-node. Inside a zone the hop is the NIC of the stage's instance type (offerings'
+ * network_bw, docs/communication.md), or the catalog's same-zone link when no NIC is known;
+ * across zones also the zones' link. With groups (every pipeline splits the layers alike) stage
+ * j's group is stage j of each; otherwise stages are contiguous and sorted, so each other
+ * pipeline is walked once. */
+static void dp_links(const fl_catalog *cat, const fl_train_setup *s, link_memo *lm, const fl_train_pipeline *pipes,
+                     int n_pipes, int pi,
                      int n_dp, int uniform, const dp_group *groups, layer_entry *const *ent, double *bw, double *lat)
 {
     const fl_train_pipeline *pl = &pipes[pi];
@@ -325,14 +333,29 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
         const fl_train_stage *st = &pl->stages[j];
         int intra = n_dp * st->tp <= (ent[j]->gpu == st->gpu ? ent[j]->node_gpus : fl_train_node_gpus(cat, st->gpu));
         double lbw, llat;
+        /* the NIC of the stage's instance, memoised in its (gpu, tp) entry per zone */
+        double nic_last = 0;
+        if (!intra || !uniform) {
+            layer_entry *e = ent[j];
+            if (e->gpu != st->gpu) {
+                nic_last = fl_train_stage_nic(cat, s, st->gpu, st->zone);
+            } else {
+                if (e->nic_zone != st->zone) {
+                    e->nic_zone = st->zone;
+                    e->nic = fl_train_stage_nic(cat, s, st->gpu, st->zone);
+                }
+                nic_last = e->nic;
+            }
+        }
         if (uniform) { /* every stage of every pipeline in one zone on one GPU type */
             zone_link(lm, st->zone, st->zone, &lbw, &llat);
-            bw[j] = intra ? 0 : (lbw > 0 ? lbw : 1e9);
+            double nic = intra ? 0 : nic_last;
+            bw[j] = intra ? 0 : nic > 0 ? nic : (lbw > 0 ? lbw : 1e9);
             lat[j] = intra ? 0 : llat;
             continue;
         }
         int same = 1;
-        double minbw = 1e300, maxlat = 0;
+        double minbw = 1e300, maxlat = 0, xbw = 1e300; /* xbw: slowest link to another zone */
         if (groups && groups[j].nz == 1) { /* one zone: the stage's own */
             same = groups[j].same;
             zone_link(lm, st->zone, st->zone, &minbw, &maxlat);
@@ -342,6 +365,8 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
                 zone_link(lm, st->zone, groups[j].zone[k], &lbw, &llat);
                 minbw = lbw < minbw ? lbw : minbw;
                 maxlat = llat > maxlat ? llat : maxlat;
+                if (groups[j].zone[k] != st->zone && lbw < xbw)
+                    xbw = lbw;
             }
         } else {
             for (int q = 0; q < n_pipes; q++) {
@@ -357,6 +382,8 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
                     zone_link(lm, st->zone, os->zone, &lbw, &llat);
                     minbw = lbw < minbw ? lbw : minbw;
                     maxlat = llat > maxlat ? llat : maxlat;
+                    if (os->zone != st->zone && lbw < xbw)
+                        xbw = lbw;
                 }
             }
         }
@@ -364,6 +391,9 @@ static void dp_links(const fl_catalog *cat, link_memo *lm, const fl_train_pipeli
             bw[j] = 0;
             lat[j] = 0;
         } else {
+            double nic = nic_last;
+            if (nic > 0)
+                minbw = xbw < nic ? xbw : nic;
             bw[j] = minbw > 0 && minbw < 1e300 ? minbw : 1e9;
             lat[j] = maxlat;
         }
@@ -442,6 +472,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     double embed_params = fl_train_embed_params(m);
     double head_params[2] = {fl_train_head_params(m, 0), fl_train_head_params(m, 1)};
     double opt_bytes = optimizer_bytes_per_param(s, e);
+    double bucket_params = max2(FL_TRAIN_DDP_BUCKET_PARAMS, 1e6 * n_dp); /* DDP bucket per GPU */
     int amp = s->framework == FL_FW_TORCH_AMP;
     /* entries are per zone only when the catalog has on-prem nodes, which may declare their link */
     int zkeyed = fl_catalog_node_count(cat) > 0;
@@ -472,7 +503,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         }
         double dbw[FL_TRAIN_MAX_STAGES], dlat[FL_TRAIN_MAX_STAGES];
         if (n_dp > 1)
-            dp_links(cat, &lm, pipes, n_pipes, pi, n_dp, uniform, aligned ? groups : NULL, ent, dbw, dlat);
+            dp_links(cat, s, &lm, pipes, n_pipes, pi, n_dp, uniform, aligned ? groups : NULL, ent, dbw, dlat);
         double tp_per_stage[FL_TRAIN_MAX_STAGES];
         double p2p_last = 0;
         int key_za = -1, key_zb = -1; /* zones of the transfer last computed (one_node: any) */
@@ -560,16 +591,19 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             /* gradient all-reduce and optimizer step; a middle stage reuses those of the last middle
              * stage of its entry with the same layer count and DP link (the usual case) */
             double ar, opt, states;
-            if (first || last || nl != le->k_nl || bw != le->k_bw || lat != le->k_lat) {
+            /* DP peers packed per node unless the whole pipeline replica sits in one node */
+            int per_node = le->node_gpus / (one_node ? shape.sum_tp[pi] : st->tp);
+            if (first || last || nl != le->k_nl || bw != le->k_bw || lat != le->k_lat || per_node != le->k_pn) {
                 double stage_params = (nl * layer_params + (first ? embed_params : 0) + (last ? head_params[p > 1] : 0)) /
                                       st->tp;
                 /* data-parallel gradient reduction (all-reduce; reduce-scatter + all-gather under ZeRO) */
                 ar = 0;
-                if (n_dp > 1) {
-                    if (bw > 0) /* the tp GPUs of the stage share the node's link */
-                        ar = fl_train_allreduce_time(stage_params * grad_b * st->tp, n_dp, bw, lat);
-                    else
-                        ar = fl_train_allreduce_time(stage_params * grad_b, n_dp, le->link_bw, 8e-6);
+                if (n_dp > 1) { /* NCCL's algorithms (train_collectives.c); the tp GPUs of the stage
+                                 * share the node's NIC */
+                    fl_train_dp_comm dc = {.n = n_dp, .per_node = per_node < 1 ? 1 : per_node, .tp = st->tp,
+                                           .bytes = stage_params * grad_b, .intra_bw = le->link_bw,
+                                           .intra_lat = 8e-6, .inter_bw = bw, .inter_lat = lat};
+                    ar = fl_train_dp_allreduce_time(&dc, s->allreduce_algo);
                 }
                 double local_params = stage_params / (s->zero_stage >= 1 ? n_dp : 1);
                 opt = local_params * opt_bytes / (le->hbm_bw * le->perf.fw[amp].opt_bw_frac);
@@ -577,7 +611,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 opt = max2(opt, optimizer_host_s(s, &le->perf.fw[amp], tensors));
                 states = fl_train_mem_plan_states(&le->mem, nl, first, last);
                 if (!first && !last)
-                    le->k_nl = nl, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states,
+                    le->k_nl = nl, le->k_pn = per_node, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states,
                     le->k_inv_nl = 1.0 / nl;
             } else {
                 ar = le->k_ar, opt = le->k_opt, states = le->k_states;
@@ -590,6 +624,14 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 double tail = first ? ar * (layer_params + embed_params) /
                                           (nl * layer_params + embed_params + (last ? head_params[p > 1] : 0))
                                     : (last ? ar / nl : ar * le->k_inv_nl);
+                /* and never less than one bucket: Megatron-LM's default bucket of max(40M, 1M x dp)
+                 * parameters per GPU (docs/communication.md) */
+                double bucket = bucket_params * st->tp;
+                double all = nl * layer_params + (first ? embed_params : 0) + (last ? head_params[p > 1] : 0);
+                if (bucket >= all)
+                    tail = ar;
+                else if (tail * all < ar * bucket) /* no division in the usual case (layers > bucket) */
+                    tail = ar * bucket / all;
                 exposed = max2(tail, ar - (v > 1 ? bwd[j] / v : bwd[j]));
             }
             double done = last_end[j] + exposed;

@@ -28,7 +28,12 @@ typedef struct fl_train_setup {
     int flash;                  /* 1: memory-efficient attention (no s*s scores kept) */
     int interleave;             /* virtual pipeline chunks per stage (1 = plain 1F1B) */
     int sequence_parallel;      /* 1: reduce-scatter/all-gather instead of all-reduce under tp */
-    int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass */
+    int dp_overlap;             /* 1: gradient all-reduce overlaps the backward pass (job
+                                   overlap_grad_reduce; Megatron-LM's default is 0) */
+    fl_allreduce_algo allreduce_algo; /* DP all-reduce: auto (fastest), ring, tree, hierarchical */
+    const struct fl_train_nic *nics; /* NICs of the instances a plan rents per (GPU type, zone);
+                                        others: the largest instance (fl_train_nic_bw) */
+    int n_nics;
     int p2p_blocking;           /* 1: a stage waits for its pipeline sends (Megatron-LM 2021's schedules);
                                    0: transfers overlap the stage's next op */
     int dropout;                /* 1: dropout on the attention probabilities and on both residual
@@ -118,6 +123,49 @@ void fl_train_link_eff(const char *link_type, double link_bw, double *bw, double
 /* Achievable intra-node link of GPU type `gpu` in zone `zone` (zone < 0: the datasheet link):
  * the link declared for the zone's on-prem nodes when there is one (fl_catalog_gpu_link). */
 void fl_train_gpu_link(const fl_catalog *cat, int zone, int gpu, double *bw, double *lat);
+
+/* --- data-parallel collectives and egress (train_collectives.c, docs/communication.md) --- */
+
+/* Achieved fraction of a NIC's line rate in NCCL collectives: 24 GB/s per 200 Gbit/s NIC, as
+ * NCCL's maintainers put it (NVIDIA/nccl-tests issue #119). */
+#define FL_TRAIN_NIC_EFFICIENCY 0.96
+/* Gradient bucket of Megatron-LM's DDP when overlap_grad_reduce is on: max(40M, 1M x dp)
+ * parameters per GPU (DistributedDataParallelConfig.bucket_size default). The last bucket's
+ * reduction starts only when backward ends, so at least one bucket is exposed. */
+#define FL_TRAIN_DDP_BUCKET_PARAMS 4.0e7
+
+/* One data-parallel all-reduce: n members (replicas) of a stage, per_node of them in one node,
+ * each a tp group of GPUs holding `bytes` gradient bytes per GPU. intra: the GPU link inside a
+ * node; inter: node to node (NIC or the zones' link, whichever is slower; 0 = one node). */
+typedef struct fl_train_dp_comm {
+    int n, per_node, tp;
+    double bytes;
+    double intra_bw, intra_lat;
+    double inter_bw, inter_lat;
+} fl_train_dp_comm;
+/* Seconds of the all-reduce by algorithm (FL_AR_AUTO: the fastest). */
+double fl_train_dp_allreduce_time(const fl_train_dp_comm *c, fl_allreduce_algo algo);
+/* Achieved NIC bytes/s (line rate x FL_TRAIN_NIC_EFFICIENCY) of the largest instance of GPU type
+ * `gpu` offered in `zone`; 0 when the catalog has none with a NIC figure (on-prem). */
+double fl_train_nic_bw(const fl_catalog *cat, int gpu, int zone);
+
+/* The achieved NIC bytes/s of the instance type a plan rents for a GPU type in a zone. */
+typedef struct fl_train_nic {
+    int gpu, zone;
+    double bw;
+} fl_train_nic;
+/* The NIC a stage of `gpu` in `zone` uses: the setup's entry, else fl_train_nic_bw. */
+double fl_train_stage_nic(const fl_catalog *cat, const fl_train_setup *s, int gpu, int zone);
+
+/* Bytes and dollars a plan moves across zones per iteration. */
+typedef struct fl_train_egress {
+    double p2p_bytes, p2p_dollars; /* pipeline activations and their gradients */
+    double dp_bytes, dp_dollars;   /* data-parallel gradient all-reduce rings spanning zones */
+    double bytes, dollars;         /* totals */
+} fl_train_egress;
+/* Cross-zone traffic of one iteration (validated pipelines, as fl_train_simulate takes). */
+void fl_train_plan_egress(const fl_catalog *cat, const fl_train_setup *s, const fl_train_pipeline *pipes, int n_pipes,
+                          fl_train_egress *e);
 
 /* --- internals shared by simulator/train_*.c (added by the simulator; not used by the planner) --- */
 

@@ -209,6 +209,28 @@ static void test_foundation(void **state)
          {"plan", "@F"}},
         {1, "job.max_gpus", NULL, "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"max_gpus\":-3}",
          NULL, {"plan", "@F"}},
+        /* cost caps and communication options (issue 13) */
+        {1, "job.max_cost_per_iteration", "positive",
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"max_cost_per_iteration\":0}", NULL,
+         {"plan", "@F"}},
+        {1, "job.max_cost_per_iteration", "positive",
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"max_cost_per_iteration\":-0.5}", NULL,
+         {"plan", "@F"}},
+        {1, "job.max_cost_per_million_tokens", "positive",
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"max_cost_per_million_tokens\":0}",
+         NULL, {"plan", "@F"}},
+        {1, "job.max_cost_per_million_tokens", "positive",
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"max_cost_per_million_tokens\":-1}",
+         NULL, {"plan", "@F"}},
+        {1, "job.overlap_grad_reduce", NULL,
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"overlap_grad_reduce\":\"yes\"}", NULL,
+         {"plan", "@F"}},
+        {1, "job.allreduce_algorithm", "fastest",
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"allreduce_algorithm\":\"fastest\"}",
+         NULL, {"plan", "@F"}},
+        {1, "job.objective", "min_cost_per_token",
+         "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"objective\":\"min_cost_per_token\","
+         "\"workload\":{\"rate_rps\":1}}", NULL, {"plan", "@F"}},
         {1, "job.dropout: 1.5 is out of range [0, 0.99]", NULL,
          "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"dropout\":1.5}", NULL, {"plan", "@F"}},
         {1, "job.kind", "training, serving", "{\"kind\":\"trainin\",\"model\":\"gpt3-1.3b\",\"global_batch\":64}", NULL,
@@ -372,6 +394,14 @@ static void test_simulate(void **state)
          "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"job\":{\"global_batch\":64,\"dropout\":2}," RES_A
          "\"parallelism\":{\"micro_batch\":2,\"pipelines\":[{\"replicas\":4,\"micro_batches\":8,"
          "\"stages\":[" STAGE(0, 24, 2) "]}]}}", NULL, {"simulate", "@F"}},
+        {1, "plan.job.allreduce_algorithm", "butterfly",
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"job\":{\"global_batch\":64,\"allreduce_algorithm\":"
+         "\"butterfly\"}," RES_A "\"parallelism\":{\"micro_batch\":2,\"pipelines\":[{\"replicas\":4,\"micro_batches\":8,"
+         "\"stages\":[" STAGE(0, 24, 2) "]}]}}", NULL, {"simulate", "@F"}},
+        {1, "plan.job.overlap_grad_reduce", NULL,
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"job\":{\"global_batch\":64,\"overlap_grad_reduce\":1},"
+         RES_A "\"parallelism\":{\"micro_batch\":2,\"pipelines\":[{\"replicas\":4,\"micro_batches\":8,"
+         "\"stages\":[" STAGE(0, 24, 2) "]}]}}", NULL, {"simulate", "@F"}},
         {1, "plan.parallelism.pipelines[0].micro_batches: must be positive", NULL,
          PLAN_HEAD RES_A "\"parallelism\":{\"micro_batch\":2,\"pipelines\":[{\"replicas\":4,\"micro_batches\":0,"
          "\"stages\":[" STAGE(0, 24, 2) "]}]}}", NULL, {"simulate", "@F"}},
@@ -431,6 +461,9 @@ static void test_plan(void **state)
     static const bad_case t[] = {
         {3, "job.budget_per_hour $0.50/h is below the cheapest feasible plan $", NULL,
          "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"budget_per_hour\":0.5,"
+         "\"allow\":{\"gpus\":[\"A100-SXM-40GB\"]}}", NULL, {"plan", "@F"}},
+        {3, "job.max_cost_per_iteration: $1e-06 per iteration", "below the cheapest feasible plan",
+         "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"max_cost_per_iteration\":1e-6,"
          "\"allow\":{\"gpus\":[\"A100-SXM-40GB\"]}}", NULL, {"plan", "@F"}},
         {1, "job.budget_per_hr: unknown field (did you mean budget_per_hour?)", NULL,
          "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"budget_per_hr\":5}", NULL, {"plan", "@F"}},
