@@ -260,14 +260,15 @@ static fl_status parse_train_iter(meas_ctx *c, json_t *o, meas_row *r, fl_error 
         put_int(o, "ffn", r->ffn = 4 * r->h);
     if (!pos) {
         double h = (double)r->h, body = layers * (12 * h * h + 13 * h) + 2 * h;
-        int tied = 0;
-        double p = params > 0 ? (params - body - 2 * vocab * h) / h : 0;
-        if (params > 0 && !(p >= 1)) { /* the head shares the embedding */
+        json_t *tv = json_object_get(o, "tied_embeddings"); /* a given value is kept, not derived */
+        int given = json_is_boolean(tv), tied = given && json_is_true(tv);
+        double p = params > 0 ? (params - body - (tied ? 1 : 2) * vocab * h) / h : 0;
+        if (!given && params > 0 && !(p >= 1)) { /* the head shares the embedding */
             p = (params - body - vocab * h) / h;
             tied = 1;
         }
         pos = p >= 1 && p == floor(p) ? (long long)p : r->s;
-        if (tied && p >= 1)
+        if (!given && tied && p >= 1)
             json_object_set_new(o, "tied_embeddings", json_true());
         put_int(o, "positions", pos);
     }
