@@ -508,6 +508,8 @@ static void measured_from_row(fl_catalog *cat, fl_measured *m)
     m->attention = row_str(cat, o, "attention");
     m->optimizer = row_str(cat, o, "optimizer");
     m->impl = row_str(cat, o, "impl");
+    m->activation = row_str(cat, o, "activation");
+    m->positional = row_str(cat, o, "positional");
     m->layers = (int)row_num(o, "layers", NULL);
     m->vocab = (int)row_num(o, "vocab", NULL);
     m->kv_heads = (int)row_num(o, "kv_heads", NULL);

@@ -146,6 +146,8 @@ static fl_status get_enum(const meas_ctx *c, json_t *o, const char *key, const c
 }
 
 static const char *const frameworks[] = {"megatron", "torch-amp", NULL};
+static const char *const activations[] = {"gelu", "swiglu", NULL};
+static const char *const positionals[] = {"learned", "rope", NULL};
 static const char *const attentions[] = {"flash", "standard", NULL};
 static const char *const optimizers[] = {"adam", "adamw", "sgd", NULL};
 static const char *const impls[] = {"fused", "foreach", "unfused", NULL};
@@ -258,6 +260,10 @@ static fl_status parse_train_iter(meas_ctx *c, json_t *o, meas_row *r, fl_error 
         json_object_set_new(o, "framework", json_string("torch-amp")); /* "amp-..." precision strings */
     if (!r->ffn)
         put_int(o, "ffn", r->ffn = 4 * r->h);
+    const char *posk = NULL;
+    get_str(c, o, "positional", &posk, NULL);
+    if (!pos && posk && strcasecmp(posk, "rope") == 0)
+        put_int(o, "positions", pos = r->s); /* no position table: nothing to derive */
     if (!pos) {
         double h = (double)r->h, body = layers * (12 * h * h + 13 * h) + 2 * h;
         json_t *tv = json_object_get(o, "tied_embeddings"); /* a given value is kept, not derived */
@@ -291,7 +297,9 @@ static fl_status parse_line(meas_ctx *c, json_t *o, meas_row *r, int *store, cha
     const char *kind, *gpu, *s1 = NULL;
     if ((rc = get_str(c, o, "kind", &kind, err)) || (rc = get_str(c, o, "gpu", &gpu, err)) ||
         (rc = get_enum(c, o, "dtype", dtypes, &r->dtype, err)) || (rc = get_int(c, o, "tp", 0, &r->tp, err)) ||
-        (rc = get_enum(c, o, "framework", frameworks, &s1, err)) || (rc = get_str(c, o, "engine", &s1, err)))
+        (rc = get_enum(c, o, "framework", frameworks, &s1, err)) || (rc = get_str(c, o, "engine", &s1, err)) ||
+        (rc = get_enum(c, o, "activation", activations, &s1, err)) ||
+        (rc = get_enum(c, o, "positional", positionals, &s1, err)))
         return rc;
     if (!kind)
         return fl_fail(err, FL_EINVAL, "kind", "%s line %d: missing \"kind\"", c->path, c->line);

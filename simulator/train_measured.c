@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <string.h>
+#include <strings.h>
 
 void fl_train_row_shape(const fl_measured *r, int layers, fl_model *m, fl_train_setup *s)
 {
@@ -15,7 +16,8 @@ void fl_train_row_shape(const fl_measured *r, int layers, fl_model *m, fl_train_
     m->kv_heads = r->kv_heads > 0 ? r->kv_heads : r->a;
     m->ffn = r->ffn > 0 ? r->ffn : 4 * r->h;
     m->vocab = r->vocab > 0 ? r->vocab : 50304;
-    m->activation = FL_ACT_GELU;
+    m->activation = r->activation && strcasecmp(r->activation, "swiglu") == 0 ? FL_ACT_SWIGLU : FL_ACT_GELU;
+    m->rope = r->positional && strcasecmp(r->positional, "rope") == 0;
     m->tied_embeddings = r->tied_embeddings;
     m->max_positions = r->positions > 0 ? r->positions : r->s;
     m->experts = m->top_k = 1;

@@ -14,8 +14,9 @@ typedef struct fl_train_row_pred {
     int fits;                   /* 0: predicted out of memory */
 } fl_train_row_pred;
 
-/* The model and setup every measured row shares: GPT layout (GELU, learned positions, the row's
- * h, a, kv heads, ffn (4h), vocab (50304 when absent), positions), `layers` layers, and the row's
+/* The model and setup every measured row shares: the row's layout (GELU and learned positions
+ * unless it says `activation: swiglu` / `positional: rope`; h, a, kv heads, ffn (4h), vocab (50304
+ * when absent), positions), `layers` layers, and the row's
  * micro-batch, sequence, dtype, attention and recomputation; one GPU, overlap on. */
 void fl_train_row_shape(const fl_measured *r, int layers, fl_model *m, fl_train_setup *s);
 

@@ -119,6 +119,8 @@ typedef struct fl_measured {
     double params;          /* parameters (train_iter: of the model; optimizer_step: stepped) */
     double weight_bytes, kv_bytes; /* serving rows: bytes one step reads */
     const char *json;       /* the row as imported (compact JSON), for members not mapped above */
+    const char *activation; /* whole-model and layer rows: "gelu" or "swiglu" (NULL: gelu) */
+    const char *positional; /* "learned" or "rope" (NULL: learned) */
 } fl_measured;
 
 /* A concrete node of on-prem inventory (e.g. from `nvidia-smi -q -x`). */

@@ -817,6 +817,8 @@ static void test_measured_bad_inputs(void **state)
     expect_meas_fail(cat, "{\"kind\": \"train_iter\", \"gpu\": \"h100\", \"model\": \"g\", \"layers\": 2, \"h\": 0, "
                           "\"a\": 4, \"s\": 128, \"b\": 1, \"vocab\": 9, \"grad_accum\": 1, \"iter_s\": 1, "
                           "\"framework\": \"megatron\"}\n", FL_EINVAL, "\"h\"", NULL);
+    expect_meas_fail(cat, "{\"kind\": \"layer\", \"gpu\": \"h100\", \"h\": 64, \"a\": 4, \"s\": 8, \"b\": 1, "
+                          "\"activation\": \"relu\", \"fwd_s\": 1}\n", FL_EINVAL, "activation", "relu");
     assert_int_equal(fl_catalog_import_measured(NULL, "x", NULL, &err), FL_EMISUSE);
     fl_catalog_free(cat);
 }

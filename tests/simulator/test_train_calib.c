@@ -379,6 +379,40 @@ static void test_declared_link(void **state)
     fl_catalog_free(cat);
 }
 
+/* A Llama-family train_iter row (SwiGLU, rotary positions, grouped-query heads) is modelled as
+ * such: more matmul work than the same shape with GELU, no position table. */
+static void test_llama_row(void **state)
+{
+    (void)state;
+    fl_catalog *cat = NULL;
+    fl_error err;
+    assert_int_equal(fl_catalog_open(NULL, &cat, &err), FL_OK);
+    const char *p = temp_file(5, ".jsonl",
+        "{\"kind\": \"train_iter\", \"gpu\": \"h100\", \"model\": \"tiny-llama\", \"layers\": 8, \"h\": 2048, "
+        "\"a\": 32, \"kv_heads\": 4, \"ffn\": 5632, \"vocab\": 32000, \"s\": 2048, \"b\": 4, \"grad_accum\": 1, "
+        "\"activation\": \"swiglu\", \"positional\": \"rope\", \"framework\": \"torch-amp\", \"iter_s\": 0.2}\n"
+        "{\"kind\": \"train_iter\", \"gpu\": \"h100\", \"model\": \"tiny-gpt\", \"layers\": 8, \"h\": 2048, "
+        "\"a\": 32, \"ffn\": 5632, \"vocab\": 32000, \"s\": 2048, \"b\": 4, \"grad_accum\": 1, "
+        "\"framework\": \"torch-amp\", \"iter_s\": 0.2}\n");
+    if (fl_catalog_import_measured(cat, p, NULL, &err))
+        fail_msg("%s", err.message);
+    unlink(p);
+    const fl_measured *ll = fl_catalog_measured(cat, 0), *gp = fl_catalog_measured(cat, 1);
+    assert_string_equal(ll->activation, "swiglu");
+    assert_int_equal(ll->positions, 2048);
+    fl_model m;
+    fl_train_setup s;
+    assert_int_equal(fl_train_row_setup(ll, &m, &s, &err), FL_OK);
+    assert_int_equal(m.activation, FL_ACT_SWIGLU);
+    assert_int_equal(m.rope, 1);
+    assert_int_equal(m.kv_heads, 4);
+    fl_train_row_pred pl, pg;
+    assert_int_equal(fl_train_row_predict(cat, ll, &pl, &err), FL_OK);
+    assert_int_equal(fl_train_row_predict(cat, gp, &pg, &err), FL_OK);
+    assert_true(pl.iteration_s > pg.iteration_s); /* three MLP matrices of ffn against two */
+    fl_catalog_free(cat);
+}
+
 typedef struct thread_arg {
     fl_catalog *cat;
     double out;
@@ -419,7 +453,7 @@ int main(void)
         cmocka_unit_test(test_tf32),             cmocka_unit_test(test_split_k),
         cmocka_unit_test(test_amp_memory),       cmocka_unit_test(test_lazy_fit_threads),
         cmocka_unit_test(test_layer_row_tp),     cmocka_unit_test(test_edge_and_optimizer_rows),
-        cmocka_unit_test(test_declared_link),
+        cmocka_unit_test(test_declared_link),    cmocka_unit_test(test_llama_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
