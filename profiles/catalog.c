@@ -640,6 +640,8 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     if (!out)
         return fl_fail(err, FL_EMISUSE, "out", "fl_catalog_open: out is NULL");
     *out = NULL;
+    if (path && !*path)
+        return fl_fail(err, FL_EINVAL, "catalog", "catalog path is empty (pass NULL for the built-in catalog)");
     fl_catalog *cat = calloc(1, sizeof *cat);
     if (!cat)
         return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");

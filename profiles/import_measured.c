@@ -26,6 +26,8 @@
  */
 #include "profiles/catalog.h"
 #include "common/error.h"
+#include "common/json_util.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -425,10 +427,13 @@ static fl_status import_file(meas_ctx *c, FILE *f, sqlite3_stmt *ins, size_t *ro
 {
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    long len;
+    size_t total = 0;
     fl_status rc = FL_OK;
-    while (rc == FL_OK && (len = getline(&line, &cap, f)) >= 0) {
+    while (rc == FL_OK && (len = fl_getline_max(&line, &cap, &total, f)) >= 0) {
         c->line++;
+        if ((rc = fl_utf8_check(line, (size_t)len, c->path, c->line, err)))
+            break;
         const char *p = line;
         while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
             p++;
@@ -496,6 +501,9 @@ static fl_status import_file(meas_ctx *c, FILE *f, sqlite3_stmt *ins, size_t *ro
         }
         json_decref(o);
     }
+    if (rc == FL_OK && len == -2)
+        rc = fl_fail(err, FL_EINVAL, "measured", "%s is larger than the %d MiB input limit", c->path,
+                     (int)(FL_INPUT_MAX >> 20));
     free(line);
     json_decref(c->held);
     c->held = c->last_train = NULL;

@@ -11,12 +11,15 @@
  */
 #include "profiles/catalog.h"
 #include "common/error.h"
+#include "common/json_util.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +64,7 @@ static double parse_memory(const char *s)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || v <= 0)
+    if (end == s || !isfinite(v) || v <= 0 || v > 1e15) /* NaN, Inf and absurd sizes are not memory */
         return 0;
     while (*end == ' ')
         end++;
@@ -108,15 +111,25 @@ static fl_status parse_xml(const fl_catalog *cat, const char *path, nsmi_node *n
 {
     memset(node, 0, sizeof *node);
     node->nvlink = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fl_fail(err, FL_EIO, "nvidia-smi", "cannot read nvidia-smi XML %s: %s", path, strerror(errno));
-    fclose(f);
+    /* at most FL_INPUT_MAX bytes of UTF-8 (nvidia-smi writes UTF-8; a bad byte is reported with its
+     * line and column rather than left to the XML parser's encoding guess) */
+    char *text = NULL;
+    size_t len = 0;
+    fl_status rrc = fl_read_file(path, "nvidia-smi", &text, &len, err);
+    if (rrc)
+        return rrc;
+    if (len > (size_t)INT_MAX) {
+        free(text);
+        return fl_fail(err, FL_EINVAL, "nvidia-smi", "%s is too large", path);
+    }
     xmlParserCtxtPtr ctx = xmlNewParserCtxt();
-    if (!ctx)
+    if (!ctx) {
+        free(text);
         return fl_fail(err, FL_ENOMEM, "nvidia-smi", "out of memory");
-    xmlDocPtr doc = xmlCtxtReadFile(ctx, path, NULL,
-                                    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    }
+    xmlDocPtr doc = xmlCtxtReadMemory(ctx, text, (int)len, path, "UTF-8",
+                                      XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    free(text);
     fl_status rc = FL_OK;
     if (!doc) {
         const xmlError *xe = xmlCtxtGetLastError(ctx);

@@ -38,12 +38,25 @@ static char cat_path[256], cur_path[256], job_path[256];
 static const char *JOB = "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"seq_len\":2048,"
                          "\"allow\":{\"gpus\":[\"A100-SXM-40GB\"]}}";
 
-/* The bytes of a file (NULL when it cannot be read), via the library's reader. */
+/* The bytes of a file, NUL-terminated (NULL when it cannot be read); binary-safe (catalogs). */
 static char *slurp(const char *path, size_t *len)
 {
-    char *b = NULL;
     *len = 0;
-    fl_read_file(path, NULL, &b, len, NULL);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0, r;
+    char *b = malloc(cap);
+    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 == cap)
+            b = realloc(b, cap *= 2);
+    }
+    fclose(f);
+    if (b) {
+        b[n] = '\0';
+        *len = n;
+    }
     return b;
 }
 
@@ -625,6 +638,63 @@ static void test_help(void **state)
     }
 }
 
+/* The reproducers of wrong outcomes (tests/data/bad/, from the reliability pass of issue 14) and
+ * their neighbours: each now fails with exit 1 naming the field or the line (and column). */
+#define AWS_HEAD "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,SpotPrice,Region,AvailabilityZone\n"
+static void test_reproducers(void **state)
+{
+    (void)state;
+    static const bad_case t[] = {
+        /* non-object scenario availability / base: the field, not "out of memory" */
+        {1, "base: expected an availability object", NULL, NULL, NULL,
+         {"whatif", "@WJOB", "--scenarios", "$bad/whatif-scenarios-base-not-object.json"}},
+        {1, "scenarios[0].availability: expected an object", NULL, NULL, NULL,
+         {"whatif", "@WJOB", "--scenarios", "$bad/whatif-scenarios-availability-not-object.json"}},
+        /* unknown zone with an empty GPU map */
+        {1, "zones.gcp:us-centrl1-a: unknown zone", "closest: gcp:us-central1-a", NULL, NULL,
+         {"plan", "@WJOB", "--availability", "$bad/avail-misspelt-zone-empty-map.json"}},
+        /* the same GPU twice in a zone (alias + canonical), the same zone in two cases */
+        {1, "zones.gcp:us-central1-a.a100: the same GPU as \"A100-SXM-40GB\"", NULL,
+         "{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":8,\"a100\":16}}}", NULL,
+         {"plan", "@WJOB", "--availability", "@F"}},
+        {1, "zones.GCP:US-central1-a: the same zone as \"gcp:us-central1-a\"", NULL,
+         "{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":8},\"GCP:US-central1-a\":{\"V100-SXM2-16GB\":8}}}", NULL,
+         {"plan", "@WJOB", "--availability", "@F"}},
+        /* NaN / Inf memory in nvidia-smi XML */
+        {1, "nvsmi-nan-memory.xml line 4", "fb_memory_usage/total 'nan MiB'", NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "$bad/nvsmi-nan-memory.xml"}},
+        {1, "nvsmi-inf-memory.xml line 4", "fb_memory_usage/total 'inf MiB'", NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "$bad/nvsmi-inf-memory.xml"}},
+        /* a huge trace time: the line, not "out of memory" */
+        {1, "trace line 3: time_s 1e308 is too large", NULL, NULL, NULL,
+         {"whatif", "@WJOB", "--trace", "$bad/whatif-trace-time-1e308.csv"}},
+        /* invalid UTF-8 in every imported text: file, line and column */
+        {1, "offerings-invalid-utf8.csv line 2 column 5: not valid UTF-8", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "$bad/offerings-invalid-utf8.csv"}},
+        {1, "line 2 column 67: not valid UTF-8", NULL,
+         "{\"kind\": \"env\", \"gpu\": \"h100\"}\n{\"kind\": \"gemm\", \"m\": 1, \"n\": 2, \"k\": 3, \"seconds\": 0.1, "
+         "\"note\": \"\xc3\x28\"}\n", NULL, {"profiles", "import", "--catalog", "@CAT", "--measured", "@F"}},
+        {1, "line 3 column 6: not valid UTF-8", NULL,
+         "<?xml version=\"1.0\" ?>\n<nvidia_smi_log>\n<gpu>\xe2\x82</gpu>\n</nvidia_smi_log>\n", NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "@F"}},
+        {1, "trace line 3 column 11: not valid UTF-8", NULL,
+         "time_s,zone,gpu,count\n0,gcp:us-central1-a,A100-SXM-40GB,8\n1,gcp:us-c\xff" "entral1-a,A100-SXM-40GB,16\n", NULL,
+         {"whatif", "@WJOB", "--trace", "@F"}},
+        /* duplicate CSV columns and duplicate offering rows */
+        {1, "line 1: column price appears twice (columns 6 and 10)", NULL,
+         "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,SpotPrice,Region,AvailabilityZone,price\n"
+         "p4d.24xlarge,A100,8,96,1152,32.77,,us-east-1,use1-az1,1.0\n", NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "@F", "--cloud", "aws"}},
+        {1, "line 3: duplicate offering: p4d.24xlarge in aws:use1-az1 is already on line 2", NULL,
+         AWS_HEAD "p4d.24xlarge,A100,8,96,1152,32.77,,us-east-1,use1-az1\n"
+         "p4d.24xlarge,A100,8,96,1152,30.00,,us-east-1,use1-az1\n", NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "@F", "--cloud", "aws"}},
+        /* empty names: the field, with the status the library stores */
+        {1, "job.allow.gpus[0]: empty gpu name", NULL, NULL, NULL, {"plan", "$bad/job-allow-gpus-empty-name.json"}},
+    };
+    RUN(t);
+}
+
 /* -o FILE on a run that fails after the whole computation (the target cannot be written):
  * exit 1 naming the file, no temporary file left next to it. */
 static void test_output_unwritable(void **state)
@@ -678,7 +748,7 @@ int main(void)
         cmocka_unit_test(test_foundation),  cmocka_unit_test(test_catalog_files), cmocka_unit_test(test_imports),
         cmocka_unit_test(test_simulate),    cmocka_unit_test(test_plan),          cmocka_unit_test(test_serving),
         cmocka_unit_test(test_place_whatif), cmocka_unit_test(test_usage),        cmocka_unit_test(test_help),
-        cmocka_unit_test(test_output_unwritable),
+        cmocka_unit_test(test_output_unwritable), cmocka_unit_test(test_reproducers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
