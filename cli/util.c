@@ -98,13 +98,36 @@ char *cli_read_file(const char *path, const char *what)
         fprintf(stderr, "flotilla: cannot read %s %s: %s\n", what, path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > CLI_INPUT_MAX) {
+        fprintf(stderr, "flotilla: %s %s is larger than the %d MiB input limit\n", what, path,
+                (int)(CLI_INPUT_MAX >> 20));
+        if (f != stdin)
+            fclose(f);
+        return NULL;
+    }
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
+    const char *problem = NULL;
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n - 1, f);
+        /* inputs are text: a NUL byte (/dev/zero, a binary file) stops the read at once */
+        const char *nul = r ? memchr(buf + n, '\0', r) : NULL;
+        if (nul) {
+            fprintf(stderr, "flotilla: %s %s is not a text file (a NUL byte at offset %zu)\n", what, path,
+                    (size_t)(nul - buf));
+            problem = "";
+            break;
+        }
         n += r;
         if (r == 0)
             break;
+        if (n > CLI_INPUT_MAX) { /* an endless stream: stop instead of filling memory */
+            fprintf(stderr, "flotilla: %s %s is larger than the %d MiB input limit\n", what, path,
+                    (int)(CLI_INPUT_MAX >> 20));
+            problem = "";
+            break;
+        }
         if (n + 1 >= cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) { free(buf); buf = NULL; break; }
@@ -115,6 +138,10 @@ char *cli_read_file(const char *path, const char *what)
     int bad = ferror(f);
     if (f != stdin)
         fclose(f);
+    if (problem) {
+        free(buf);
+        return NULL;
+    }
     if (!buf || bad) {
         fprintf(stderr, "flotilla: error reading %s %s\n", what, path);
         free(buf);

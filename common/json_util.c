@@ -6,7 +6,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,11 +47,22 @@ fl_status fl_read_file(const char *path, const char *field, char **out, size_t *
     FILE *f = fopen(path, "rb");
     if (!f)
         return fl_fail(err, FL_EIO, field, "%s%scannot read %s: %s", pre, sep, path, strerror(errno));
+    struct stat st; /* a regular file over the limit fails before reading a byte */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > FL_INPUT_MAX) {
+        fclose(f);
+        return fl_fail(err, FL_EINVAL, field, "%s%s%s is larger than the %d MiB input limit", pre, sep, path,
+                       (int)(FL_INPUT_MAX >> 20));
+    }
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
     int too_big = 0;
+    size_t nul_at = (size_t)-1;
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n - 1, f);
+        if (r && memchr(buf + n, '\0', r)) { /* text never holds NUL: a binary file or /dev/zero */
+            nul_at = (size_t)((char *)memchr(buf + n, '\0', r) - buf);
+            break;
+        }
         n += r;
         if (r == 0)
             break;
@@ -68,6 +81,12 @@ fl_status fl_read_file(const char *path, const char *field, char **out, size_t *
     fclose(f);
     if (!buf)
         return fl_fail(err, FL_ENOMEM, field, "out of memory reading %s", path);
+    if (nul_at != (size_t)-1) {
+        int line, col;
+        fl_text_position(buf, nul_at, 1, &line, &col);
+        free(buf);
+        return fl_fail(err, FL_EPARSE, field, "%s line %d column %d: a NUL byte (not a text file)", path, line, col);
+    }
     if (too_big) {
         free(buf);
         return fl_fail(err, FL_EINVAL, field, "%s%s%s is larger than the %d MiB input limit", pre, sep, path,
@@ -108,6 +127,8 @@ long fl_getline_max(char **line, size_t *cap, size_t *total, FILE *f)
         if ((ch = getc(f)) == EOF)
             break;
         (*total)++;
+        if (ch == '\0') /* text never holds NUL: a binary file or /dev/zero fails at once */
+            return -3;
         (*line)[n++] = (char)ch;
         if (ch == '\n')
             break;

@@ -16,7 +16,7 @@ fl_status fl_read_file(const char *path, const char *field, char **out, size_t *
 
 /* getline() that stops a stream once *total (bytes read so far, updated) would pass
  * FL_INPUT_MAX: returns the line length, -1 at end of input or on a read error (check ferror),
- * -2 when the input is too large. */
+ * -2 when the input is too large, -3 at a NUL byte (not a text file). */
 long fl_getline_max(char **line, size_t *cap, size_t *total, FILE *f);
 
 /* Optional members: absent or null leaves *out unchanged and returns FL_OK; a member of the

@@ -504,6 +504,8 @@ static fl_status import_file(meas_ctx *c, FILE *f, sqlite3_stmt *ins, size_t *ro
     if (rc == FL_OK && len == -2)
         rc = fl_fail(err, FL_EINVAL, "measured", "%s is larger than the %d MiB input limit", c->path,
                      (int)(FL_INPUT_MAX >> 20));
+    if (rc == FL_OK && len == -3)
+        rc = fl_fail(err, FL_EPARSE, "measured", "%s line %d: a NUL byte (not a text file)", c->path, c->line + 1);
     free(line);
     json_decref(c->held);
     c->held = c->last_train = NULL;

@@ -695,6 +695,44 @@ static void test_reproducers(void **state)
     RUN(t);
 }
 
+/* Bounded input: a file over the 256 MiB limit (sparse, so it takes no disk) and /dev/zero fail
+ * at once with a message, for every file the CLI or the library reads. */
+static void test_bounded_input(void **state)
+{
+    (void)state;
+    char big[256];
+    snprintf(big, sizeof big, "%s", temp_path(4, ".json"));
+    FILE *f = fopen(big, "wb");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)257 << 20), 0);
+    fclose(f);
+    const bad_case t[] = {
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"plan", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"simulate", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"plan", "@JOB", "--availability", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL,
+         {"place", "$plans/place_small.json", "--nodes", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"whatif", "@WJOB", "--trace", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", big}},
+        {1, "job /dev/zero is not a text file", NULL, NULL, NULL, {"plan", "/dev/zero"}},
+        {1, "not a text file", NULL, NULL, NULL, {"place", "$plans/place_small.json", "--nodes", "/dev/zero"}},
+        {1, "not a text file", NULL, NULL, NULL, {"whatif", "@WJOB", "--scenarios", "/dev/zero"}},
+        {1, "/dev/zero line 1 column 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "/dev/zero"}},
+        {1, "/dev/zero line 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--measured", "/dev/zero"}},
+        {1, "/dev/zero line 1 column 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "/dev/zero"}},
+        {1, ".json line 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--measured", big}},
+    };
+    RUN(t);
+    unlink(big);
+}
+
 /* -o FILE on a run that fails after the whole computation (the target cannot be written):
  * exit 1 naming the file, no temporary file left next to it. */
 static void test_output_unwritable(void **state)
@@ -749,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_simulate),    cmocka_unit_test(test_plan),          cmocka_unit_test(test_serving),
         cmocka_unit_test(test_place_whatif), cmocka_unit_test(test_usage),        cmocka_unit_test(test_help),
         cmocka_unit_test(test_output_unwritable), cmocka_unit_test(test_reproducers),
+        cmocka_unit_test(test_bounded_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

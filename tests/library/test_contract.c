@@ -195,6 +195,35 @@ static void test_messages_cut_on_characters(void **state)
     assert_int_equal(fl_utf8_invalid("a\xe2\x82\xac\xf0\x9d\x84\x9e", 8), -1);
 }
 
+/* 300,000 nodes: the duplicate-id check is hashed (the quadratic one took minutes here) and
+ * names both nodes. */
+static void test_many_nodes(void **state)
+{
+    (void)state;
+    const size_t n = 300000;
+    size_t cap = n * 100 + 256, off = 0;
+    char *js = malloc(cap);
+    off += (size_t)snprintf(js + off, cap - off, "{\"nodes\":[");
+    for (size_t i = 0; i <= n; i++) /* node n repeats the id of node 5 */
+        off += (size_t)snprintf(js + off, cap - off, "%s{\"id\":\"n%zu\",\"zone\":\"gcp:us-central1-a\","
+                                "\"gpu\":\"A100-SXM-40GB\",\"gpus\":8}", i ? "," : "", i == n ? (size_t)5 : i);
+    snprintf(js + off, cap - off, "]}");
+    fl_nodes *nodes = NULL;
+    fl_error err;
+    fl_error_clear(&err);
+    check_fail(fl_nodes_from_json(cat, js, &nodes, &err), &err, FL_EINVAL, "duplicate node id 'n5' (also node 5)");
+    assert_string_equal(err.field, "nodes[300000].id");
+    assert_null(nodes);
+    /* without the repeat: all of them, each found by id */
+    char *last = strrchr(js, '{');
+    snprintf(last - 1, 4, "]}");
+    fl_error_clear(&err);
+    assert_int_equal(fl_nodes_from_json(cat, js, &nodes, &err), FL_OK);
+    assert_int_equal(fl_nodes_count(nodes), n);
+    fl_nodes_free(nodes);
+    free(js);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -214,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_empty_names_status),       cmocka_unit_test(test_availability_round_trip),
         cmocka_unit_test(test_same_name_twice),          cmocka_unit_test(test_estimate_ranges),
         cmocka_unit_test(test_catalog_open_empty_path), cmocka_unit_test(test_messages_cut_on_characters),
+        cmocka_unit_test(test_many_nodes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
