@@ -17,7 +17,7 @@ int cli_fail(const fl_error *err)
     fprintf(stderr, "flotilla: %s\n", err->message[0] ? err->message : fl_status_str(err->code));
     switch (err->code) {
     case FL_EINFEASIBLE: return 3;
-    case FL_ENOMEM: case FL_ESOLVER: case FL_EGRAPH: return 4;
+    case FL_ENOMEM: case FL_ESOLVER: case FL_EGRAPH: case FL_EBUSY: case FL_ESTORAGE: return 4;
     default: return 1;
     }
 }

@@ -28,6 +28,8 @@ const char *fl_status_str(fl_status s)
     case FL_ERANGE: return "buffer too small";
     case FL_EMISUSE: return "API misuse";
     case FL_EGRAPH: return "graph library failure";
+    case FL_EBUSY: return "catalog busy, try again";
+    case FL_ESTORAGE: return "storage error";
     }
     return "unknown status";
 }

@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "common/json_util.h"
 #include "common/utf8.h"
+#include "profiles/storage.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -489,7 +490,7 @@ static fl_status import_file(meas_ctx *c, FILE *f, sqlite3_stmt *ins, size_t *ro
             if (!row)
                 rc = fl_fail(err, FL_ENOMEM, "measured", "%s line %d: out of memory", c->path, c->line);
             else if (sqlite3_step(ins) != SQLITE_DONE)
-                rc = fl_fail(err, FL_ECATALOG, "measured", "%s line %d: rejected by table measured: %s", c->path,
+                rc = fl_catalog_fail(c->cat, err, FL_ECATALOG, "measured", "%s line %d: rejected by table measured: %s", c->path,
                              c->line, sqlite3_errmsg(c->cat->db));
             else
                 (*rows)++;
@@ -543,12 +544,12 @@ fl_status fl_catalog_import_measured(fl_catalog *cat, const char *jsonl_path, si
                            " act_bytes, seconds, bytes, source, model, tp, oom, row)"
                            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &ins, NULL) != SQLITE_OK)
-        rc = fl_fail(err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK) {
         sqlite3_bind_int(del, 1, (int)strlen(prefix));
         sqlite3_bind_text(del, 2, prefix, -1, SQLITE_STATIC);
         if (sqlite3_step(del) != SQLITE_DONE)
-            rc = fl_fail(err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+            rc = fl_catalog_fail(cat, err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     }
     size_t rows = 0;
     if (rc == FL_OK)

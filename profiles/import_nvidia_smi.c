@@ -11,6 +11,7 @@
  */
 #include "profiles/catalog.h"
 #include "common/error.h"
+#include "profiles/storage.h"
 #include "common/json_util.h"
 
 #include <libxml/parser.h>
@@ -248,7 +249,7 @@ static fl_status ensure_zone(fl_catalog *cat, const char *zone_arg, char *zone_o
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cat->db, "INSERT INTO zones(zone, cloud, region, continent, source) VALUES(?,?,?,?,?)", -1,
                            &st, NULL) != SQLITE_OK)
-        return fl_fail(err, FL_ECATALOG, "zones", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        return fl_catalog_fail(cat, err, FL_ECATALOG, "zones", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     sqlite3_bind_text(st, 1, buf, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, "onprem", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, site, -1, SQLITE_TRANSIENT);
@@ -258,7 +259,7 @@ static fl_status ensure_zone(fl_catalog *cat, const char *zone_arg, char *zone_o
                       -1, SQLITE_STATIC);
     fl_status rc = FL_OK;
     if (sqlite3_step(st) != SQLITE_DONE)
-        rc = fl_fail(err, FL_ECATALOG, "zones", "catalog %s: cannot add zone %s: %s", cat->path, buf,
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "zones", "catalog %s: cannot add zone %s: %s", cat->path, buf,
                      sqlite3_errmsg(cat->db));
     sqlite3_finalize(st);
     snprintf(zone_out, cap, "%s", buf);
@@ -309,7 +310,7 @@ fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, co
     if (rc == FL_OK && sqlite3_prepare_v2(cat->db, "INSERT OR REPLACE INTO nodes(name, zone, gpu, gpu_count, "
                                           "memory_bytes, nvlink, source) VALUES(?,?,?,?,?,?,?)",
                                           -1, &st, NULL) != SQLITE_OK)
-        rc = fl_fail(err, FL_ECATALOG, "nodes", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, zname, -1, SQLITE_TRANSIENT);
@@ -319,7 +320,7 @@ fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, co
         sqlite3_bind_int(st, 6, nvlink);
         sqlite3_bind_text(st, 7, source, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = fl_fail(err, FL_ECATALOG, "nodes", "catalog %s: cannot store node %s: %s", cat->path, name,
+            rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: cannot store node %s: %s", cat->path, name,
                          sqlite3_errmsg(cat->db));
     }
     sqlite3_finalize(st);

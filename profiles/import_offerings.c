@@ -13,6 +13,7 @@
 #include "profiles/catalog.h"
 #include "profiles/csv.h"
 #include "common/error.h"
+#include "profiles/storage.h"
 #include "common/json_util.h"
 
 #include <ctype.h>
@@ -472,7 +473,7 @@ static fl_status import_row(imp_ctx *c, const fl_csv *csv, fl_error *err)
              c->base);
     sqlite3_bind_text(z, 5, zsrc, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(z) != SQLITE_DONE)
-        return fl_fail(err, FL_ECATALOG, "zone", "%s line %d: cannot add zone %s: %s", c->path, line, zone,
+        return fl_catalog_fail(c->cat, err, FL_ECATALOG, "zone", "%s line %d: cannot add zone %s: %s", c->path, line, zone,
                        sqlite3_errmsg(c->cat->db));
     double nic_bw = -1;
     for (size_t i = 0; i < TABLE_N(nic); i++)
@@ -492,7 +493,7 @@ static fl_status import_row(imp_ctx *c, const fl_csv *csv, fl_error *err)
     if (nic_bw > 0) sqlite3_bind_double(o, 11, nic_bw); else sqlite3_bind_null(o, 11);
     sqlite3_bind_text(o, 12, src, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(o) != SQLITE_DONE)
-        return fl_fail(err, FL_ECATALOG, "offerings", "%s line %d: rejected by table offerings: %s", c->path, line,
+        return fl_catalog_fail(c->cat, err, FL_ECATALOG, "offerings", "%s line %d: rejected by table offerings: %s", c->path, line,
                        sqlite3_errmsg(c->cat->db));
     if (sqlite3_changes(c->cat->db) == 0)
         return duplicate_row(c, zone, itype, line, err);
@@ -558,14 +559,14 @@ static fl_status import_text(imp_ctx *c, const char *text, size_t len, const cha
             }
             sqlite3_stmt *del;
             if (sqlite3_prepare_v2(c->cat->db, "DELETE FROM offerings WHERE cloud = ?", -1, &del, NULL) != SQLITE_OK) {
-                rc = fl_fail(err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
+                rc = fl_catalog_fail(c->cat, err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
                 break;
             }
             sqlite3_bind_text(del, 1, c->cloud, -1, SQLITE_STATIC);
             int s = sqlite3_step(del);
             sqlite3_finalize(del);
             if (s != SQLITE_DONE) {
-                rc = fl_fail(err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
+                rc = fl_catalog_fail(c->cat, err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
                 break;
             }
         }
@@ -613,7 +614,7 @@ fl_status fl_catalog_import_offerings(fl_catalog *cat, const char *csv_path, con
                            "gpus_per_instance, vcpus, memory_gib, price_per_hour, spot_price_per_hour, "
                            "network_bw_bytes_per_s, source) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &c.ins_off, NULL) != SQLITE_OK)
-        rc = fl_fail(err, FL_ECATALOG, "offerings", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "offerings", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK)
         rc = import_text(&c, text, len, cloud, err);
     sqlite3_finalize(c.ins_zone);

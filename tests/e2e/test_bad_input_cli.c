@@ -17,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_ARGS 16
@@ -733,6 +737,100 @@ static void test_bounded_input(void **state)
     unlink(big);
 }
 
+/* Storage errors are told apart from bad rows: a catalog locked by another process is "busy, try
+ * again" (exit 4, never "corrupt"), a write that runs out of space (the file size limit) is a
+ * storage error (exit 4); the catalog is unchanged either way. */
+/* A second process holding the catalog with `sql` (a write transaction) until release_lock();
+ * a process, not a connection of this one: the test's own reads of the file would drop a POSIX lock. */
+static int lock_pipe[2];
+static pid_t lock_pid;
+static void hold_lock(const char *sql)
+{
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(lock_pipe), 0);
+    lock_pid = fork();
+    if (lock_pid == 0) {
+        close(ready[0]);
+        close(lock_pipe[1]);
+        sqlite3 *db;
+        char c = sqlite3_open(cat_path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        while (read(lock_pipe[0], &c, 1) > 0)
+            ;
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(lock_pipe[0]);
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    close(ready[0]);
+    assert_true(ok);
+}
+
+static void release_lock(void)
+{
+    close(lock_pipe[1]);
+    int st;
+    waitpid(lock_pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_storage_errors(void **state)
+{
+    (void)state;
+    hold_lock("BEGIN IMMEDIATE; UPDATE measured SET kind = kind;");
+    static const bad_case t[] = {
+        {4, "is busy (another process is writing it); try again", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--measured", "$h100-sxm-80gb.layers.jsonl"}},
+        {4, "is busy", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "$catalogs/lambda-gpu-vms.csv"}},
+    };
+    RUN(t);
+    release_lock();
+    hold_lock("BEGIN EXCLUSIVE;");
+    const bad_case t2[] = {
+        {4, "is busy", NULL, NULL, NULL, {"profiles", "list", "gpus", "--catalog", "@CAT"}},
+        {4, "is busy", NULL, JOB, NULL, {"plan", "@F", "--catalog", "@CAT"}},
+    };
+    RUN(t2);
+    release_lock();
+
+    /* the disk "fills up" (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail) in the middle of an import */
+    size_t before_len, after_len;
+    char *before = slurp(cat_path, &before_len);
+    char errp[256];
+    snprintf(errp, sizeof errp, "%s", temp_path(4, ".err"));
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {16384, 16384}; /* the journal and any page past 16 KiB cannot be written */
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600), dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 1);
+        dup2(fd, 2);
+        const char *bin = getenv("FLOTILLA_BIN");
+        execl(bin, bin, "profiles", "import", "--catalog", cat_path, "--offerings",
+              test_data("catalogs/gcp-gpu-vms.csv"), (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    size_t n;
+    char *msg = slurp(errp, &n);
+    unlink(errp);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 4 || !strstr(msg, "storage error"))
+        fail_msg("disk full during import: status %d, stderr: %s", st, msg);
+    free(msg);
+    char *after = slurp(cat_path, &after_len);
+    assert_true(before_len == after_len && memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+}
+
 /* -o FILE on a run that fails after the whole computation (the target cannot be written):
  * exit 1 naming the file, no temporary file left next to it. */
 static void test_output_unwritable(void **state)
@@ -787,7 +885,7 @@ int main(void)
         cmocka_unit_test(test_simulate),    cmocka_unit_test(test_plan),          cmocka_unit_test(test_serving),
         cmocka_unit_test(test_place_whatif), cmocka_unit_test(test_usage),        cmocka_unit_test(test_help),
         cmocka_unit_test(test_output_unwritable), cmocka_unit_test(test_reproducers),
-        cmocka_unit_test(test_bounded_input),
+        cmocka_unit_test(test_bounded_input), cmocka_unit_test(test_storage_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
