@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char dir[64], plan[1024];
+static char dir[700], plan[1024];
 
 /* The file's bytes (NUL-terminated; NULL when unreadable). */
 static char *slurp(const char *path)
@@ -51,7 +51,7 @@ static int entries(void)
 
 static const char *in_dir(char *buf, const char *name)
 {
-    snprintf(buf, 512, "%s/%s", dir, name);
+    snprintf(buf, 1024, "%s/%s", dir, name);
     return buf;
 }
 
@@ -68,7 +68,7 @@ static void assert_output(const char *text)
 static void test_regular_file_replaced_mode_kept(void **state)
 {
     (void)state;
-    char p[512];
+    char p[1024];
     in_dir(p, "plan.json");
     FILE *f = fopen(p, "w");
     fputs("OLD\n", f);
@@ -104,7 +104,7 @@ static void test_regular_file_replaced_mode_kept(void **state)
 static void test_symlink_followed(void **state)
 {
     (void)state;
-    char p[512], l[512];
+    char p[1024], l[1024];
     in_dir(p, "target.json");
     in_dir(l, "link.json");
     FILE *f = fopen(p, "w");
@@ -128,7 +128,7 @@ static void test_symlink_followed(void **state)
 static void test_fifo_written_not_replaced(void **state)
 {
     (void)state;
-    char p[512], got[512];
+    char p[1024], got[1024];
     in_dir(p, "fifo");
     in_dir(got, "got.json");
     assert_int_equal(mkfifo(p, 0600), 0);
@@ -189,7 +189,7 @@ static void test_stdout_targets(void **state)
 static void test_killed_leaves_nothing(void **state)
 {
     (void)state;
-    char p[512];
+    char p[1024];
     in_dir(p, "plan.json");
     FILE *f = fopen(p, "w");
     fputs("OLD\n", f);
@@ -220,7 +220,7 @@ static void test_killed_leaves_nothing(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/fltest_out_XXXXXX");
+    snprintf(dir, sizeof dir, "%s/out_XXXXXX", test_tmpdir());
     if (!mkdtemp(dir))
         return -1;
     snprintf(plan, sizeof plan, "%s", test_data("plans/train_small.json"));
