@@ -56,6 +56,9 @@ fl_status fl_fail(fl_error *err, fl_status code, const char *field, const char *
     /* a long message or field cut by the buffer size never ends inside a character */
     fl_utf8_trim(err->field);
     fl_utf8_trim(err->message);
+    /* a message quoting input bytes that are not UTF-8 shows them as '?' */
+    fl_utf8_sanitize(err->field);
+    fl_utf8_sanitize(err->message);
     return code;
 }
 

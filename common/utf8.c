@@ -92,3 +92,15 @@ void fl_utf8_trim(char *s)
     if (lead >= 0x80 && (size_t)back + 1 < want)
         s[i - 1] = '\0';
 }
+
+void fl_utf8_sanitize(char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        long bad = fl_utf8_invalid(s + i, n - i);
+        if (bad < 0)
+            break;
+        s[i + (size_t)bad] = '?';
+        i += (size_t)bad + 1;
+    }
+}

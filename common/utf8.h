@@ -20,4 +20,8 @@ fl_status fl_utf8_check(const char *s, size_t n, const char *what, int first_lin
  * snprintf that may have truncated). */
 void fl_utf8_trim(char *s);
 
+/* Replace every byte of the NUL-terminated s that is not part of valid UTF-8 with '?' (messages
+ * that quote input bytes stay printable and valid). */
+void fl_utf8_sanitize(char *s);
+
 #endif

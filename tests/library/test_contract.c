@@ -188,6 +188,12 @@ static void test_messages_cut_on_characters(void **state)
             assert_int_not_equal(fl_job_from_json(cat, json, &job, &err), FL_OK);
             assert_true(fl_utf8_invalid(err.message, strlen(err.message)) < 0);
         }
+    /* a message quoting bytes that are not UTF-8 (found by fuzz_serve_trace) shows them as '?' */
+    fl_error e2;
+    fl_error_clear(&e2);
+    fl_fail(&e2, FL_EPARSE, "trace\xff", "trace line 2: '%s' is not a number", "1\xc3\x28x");
+    assert_string_equal(e2.message, "trace line 2: '1?(x' is not a number");
+    assert_string_equal(e2.field, "trace"); /* a bad last byte reads as a cut character */
     /* the checker itself: overlongs, surrogates, out of range, truncated sequences */
     const char *bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\x80", "\xff"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
