@@ -6,7 +6,8 @@
 static const char *help =
     "usage: flotilla estimate --gpu G --model M --phase train|prefill|decode\n"
     "                         [--tp N] [--pp N] [--batch B] [--seq S] [--context C]\n"
-    "                         [--dtype bf16|fp16|fp8|int8] [--recompute none|selective|full]\n"
+    "                         [--dtype bf16|fp16|fp8|int8|fp32|tf32] [--recompute none|selective|full]\n"
+    "                         [--framework megatron|torch-amp] [--engine NAME]\n"
     "                         [--attention flash|standard] [--json] [-o FILE] [--catalog PATH]\n"
     "\n"
     "Prints the estimate; --json prints it as JSON; -o FILE writes the JSON to FILE.\n"
@@ -14,7 +15,13 @@ static const char *help =
     "train:   forward+backward time of one micro-batch of B sequences of S tokens through all\n"
     "         layers on one tensor-parallel group of N GPUs, and its peak memory per GPU.\n"
     "prefill: time to prefill B prompts of S tokens.\n"
-    "decode:  time of one decode step for B sequences with C tokens of context each.\n";
+    "decode:  time of one decode step for B sequences with C tokens of context each.\n"
+    "\n"
+    "--engine (prefill/decode): vllm, sglang, tensorrt-llm, splitwise-2023, hf-transformers-eager-sdpa,\n"
+    "         pytorch-static-kv-cudagraph (docs/engines.md). Default: the engine of the catalog's\n"
+    "         imported rows of that phase, else vllm. Measured prefill/decode rows imported with\n"
+    "         `profiles import --measured` refit the engine (source \"calibrated\"); an imported point\n"
+    "         itself is answered as measured (source \"measured\").\n";
 
 int cmd_estimate(int argc, char **argv)
 {
@@ -42,6 +49,8 @@ int cmd_estimate(int argc, char **argv)
         else if (strcmp(a, "--phase") == 0) phase = v;
         else if (strcmp(a, "--dtype") == 0) q.dtype = v;
         else if (strcmp(a, "--recompute") == 0) q.recompute = v;
+        else if (strcmp(a, "--framework") == 0) q.framework = v;
+        else if (strcmp(a, "--engine") == 0) q.engine = v;
         else if (strcmp(a, "--attention") == 0) {
             if (strcmp(v, "flash") && strcmp(v, "standard"))
                 return cli_usage_error("estimate", "--attention is flash or standard, got '%s'", v);
@@ -69,6 +78,13 @@ int cmd_estimate(int argc, char **argv)
     fl_error_clear(&err);
     fl_estimate_result res;
     if (fl_estimate(cat, &q, &res, &err)) {
+        if (strcmp(err.field, "engine") == 0 && strncmp(err.message, "engine:", 7) == 0) {
+            /* the library names its query member; on the command line it is the option */
+            char m[sizeof err.message];
+            snprintf(m, sizeof m, "--engine:%s", err.message + 7);
+            snprintf(err.message, sizeof err.message, "%s", m);
+            snprintf(err.field, sizeof err.field, "--engine");
+        }
         rc = cli_fail(&err);
     } else if (c.json || c.out_path) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:b,s:s,s:s}", "gpu", q.gpu, "model", q.model,
@@ -83,6 +99,7 @@ int cmd_estimate(int argc, char **argv)
             json_object_set_new(o, q.phase == FL_PHASE_PREFILL ? "seq" : "context",
                                 json_integer(q.phase == FL_PHASE_PREFILL ? q.seq : q.context));
             json_object_set_new(o, "kv_cache_tokens", json_real(res.kv_cache_tokens));
+            json_object_set_new(o, "engine", json_string(res.engine));
         }
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         rc = s ? cli_write_output(c.out_path, s) : cli_out_of_memory("estimate JSON");
@@ -90,8 +107,9 @@ int cmd_estimate(int argc, char **argv)
         json_decref(o);
     }
     if (rc == 0 && !c.json) {
-        printf("%s %s on %s (tp %d, pp %d, batch %d): %.6g s  [%s, %s-bound]\n", phase, q.model, q.gpu, q.tp, q.pp,
-               q.batch, res.seconds, res.source, res.bound);
+        printf("%s %s on %s (tp %d, pp %d, batch %d%s%s): %.6g s  [%s, %s-bound]\n", phase, q.model, q.gpu, q.tp,
+               q.pp, q.batch, q.phase == FL_PHASE_TRAIN ? "" : ", engine ", q.phase == FL_PHASE_TRAIN ? "" : res.engine,
+               res.seconds, res.source, res.bound);
         if (q.phase == FL_PHASE_TRAIN)
             printf("  forward %.6g s, backward %.6g s, %.1f TFLOP/s per GPU, peak memory %.2f GB per GPU%s\n",
                    res.fwd_s, res.bwd_s, res.achieved_flops / 1e12, res.memory_bytes / 1e9,

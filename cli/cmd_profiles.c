@@ -1,6 +1,7 @@
 /* cli/cmd_profiles.c — `flotilla profiles list|show|import|export`: catalog management. */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,13 +11,19 @@ static const char *help =
     "usage: flotilla profiles list gpus|offerings|zones|models|measured|nodes [--gpu G] [--zone Z] [--json]\n"
     "       flotilla profiles show NAME [--json]        (a GPU, model or zone, by name or alias)\n"
     "       flotilla profiles import --catalog PATH --nvidia-smi FILE.xml [--zone Z] [--node NAME]\n"
+    "                [--nic-gbps GBIT_S] [--nic-latency-us US] [--link nvlink|xgmi|pcie] [--link-gbps GBIT_S]\n"
+    "       flotilla profiles import --catalog PATH --gpus FILE.csv      (columns of data/gpus.csv)\n"
+    "       flotilla profiles import --catalog PATH --network FILE.csv   (columns of data/network_overrides.csv)\n"
     "       flotilla profiles import --catalog PATH --offerings FILE.csv [--cloud aws|gcp|azure|lambda]\n"
     "       flotilla profiles import --catalog PATH --measured FILE.jsonl\n"
     "       flotilla profiles export TABLE [--json] [-o FILE]\n"
+    "       flotilla profiles calibrate [--gpu G] [--framework F] [--json] [-o FILE]\n"
     "\n"
     "Without --catalog the built-in catalog is used (read-only). `import` needs --catalog PATH:\n"
     "a PATH that does not exist yet is created from the built-in catalog first (and removed again\n"
-    "when the import fails). -o FILE writes the JSON of list, show and export to FILE.\n";
+    "when the import fails). -o FILE writes the JSON of list, show and export to FILE.\n"
+    "`calibrate` prints what the catalog's measured rows imply: the fitted parameters, each row's\n"
+    "residual under the fit and its leave-one-out residual (docs/calibration.md).\n";
 
 static double gb(double b) { return b / 1e9; }
 
@@ -244,10 +251,114 @@ static int do_show(const fl_catalog *cat, const cli_common *c, const char *name)
     return 0;
 }
 
+/* A positive finite number from option `opt` (0 < v <= hi; v == 0 allowed when zero_ok). */
+static int parse_positive(const char *opt, const char *text, double hi, int zero_ok, double *v)
+{
+    char *end;
+    *v = strtod(text, &end);
+    if (end == text || *end || !isfinite(*v) || (zero_ok ? *v < 0 : *v <= 0) || *v > hi)
+        return cli_usage_error("profiles", "%s '%s': give a %s number up to %g", opt, text,
+                               zero_ok ? "non-negative" : "positive", hi);
+    return 0;
+}
+
 /* The options of `profiles import`, checked before the catalog is opened (or created). */
 typedef struct import_args {
     const char *xml, *csv, *jsonl, *zone, *node, *cloud;
+    const char *gpus, *network;        /* --gpus / --network CSV files */
+    const char *nic_gbps, *nic_lat_us, *link, *link_gbps; /* declared node network (with --nvidia-smi) */
+    fl_node_network net;
 } import_args;
+
+static double num(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+/* The calibration report as tables: fitted figures, then rows with residual and leave-one-out. */
+static void print_calibration(json_t *doc)
+{
+    json_t *t = json_object_get(doc, "training"), *v;
+    size_t i;
+    printf("GPU figures fitted to their own rows:\n");
+    json_array_foreach(json_object_get(t, "gpus"), i, v)
+        printf("  %-16s GEMM efficiency %.3f (%d rows)   HBM efficiency %.3f (%d rows)\n",
+               json_string_value(json_object_get(v, "gpu")), num(v, "gemm_efficiency"),
+               (int)json_integer_value(json_object_get(v, "gemm_rows")), num(v, "hbm_efficiency"),
+               (int)json_integer_value(json_object_get(v, "memcpy_rows")));
+    json_t *ls = json_object_get(t, "layer_scales");
+    printf("decoder-layer scales (measured / modelled, %d rows, carried to every GPU): forward %.3f, backward %.3f\n",
+           (int)json_integer_value(json_object_get(ls, "rows")), num(ls, "fwd_scale"), num(ls, "bwd_scale"));
+    json_t *eg = json_object_get(t, "edge_scales"), *opt = json_object_get(t, "optimizer_step");
+    printf("edge scales: embedding %.3f / %.3f (%d rows), LM head + loss %.3f / %.3f (%d rows); optimizer step at "
+           "%.0f%% of copy bandwidth (%d rows)\n",
+           num(json_object_get(eg, "embedding"), "fwd_scale"), num(json_object_get(eg, "embedding"), "bwd_scale"),
+           (int)json_integer_value(json_object_get(json_object_get(eg, "embedding"), "rows")),
+           num(json_object_get(eg, "lm_head_loss"), "fwd_scale"), num(json_object_get(eg, "lm_head_loss"), "bwd_scale"),
+           (int)json_integer_value(json_object_get(json_object_get(eg, "lm_head_loss"), "rows")),
+           100 * num(opt, "bw_frac"), (int)json_integer_value(json_object_get(opt, "rows")));
+    json_t *k = json_object_get(t, "kernels_and_layers");
+    printf("kernel and layer rows: median |residual| %.1f%%, leave-one-out median %.1f%% (max %.1f%%)\n",
+           100 * num(k, "median_abs_residual"), 100 * num(k, "loo_median_abs_residual"),
+           100 * num(k, "loo_max_abs_residual"));
+    json_array_foreach(json_object_get(t, "frameworks"), i, v) {
+        json_t *p = json_object_get(v, "params");
+        printf("\nframework %s (%s): launch %.1f us fwd / %.1f us bwd per kernel, checkpoint %.0f us per layer, "
+               "%.2f ms per iteration, elementwise passes at %.0f%% of copy bandwidth, loss %.1f bytes per logit, "
+               "allocator reserve %.0f%% of transient bytes\n",
+               json_string_value(json_object_get(v, "framework")),
+               json_is_true(json_object_get(v, "fitted")) ? "fitted" : "defaults", 1e6 * num(p, "launch_fwd_s"),
+               1e6 * num(p, "launch_bwd_s"), 1e6 * num(p, "ckpt_layer_s"), 1e3 * num(p, "iter_fixed_s"),
+               100 * num(p, "eltwise_bw_frac"), num(p, "loss_bytes_per_logit"), 100 * num(p, "reserve_frac"));
+        printf("  %-12s %-14s %3s %2s %3s | %9s %9s %7s %7s | %8s %8s | %s\n", "model", "gpu", "b", "ga", "rc",
+               "meas ms", "pred ms", "resid", "LOO", "alloc GB", "pred GB", "OOM meas/pred");
+        size_t j;
+        json_t *r;
+        json_array_foreach(json_object_get(v, "rows"), j, r) {
+            int oom = json_is_true(json_object_get(r, "oom"));
+            printf("  %-12s %-14s %3d %2d %3s | ", json_string_value(json_object_get(r, "model")),
+                   json_string_value(json_object_get(r, "gpu")), (int)json_integer_value(json_object_get(r, "b")),
+                   (int)json_integer_value(json_object_get(r, "grad_accum")),
+                   json_is_true(json_object_get(r, "recompute")) ? "yes" : "no");
+            if (oom)
+                printf("%9s %9s %7s %7s | %8s %8.1f | ", "-", "-", "", "", "-",
+                       num(r, "predicted_alloc_bytes") / 1e9);
+            else
+                printf("%9.1f %9.1f %+6.1f%% %+6.1f%% | %8.2f %8.2f | ", 1e3 * num(r, "measured_s"),
+                       1e3 * num(r, "predicted_s"), 100 * num(r, "residual"), 100 * num(r, "loo_residual"),
+                       num(r, "measured_alloc_bytes") / 1e9, num(r, "predicted_alloc_bytes") / 1e9);
+            printf("%s/%s\n", oom ? "OOM" : "fits", json_is_true(json_object_get(r, "loo_predicted_oom")) ? "OOM" : "fits");
+        }
+        printf("  iteration time: median |residual| %.1f%% (max %.1f%%); leave-one-model-out median %.1f%% (max "
+               "%.1f%%); peak allocated leave-one-model-out median %.1f%%; out-of-memory right %d of %d\n",
+               100 * num(v, "median_abs_residual"), 100 * num(v, "max_abs_residual"),
+               100 * num(v, "loo_median_abs_residual"), 100 * num(v, "loo_max_abs_residual"),
+               100 * num(v, "loo_alloc_median_abs_residual"), (int)json_integer_value(json_object_get(v, "loo_oom_right")),
+               (int)json_integer_value(json_object_get(v, "oom_rows")));
+    }
+}
+
+static int do_calibrate(const fl_catalog *cat, const cli_common *c, const char *gpu, const char *framework)
+{
+    fl_error err;
+    fl_error_clear(&err);
+    char *s = NULL;
+    if (fl_calibration_report(cat, gpu, framework, &s, &err))
+        return cli_fail(&err);
+    int rc = 0;
+    if (c->json || c->out_path) {
+        rc = cli_write_output(c->out_path, s);
+    } else {
+        json_t *doc = json_loads(s, 0, NULL);
+        if (!doc)
+            rc = cli_out_of_memory("calibration report");
+        else
+            print_calibration(doc);
+        json_decref(doc);
+    }
+    fl_free(s);
+    return rc;
+}
 
 static int parse_import(int argc, char **argv, import_args *o)
 {
@@ -260,13 +371,46 @@ static int parse_import(int argc, char **argv, import_args *o)
         else if (strcmp(argv[i], "--zone") == 0) dst = &o->zone;
         else if (strcmp(argv[i], "--node") == 0) dst = &o->node;
         else if (strcmp(argv[i], "--cloud") == 0) dst = &o->cloud;
+        else if (strcmp(argv[i], "--gpus") == 0) dst = &o->gpus;
+        else if (strcmp(argv[i], "--network") == 0) dst = &o->network;
+        else if (strcmp(argv[i], "--nic-gbps") == 0) dst = &o->nic_gbps;
+        else if (strcmp(argv[i], "--nic-latency-us") == 0) dst = &o->nic_lat_us;
+        else if (strcmp(argv[i], "--link") == 0) dst = &o->link;
+        else if (strcmp(argv[i], "--link-gbps") == 0) dst = &o->link_gbps;
         else return cli_usage_error("profiles", "unknown import option '%s'", argv[i]);
         if (i + 1 >= argc)
             return cli_usage_error("profiles", "%s needs a value", argv[i]);
         *dst = argv[++i];
     }
-    if (!!o->xml + !!o->csv + !!o->jsonl != 1)
-        return cli_usage_error("profiles", "import takes exactly one of --nvidia-smi, --offerings, --measured");
+    if (!!o->xml + !!o->csv + !!o->jsonl + !!o->gpus + !!o->network != 1)
+        return cli_usage_error("profiles", "import takes exactly one of --nvidia-smi, --offerings, --measured, --gpus, "
+                                           "--network");
+    if ((o->nic_gbps || o->nic_lat_us || o->link || o->link_gbps) && !o->xml)
+        return cli_usage_error("profiles", "--nic-gbps, --nic-latency-us, --link and --link-gbps go with --nvidia-smi");
+    o->net.nic_latency = -1;
+    double v;
+    if (o->nic_gbps) {
+        if (parse_positive("--nic-gbps", o->nic_gbps, 1e5, 0, &v))
+            return 2;
+        o->net.nic_bw = v * 1e9 / 8; /* Gbit/s -> bytes/s */
+    }
+    if (o->nic_lat_us) {
+        if (!o->nic_gbps)
+            return cli_usage_error("profiles", "--nic-latency-us goes with --nic-gbps");
+        if (parse_positive("--nic-latency-us", o->nic_lat_us, 1e6, 1, &v))
+            return 2;
+        o->net.nic_latency = v * 1e-6;
+    }
+    if (o->link) {
+        if (strcasecmp(o->link, "nvlink") && strcasecmp(o->link, "xgmi") && strcasecmp(o->link, "pcie"))
+            return cli_usage_error("profiles", "--link '%s': nvlink, xgmi or pcie", o->link);
+        o->net.link_type = o->link;
+    }
+    if (o->link_gbps) {
+        if (parse_positive("--link-gbps", o->link_gbps, 8e5, 0, &v))
+            return 2;
+        o->net.link_bw = v * 1e9 / 8;
+    }
     if ((o->zone || o->node) && !o->xml)
         return cli_usage_error("profiles", "--zone and --node go with --nvidia-smi");
     if (o->cloud && !o->csv)
@@ -277,6 +421,7 @@ static int parse_import(int argc, char **argv, import_args *o)
 static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
 {
     const char *xml = o->xml, *csv = o->csv, *jsonl = o->jsonl, *zone = o->zone, *node = o->node, *cloud = o->cloud;
+    int declared = o->nic_gbps || o->link || o->link_gbps;
     fl_error err;
     fl_error_clear(&err);
     size_t rows = 0;
@@ -287,7 +432,11 @@ static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
     for (size_t i = 0; before && i < n_before; i++)
         before[i] = strdup(fl_catalog_node(cat, i)->name);
     if (xml)
-        st = fl_catalog_import_nvidia_smi(cat, xml, zone, node, &err);
+        st = fl_catalog_import_nvidia_smi_network(cat, xml, zone, node, declared ? &o->net : NULL, &err);
+    else if (o->gpus)
+        st = fl_catalog_import_gpus(cat, o->gpus, &rows, &err);
+    else if (o->network)
+        st = fl_catalog_import_network(cat, o->network, &rows, &err);
     else if (csv)
         st = fl_catalog_import_offerings(cat, csv, cloud, &rows, &err);
     else
@@ -318,7 +467,9 @@ static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
     } else if (c->json) {
         printf("{\"rows\": %zu}\n", rows);
     } else {
-        printf("imported %zu %s rows into %s\n", rows, csv ? "offering" : "measured", fl_catalog_path(cat));
+        printf("imported %zu %s rows into %s\n", rows,
+               csv ? "offering" : o->gpus ? "GPU type" : o->network ? "zone-pair network" : "measured",
+               fl_catalog_path(cat));
     }
     return 0;
 }
@@ -351,7 +502,8 @@ int cmd_profiles(int argc, char **argv)
         return 2;
     }
     /* usage errors first: nothing is opened (or created) for a command line that is wrong */
-    enum { LIST, SHOW, IMPORT, EXPORT } what_sub = LIST;
+    enum { LIST, SHOW, IMPORT, EXPORT, CALIBRATE } what_sub = LIST;
+    const char *framework = NULL;
     const char *what = NULL;
     import_args imp = {0};
     fl_catalog *cat = NULL;
@@ -385,8 +537,17 @@ int cmd_profiles(int argc, char **argv)
         what_sub = EXPORT;
         if (nrest != 1)
             rc = cli_usage_error("profiles", "export takes one TABLE");
+    } else if (strcmp(sub, "calibrate") == 0) {
+        what_sub = CALIBRATE;
+        for (int i = 0; i < nrest && !rc; i++) {
+            int opt = strcmp(rest[i], "--gpu") == 0 || strcmp(rest[i], "--framework") == 0;
+            if (opt && i + 1 >= nrest) rc = cli_usage_error("profiles", "%s needs a value", rest[i]);
+            else if (strcmp(rest[i], "--gpu") == 0) gpu = rest[++i];
+            else if (strcmp(rest[i], "--framework") == 0) framework = rest[++i];
+            else rc = cli_usage_error("profiles", "unexpected argument '%s' for calibrate", rest[i]);
+        }
     } else {
-        rc = cli_usage_error("profiles", "unknown subcommand '%s' (list, show, import, export)", sub);
+        rc = cli_usage_error("profiles", "unknown subcommand '%s' (list, show, import, export, calibrate)", sub);
     }
     if (rc)
         goto done;
@@ -402,6 +563,7 @@ int cmd_profiles(int argc, char **argv)
     switch (what_sub) {
     case LIST: rc = do_list(cat, &c, what, gpu, zone); break;
     case SHOW: rc = do_show(cat, &c, rest[0]); break;
+    case CALIBRATE: rc = do_calibrate(cat, &c, gpu, framework); break;
     case IMPORT:
         rc = do_import(cat, &c, &imp);
         if (rc && created) {

@@ -2,6 +2,7 @@
 #include "common/job.h"
 #include "common/error.h"
 #include "common/json_util.h"
+#include "simulator/serve_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -296,6 +297,21 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
     char p[160];
     if ((rc = check_serve_keys(obj, path, err)))
         return rc;
+    /* engine: this entry's, else the job's, else the default; a name must be a known engine */
+    json_t *root = job->raw;
+    json_t *ev = json_object_get(obj, "engine");
+    const char *epath = path;
+    if (!ev && obj != root) {
+        ev = json_object_get(root, "engine");
+        epath = "job";
+    }
+    snprintf(p, sizeof p, "%s.engine", epath);
+    if (ev && !json_is_string(ev))
+        return fl_fail(err, FL_EINVAL, p, "%s: expected an engine name (a string)", p);
+    const fl_serve_engine *eng = NULL;
+    if ((rc = fl_serve_engine_find(ev ? json_string_value(ev) : NULL, p, &eng, err)))
+        return rc;
+    sm->engine = eng->name;
     sm->weights_dtype = job->compute_dtype;
     json_t *pr = json_object_get(obj, "precision");
     if (json_is_object(pr)) {
@@ -305,9 +321,11 @@ static fl_status parse_serve_model(fl_job *job, json_t *obj, const char *path, f
             (rc = fl_json_enum(pr, p, "weights", dtype_names, &w, err)) ||
             (rc = fl_json_enum(pr, p, "kv_cache", dtype_names, &kv, err)))
             return rc;
-        if (w == FL_DT_TF32 || kv == FL_DT_TF32)
+        if (w == FL_DT_TF32 || kv == FL_DT_TF32) {
+            strncat(p, w == FL_DT_TF32 ? ".compute" : ".kv_cache", sizeof p - strlen(p) - 1);
             return fl_fail(err, FL_EINVAL, p, "%s: tf32 is a training precision (matmul mode); serving takes fp32, "
                            "bf16, fp16, fp8, int8 or int4", p);
+        }
         if (w >= 0) sm->weights_dtype = (fl_dtype)w;
         sm->kv_dtype = kv >= 0 ? (fl_dtype)kv : FL_DT_BF16;
     } else {
@@ -426,7 +444,7 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
                                            "framework", "optimizer_impl", NULL};
     static const char *const serving[] = {"kind", "model", "models", "name", "description", "objective",
                                           "budget_per_hour", "horizon_hours", "allow", "precision", "workload",
-                                          "slo", NULL};
+                                          "slo", "engine", NULL};
     static const char *const allow[] = {"gpus", "zones", "spot", NULL};
     static const char *const train_prec[] = {"compute", "master_weights", "grads", NULL};
     fl_status rc;
@@ -441,7 +459,7 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
 /* The serving part of a job or of one entry of "models": precision, workload, classes, slo. */
 static fl_status check_serve_keys(json_t *obj, const char *path, fl_error *err)
 {
-    static const char *const entry[] = {"model", "precision", "workload", "slo", "name", NULL};
+    static const char *const entry[] = {"model", "precision", "workload", "slo", "name", "engine", NULL};
     static const char *const prec[] = {"compute", "weights", "kv_cache", NULL};
     static const char *const wl[] = {"rate_rps", "classes", "trace", NULL};
     static const char *const cls[] = {"input", "output", "share", "name", NULL};

@@ -60,6 +60,7 @@ typedef struct fl_serve_model {
     double ttft_p90_s, tpot_p90_s;  /* SLO; 0 = none */
     char *trace_path;        /* workload.trace CSV, or NULL */
     char *name_owned;        /* model name storage for job.models[] entries (NULL otherwise) */
+    const char *engine;      /* built-in engine name (job.engine / job.models[i].engine; default "vllm") */
 } fl_serve_model;
 
 struct fl_job {

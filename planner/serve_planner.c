@@ -5,6 +5,7 @@
  * re-simulated on the job's workload; when an SLO is missed the capacities of that model are
  * tightened and the MILP re-solved, so meets_slo is never claimed falsely. */
 #include "planner/serve_planner.h"
+#include "simulator/serve_calib.h"
 #include "common/plan.h"
 #include "common/error.h"
 
@@ -83,13 +84,15 @@ static fl_status enum_cfgs(splan *sp, int m, fl_error *err)
         if (!has_off)
             continue;
         int found = 0;
+        fl_serve_engine eng;
+        fl_serve_engine_for_job(sp->cat, sm, g, &eng);
         for (int pp = 1; pp <= 2 && found < 2; pp++) {
             for (int tp = 1; tp <= 8 && found < 2; tp *= 2) {
                 if (sm->model.heads % tp || tp * pp > max_gpi)
                     continue;
                 fl_serve_cfg c;
-                if (fl_serve_cfg_init(&c, fl_catalog_gpu(sp->cat, g), &sm->model, tp, pp, sm->weights_dtype,
-                                      sm->kv_dtype, "config", NULL))
+                if (fl_serve_cfg_init_engine(&c, fl_catalog_gpu(sp->cat, g), &sm->model, tp, pp, sm->weights_dtype,
+                                             sm->kv_dtype, &eng, "config", NULL))
                     continue;
                 if (c.kv_tokens < maxreq)
                     continue;
@@ -415,16 +418,19 @@ static json_t *build_doc(const splan *sp, const ssol *so)
 static const char *gpu_that_would_meet(const splan *sp, int m, int cls)
 {
     const fl_serve_model *sm = &sp->job->serve[m];
-    for (size_t g = 0; g < fl_catalog_gpu_count(sp->cat); g++)
+    for (size_t g = 0; g < fl_catalog_gpu_count(sp->cat); g++) {
+        fl_serve_engine eng;
+        fl_serve_engine_for_job(sp->cat, sm, g, &eng);
         for (int tp = 1; tp <= 8; tp *= 2) {
             fl_serve_cfg c;
             if (sm->model.heads % tp ||
-                fl_serve_cfg_init(&c, fl_catalog_gpu(sp->cat, g), &sm->model, tp, 1, sm->weights_dtype, sm->kv_dtype,
-                                  "config", NULL))
+                fl_serve_cfg_init_engine(&c, fl_catalog_gpu(sp->cat, g), &sm->model, tp, 1, sm->weights_dtype,
+                                         sm->kv_dtype, &eng, "config", NULL))
                 continue;
             if (fl_serve_capacity(&c, &sp->wl[m].classes[cls], sm->ttft_p90_s, sm->tpot_p90_s) > 0)
                 return fl_catalog_gpu(sp->cat, g)->name;
         }
+    }
     return NULL;
 }
 

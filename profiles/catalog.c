@@ -57,6 +57,7 @@ static void pool_free(fl_strpool *p)
  * the whole row as JSON (members beyond the fixed columns are read from it); on-prem nodes carry
  * their declared network (NIC bandwidth and latency, intra-node link). */
 #define MEASURED_V2_COLUMNS ", model TEXT, tp INTEGER, oom INTEGER NOT NULL DEFAULT 0, row TEXT"
+#define GPUS_V2_COLUMNS ", sms INTEGER CHECK(sms IS NULL OR sms > 0), tf32_flops REAL"
 #define NODES_V2_COLUMNS \
     ", nic_bw_bytes_per_s REAL, nic_latency_s REAL, link_type TEXT, link_bw_bytes_per_s REAL"
 
@@ -67,7 +68,7 @@ static const char *schema_sql =
     " hbm_bw_bytes_per_s REAL NOT NULL CHECK(hbm_bw_bytes_per_s > 0), bf16_flops REAL,"
     " fp16_flops REAL NOT NULL CHECK(fp16_flops > 0), fp32_flops REAL, fp8_flops REAL, int8_ops REAL,"
     " link_type TEXT NOT NULL, link_bw_bytes_per_s REAL NOT NULL CHECK(link_bw_bytes_per_s > 0),"
-    " pcie_bw_bytes_per_s REAL, tdp_w REAL, aliases TEXT, source TEXT NOT NULL);"
+    " pcie_bw_bytes_per_s REAL, tdp_w REAL, aliases TEXT, source TEXT NOT NULL" GPUS_V2_COLUMNS ");"
     "CREATE TABLE models(name TEXT PRIMARY KEY COLLATE NOCASE, layers INTEGER NOT NULL CHECK(layers > 0),"
     " hidden INTEGER NOT NULL CHECK(hidden > 0), heads INTEGER NOT NULL CHECK(heads > 0),"
     " kv_heads INTEGER NOT NULL CHECK(kv_heads > 0), ffn INTEGER NOT NULL CHECK(ffn > 0),"
@@ -98,7 +99,9 @@ static const char *schema_sql =
     " gpu TEXT NOT NULL REFERENCES gpus(name), gpu_count INTEGER NOT NULL CHECK(gpu_count > 0),"
     " memory_bytes REAL, nvlink INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL" NODES_V2_COLUMNS ");";
 
-/* Migration from schema version 1: the same columns, added to existing tables. */
+/* Migration from schema version 1: the same columns, added to existing tables. The GPU columns
+ * sms and tf32_flops are added by ensure_gpu_columns (only when missing: catalogs created by an
+ * early schema 2 lack them too). */
 static const char *migrate_v1_sql =
     "BEGIN;"
     "ALTER TABLE measured ADD COLUMN model TEXT;"
@@ -111,6 +114,75 @@ static const char *migrate_v1_sql =
     "ALTER TABLE nodes ADD COLUMN link_bw_bytes_per_s REAL;"
     "PRAGMA user_version=2;"
     "COMMIT;";
+
+/* Whether table `table` has column `col` (a catalog of an early schema 2 may lack some). */
+static int has_column(sqlite3 *db, const char *table, const char *col)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    while (!found && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        found = name && strcmp(name, col) == 0;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static const fl_builtin_file *builtin_file(const char *name);
+
+/* GPU columns sms and tf32_flops: add them to a catalog file that predates them, and fill them
+ * for the built-in GPU types from data/gpus.csv (rows a user imported keep NULL = unknown). */
+static fl_status ensure_gpu_columns(fl_catalog *cat, int migrated, fl_error *err)
+{
+    fl_status rc = FL_OK;
+    if (!has_column(cat->db, "gpus", "sms")) {
+        if ((rc = fl_catalog_exec(cat, "BEGIN; ALTER TABLE gpus ADD COLUMN sms INTEGER;"
+                                       " ALTER TABLE gpus ADD COLUMN tf32_flops REAL; COMMIT;", err))) {
+            sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        migrated = 1;
+    }
+    const fl_builtin_file *f = builtin_file("gpus.csv");
+    if (!migrated || !f)
+        return FL_OK;
+    fl_csv csv;
+    fl_csv_init(&csv, f->text, f->len);
+    int ci_name = -1, ci_sms = -1, ci_tf32 = -1;
+    sqlite3_stmt *st = NULL;
+    if (fl_csv_next(&csv) == 1) {
+        ci_name = fl_csv_col(&csv, "name");
+        ci_sms = fl_csv_col(&csv, "sms");
+        ci_tf32 = fl_csv_col(&csv, "tf32_flops");
+    }
+    if (ci_name >= 0 && ci_sms >= 0 && ci_tf32 >= 0 &&
+        sqlite3_prepare_v2(cat->db, "UPDATE gpus SET sms = ?, tf32_flops = ? WHERE name = ? AND sms IS NULL"
+                           " AND tf32_flops IS NULL", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_exec(cat->db, "BEGIN", NULL, NULL, NULL);
+        while (fl_csv_next(&csv) == 1) {
+            if (csv.n_fields <= (size_t)ci_name || csv.n_fields <= (size_t)ci_sms || csv.n_fields <= (size_t)ci_tf32)
+                continue;
+            sqlite3_reset(st);
+            const char *sms = csv.fields[ci_sms], *tf32 = csv.fields[ci_tf32];
+            if (*sms) sqlite3_bind_int(st, 1, atoi(sms)); else sqlite3_bind_null(st, 1);
+            if (*tf32) sqlite3_bind_double(st, 2, strtod(tf32, NULL)); else sqlite3_bind_null(st, 2);
+            sqlite3_bind_text(st, 3, csv.fields[ci_name], -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                rc = fl_fail(err, FL_ECATALOG, "gpus", "catalog %s: cannot fill sms/tf32_flops: %s", cat->path,
+                             sqlite3_errmsg(cat->db));
+                break;
+            }
+        }
+        sqlite3_finalize(st);
+        sqlite3_exec(cat->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    }
+    fl_csv_free(&csv);
+    return rc;
+}
 
 static const struct { const char *file, *table; } builtin_tables[] = {
     {"gpus.csv", "gpus"},           {"models.csv", "models"},
@@ -217,6 +289,14 @@ fl_status fl_catalog_end_import(fl_catalog *cat, fl_status rc, fl_error *err)
     return fl_catalog_reload(cat, err);
 }
 
+static const fl_builtin_file *builtin_file(const char *name)
+{
+    for (size_t i = 0; i < fl_builtin_file_count; i++)
+        if (strcmp(fl_builtin_files[i].name, name) == 0)
+            return &fl_builtin_files[i];
+    return NULL;
+}
+
 /* Create the schema and fill it from the embedded data/ CSV files, in one transaction. */
 static fl_status seed_builtin(fl_catalog *cat, fl_error *err)
 {
@@ -320,6 +400,8 @@ static void row_gpu(fl_catalog *cat, sqlite3_stmt *st, void *p)
     g->tdp_w = col_d(st, 14);
     g->aliases = col_s(cat, st, 15);
     g->source = col_s(cat, st, 16);
+    g->sms = sqlite3_column_int(st, 17) > 0 ? sqlite3_column_int(st, 17) : 0;
+    g->tf32_flops = col_d(st, 18);
 }
 
 static void row_model(fl_catalog *cat, sqlite3_stmt *st, void *p)
@@ -484,6 +566,10 @@ static void row_node(fl_catalog *cat, sqlite3_stmt *st, void *p)
     n->source = col_s(cat, st, 6);
     n->gpu_index = -1;
     n->zone_index = -1;
+    n->nic_bw = col_d(st, 7);
+    n->nic_latency = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1.0 : sqlite3_column_double(st, 8);
+    n->link_type = sqlite3_column_type(st, 9) == SQLITE_NULL ? NULL : col_s(cat, st, 9);
+    n->link_bw = col_d(st, 10);
 }
 
 static void free_arrays(fl_catalog *cat)
@@ -491,6 +577,9 @@ static void free_arrays(fl_catalog *cat)
     free(cat->gpus); free(cat->models); free(cat->zones); free(cat->offerings);
     free(cat->measured); free(cat->nodes); free(cat->links); free(cat->gpu_node_gpus);
     pool_free(cat->strings);
+    if (cat->derived && cat->derived_free)
+        cat->derived_free(cat->derived);
+    cat->derived = NULL;
     cat->gpus = NULL; cat->models = NULL; cat->zones = NULL; cat->offerings = NULL;
     cat->measured = NULL; cat->nodes = NULL; cat->links = NULL; cat->strings = NULL; cat->gpu_node_gpus = NULL;
     cat->n_gpus = cat->n_models = cat->n_zones = cat->n_offerings = cat->n_measured = cat->n_nodes = 0;
@@ -504,6 +593,42 @@ static int find_exact(const char *name, const void *arr, size_t n, size_t elem, 
             return (int)i;
     }
     return -1;
+}
+
+/* Declared on-prem NICs (nodes.nic_bw_bytes_per_s): within a zone whose nodes declare one, node
+ * to node transfers run at the slowest declared NIC with the largest declared latency (unless a
+ * network override gives that zone's own pair); a transfer leaving or entering such a zone is
+ * also capped by its NIC. */
+static void apply_declared_nics(fl_catalog *cat, const char *pair_set)
+{
+    size_t nz = cat->n_zones;
+    for (size_t z = 0; z < nz; z++) {
+        double bw = 0, lat = -1;
+        for (size_t i = 0; i < cat->n_nodes; i++) {
+            const fl_node *n = &cat->nodes[i];
+            if (n->zone_index != (int)z || n->nic_bw <= 0)
+                continue;
+            bw = bw <= 0 || n->nic_bw < bw ? n->nic_bw : bw;
+            lat = n->nic_latency > lat ? n->nic_latency : lat;
+        }
+        if (bw <= 0)
+            continue;
+        fl_link *self = &cat->links[z * nz + z];
+        if (!pair_set[z]) {
+            self->bandwidth = bw;
+            if (lat >= 0)
+                self->latency = lat;
+        }
+        for (size_t y = 0; y < nz; y++) {
+            if (y == z)
+                continue;
+            fl_link *ab = &cat->links[z * nz + y], *ba = &cat->links[y * nz + z];
+            if (ab->bandwidth > bw)
+                ab->bandwidth = ba->bandwidth = bw;
+            if (lat > ab->latency)
+                ab->latency = ba->latency = lat;
+        }
+    }
 }
 
 static fl_status load_network(fl_catalog *cat, fl_error *err)
@@ -534,6 +659,9 @@ static fl_status load_network(fl_catalog *cat, fl_error *err)
     cat->links = malloc((nz ? nz * nz : 1) * sizeof *cat->links);
     if (!cat->links)
         return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    char *pair_set = calloc(nz + 1, 1); /* per zone: its same-zone figure comes from an override */
+    if (!pair_set)
+        return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
     for (size_t a = 0; a < nz; a++)
         for (size_t b = 0; b < nz; b++) {
             const fl_zone *za = &cat->zones[a], *zb = &cat->zones[b];
@@ -545,8 +673,10 @@ static fl_status load_network(fl_catalog *cat, fl_error *err)
             cat->links[a * nz + b] = cat->net_class[c];
         }
     if (sqlite3_prepare_v2(cat->db, "SELECT zone_a, zone_b, bandwidth_bytes_per_s, latency_s, egress_per_gb"
-                           " FROM network_overrides", -1, &st, NULL) != SQLITE_OK)
+                           " FROM network_overrides", -1, &st, NULL) != SQLITE_OK) {
+        free(pair_set);
         return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+    }
     while (sqlite3_step(st) == SQLITE_ROW) {
         int a = find_exact((const char *)sqlite3_column_text(st, 0), cat->zones, nz, sizeof(fl_zone), 0);
         int b = find_exact((const char *)sqlite3_column_text(st, 1), cat->zones, nz, sizeof(fl_zone), 0);
@@ -559,8 +689,12 @@ static fl_status load_network(fl_catalog *cat, fl_error *err)
         l.egress_per_gb = sqlite3_column_double(st, 4);
         cat->links[(size_t)a * nz + (size_t)b] = l;
         cat->links[(size_t)b * nz + (size_t)a] = l;
+        if (a == b)
+            pair_set[a] = 1;
     }
     sqlite3_finalize(st);
+    apply_declared_nics(cat, pair_set);
+    free(pair_set);
     return FL_OK;
 }
 
@@ -571,7 +705,7 @@ fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err)
     void *a = NULL;
     if ((rc = load_rows(cat, "SELECT name, vendor, architecture, memory_bytes, usable_memory_bytes,"
                         " hbm_bw_bytes_per_s, bf16_flops, fp16_flops, fp32_flops, fp8_flops, int8_ops, link_type,"
-                        " link_bw_bytes_per_s, pcie_bw_bytes_per_s, tdp_w, aliases, source FROM gpus ORDER BY rowid",
+                        " link_bw_bytes_per_s, pcie_bw_bytes_per_s, tdp_w, aliases, source, sms, tf32_flops FROM gpus ORDER BY rowid",
                         sizeof(fl_gpu), &a, &cat->n_gpus, row_gpu, err)))
         return rc;
     cat->gpus = a;
@@ -597,7 +731,8 @@ fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err)
                         sizeof(fl_measured), &a, &cat->n_measured, row_measured, err)))
         return rc;
     cat->measured = a;
-    if ((rc = load_rows(cat, "SELECT name, zone, gpu, gpu_count, memory_bytes, nvlink, source FROM nodes ORDER BY name",
+    if ((rc = load_rows(cat, "SELECT name, zone, gpu, gpu_count, memory_bytes, nvlink, source, nic_bw_bytes_per_s, nic_latency_s,"
+                        " link_type, link_bw_bytes_per_s FROM nodes ORDER BY name",
                         sizeof(fl_node), &a, &cat->n_nodes, row_node, err)))
         return rc;
     cat->nodes = a;
@@ -646,11 +781,13 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     fl_catalog *cat = calloc(1, sizeof *cat);
     if (!cat)
         return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
+    pthread_mutex_init(&cat->derived_mu, NULL);
     int exists = 0;
     if (path) {
         struct stat sb;
         exists = stat(path, &sb) == 0;
         if (exists && !S_ISREG(sb.st_mode)) {
+            pthread_mutex_destroy(&cat->derived_mu);
             free(cat);
             return fl_fail(err, FL_EIO, "catalog", "catalog %s is not a regular file", path);
         }
@@ -659,6 +796,7 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     fl_status rc = FL_OK;
     if (!cat->path) {
+        pthread_mutex_destroy(&cat->derived_mu);
         free(cat);
         return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
     }
@@ -723,6 +861,8 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
             sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
         }
+        if ((rc = ensure_gpu_columns(cat, ver == 1, err)))
+            goto fail;
     }
     if ((rc = fl_catalog_reload(cat, err)))
         goto fail;
@@ -743,6 +883,7 @@ void fl_catalog_free(fl_catalog *cat)
     if (cat->db)
         sqlite3_close(cat->db);
     free(cat->path);
+    pthread_mutex_destroy(&cat->derived_mu);
     free(cat);
 }
 
@@ -767,4 +908,27 @@ fl_link fl_catalog_link(const fl_catalog *cat, int zone_a, int zone_b)
     if (!cat || zone_a < 0 || zone_b < 0 || (size_t)zone_a >= cat->n_zones || (size_t)zone_b >= cat->n_zones)
         return cat ? cat->net_class[FL_NET_INTERCONTINENTAL] : (fl_link){FL_NET_INTERCONTINENTAL, 1e8, 0.1, 0.05};
     return cat->links[(size_t)zone_a * cat->n_zones + (size_t)zone_b];
+}
+
+fl_gpu_link fl_catalog_gpu_link(const fl_catalog *cat, int zone, int gpu)
+{
+    fl_gpu_link l = {"PCIe", 1e10, 0};
+    if (!cat || gpu < 0 || (size_t)gpu >= cat->n_gpus)
+        return l;
+    const fl_gpu *g = &cat->gpus[gpu];
+    l.type = g->link_type;
+    l.bandwidth = g->link_bw;
+    if (zone < 0)
+        return l;
+    for (size_t i = 0; i < cat->n_nodes; i++) {
+        const fl_node *n = &cat->nodes[i];
+        if (n->zone_index != zone || n->gpu_index != gpu || !n->link_type || n->link_bw <= 0)
+            continue;
+        if (!l.declared || n->link_bw < l.bandwidth) {
+            l.type = n->link_type;
+            l.bandwidth = n->link_bw;
+            l.declared = 1;
+        }
+    }
+    return l;
 }

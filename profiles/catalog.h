@@ -4,6 +4,7 @@
 #define FL_PROFILES_CATALOG_H
 
 #include "flotilla/fl_catalog.h"
+#include <pthread.h>
 #include <sqlite3.h>
 
 #define FL_CATALOG_SCHEMA_VERSION 2
@@ -23,6 +24,12 @@ struct fl_catalog {
     fl_link net_class[5];       /* by fl_net_class; SAME_NODE unused (per-GPU link) */
     fl_link *links;             /* n_zones * n_zones, class figures with overrides applied */
     int *gpu_node_gpus;         /* per GPU type: most GPUs in one instance or on-prem node (0: none) */
+    /* Figures a higher layer derives from the measured rows (the training simulator's calibration,
+     * simulator/train_calib.c), computed once on first use under derived_mu and dropped whenever
+     * the arrays are re-read. The catalog only owns the pointer and calls derived_free on it. */
+    pthread_mutex_t derived_mu;
+    void *derived;
+    void (*derived_free)(void *);
 };
 
 /* Run `sql` statements inside one transaction; roll back on failure. */

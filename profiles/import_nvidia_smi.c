@@ -8,6 +8,10 @@
  * `nvidia-smi nvlink -s`). The node's nvlink flag therefore comes from the GPU type's link_type
  * (NVLink → 1), unless each <gpu> element carries an explicit <nvlink> child (a flotilla extension
  * a wrapper script may add) whose text is Yes/Active/Enabled/1 or No/None/Disabled/0.
+ *
+ * Declared network (fl_catalog_import_nvidia_smi_network): the node's NIC bandwidth and latency
+ * and its intra-node link (type and bandwidth) are stored with the node; a declared link sets the
+ * nvlink flag (NVLink -> 1, otherwise 0).
  */
 #include "profiles/catalog.h"
 #include "common/error.h"
@@ -171,7 +175,8 @@ static fl_status parse_xml(const fl_catalog *cat, const char *path, nsmi_node *n
         if (gi < 0) {
             const char *close = strstr(lerr.message, "(closest: ");
             rc = fl_fail(err, FL_ENOTFOUND, field, "%s line %ld: GPU product_name '%s' is not in the catalog "
-                         "(add it as an alias in gpus.csv) %s", path, xmlGetLineNo(g), product,
+                         "(add the GPU type, with this name among its aliases, by `profiles import --gpus FILE.csv`: see "
+                         "examples/gpus/rtx3090.csv) %s", path, xmlGetLineNo(g), product,
                          close ? close : "");
             goto done;
         }
@@ -283,8 +288,63 @@ static void default_name(const fl_catalog *cat, const nsmi_node *node, char *out
     }
 }
 
+/* Upper limits of declared figures: 100 Tb/s NIC, 100 TB/s link, 1 s latency. */
+#define NET_MAX_NIC_BW 1.25e13
+#define NET_MAX_LINK_BW 1e14
+#define NET_MAX_LATENCY 1.0
+
+/* Check the declared network against GPU type g and resolve the link: *link_type (canonical
+ * spelling, or NULL when no link is declared) and *link_bw. */
+static fl_status check_network(const fl_node_network *net, const fl_gpu *g, const char **link_type, double *link_bw,
+                               fl_error *err)
+{
+    *link_type = NULL;
+    *link_bw = 0;
+    if (!net)
+        return FL_OK;
+    if (!isfinite(net->nic_bw) || net->nic_bw < 0 || net->nic_bw > NET_MAX_NIC_BW)
+        return fl_fail(err, FL_EINVAL, "nic_bw", "nic bandwidth %g bytes/s: give a positive figure up to %g bytes/s "
+                       "(100 Tb/s)", net->nic_bw, NET_MAX_NIC_BW);
+    if (!isfinite(net->nic_latency) || net->nic_latency > NET_MAX_LATENCY)
+        return fl_fail(err, FL_EINVAL, "nic_latency", "nic latency %g s: give 0 to %g s", net->nic_latency,
+                       NET_MAX_LATENCY);
+    if (net->nic_latency >= 0 && net->nic_bw <= 0)
+        return fl_fail(err, FL_EINVAL, "nic_latency", "a nic latency needs the nic bandwidth too");
+    if (!isfinite(net->link_bw) || net->link_bw < 0 || net->link_bw > NET_MAX_LINK_BW)
+        return fl_fail(err, FL_EINVAL, "link_bw", "link bandwidth %g bytes/s: give a positive figure up to %g bytes/s",
+                       net->link_bw, NET_MAX_LINK_BW);
+    static const char *types[] = {"NVLink", "xGMI", "PCIe"};
+    const char *want = net->link_type;
+    if (!want && net->link_bw > 0)
+        want = g->link_type; /* a bandwidth alone: the GPU type's kind of link */
+    if (!want)
+        return FL_OK;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcasecmp(want, types[i]) == 0)
+            *link_type = types[i];
+    if (!*link_type)
+        return fl_fail(err, FL_EINVAL, "link", "link '%s': one of nvlink, xgmi, pcie", want);
+    *link_bw = net->link_bw;
+    if (*link_bw <= 0) { /* the datasheet figure of that kind of link on this GPU type */
+        if (strcmp(*link_type, "PCIe") == 0)
+            *link_bw = g->pcie_bw > 0 ? g->pcie_bw : (strcasecmp(g->link_type, "PCIe") == 0 ? g->link_bw : 0);
+        else if (strcasecmp(g->link_type, *link_type) == 0)
+            *link_bw = g->link_bw;
+        if (*link_bw <= 0)
+            return fl_fail(err, FL_EINVAL, "link_bw", "link %s: %s's datasheet link is %s; give the %s bandwidth "
+                           "(--link-gbps)", *link_type, g->name, g->link_type, *link_type);
+    }
+    return FL_OK;
+}
+
 fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, const char *zone,
                                        const char *node_name, fl_error *err)
+{
+    return fl_catalog_import_nvidia_smi_network(cat, xml_path, zone, node_name, NULL, err);
+}
+
+fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_path, const char *zone,
+                                               const char *node_name, const fl_node_network *net, fl_error *err)
 {
     if (!cat || !xml_path)
         return fl_fail(err, FL_EMISUSE, "nvidia-smi", "fl_catalog_import_nvidia_smi: catalog or path is NULL");
@@ -295,7 +355,13 @@ fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, co
     if (rc)
         return rc;
     const fl_gpu *g = &cat->gpus[node.gpu_index];
+    const char *link_type;
+    double link_bw;
+    if ((rc = check_network(net, g, &link_type, &link_bw, err)))
+        return rc;
     int nvlink = node.nvlink >= 0 ? node.nvlink : strcasecmp(g->link_type, "NVLink") == 0;
+    if (link_type)
+        nvlink = strcmp(link_type, "NVLink") == 0;
     char name[NSMI_MAX_TEXT], zname[256], source[512];
     if (node_name)
         snprintf(name, sizeof name, "%s", node_name);
@@ -308,7 +374,8 @@ fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, co
     rc = ensure_zone(cat, zone, zname, sizeof zname, err);
     sqlite3_stmt *st = NULL;
     if (rc == FL_OK && sqlite3_prepare_v2(cat->db, "INSERT OR REPLACE INTO nodes(name, zone, gpu, gpu_count, "
-                                          "memory_bytes, nvlink, source) VALUES(?,?,?,?,?,?,?)",
+                                          "memory_bytes, nvlink, source, nic_bw_bytes_per_s, nic_latency_s, link_type, "
+                                          "link_bw_bytes_per_s) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                                           -1, &st, NULL) != SQLITE_OK)
         rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK) {
@@ -319,6 +386,16 @@ fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, co
         sqlite3_bind_double(st, 5, node.memory_bytes);
         sqlite3_bind_int(st, 6, nvlink);
         sqlite3_bind_text(st, 7, source, -1, SQLITE_TRANSIENT);
+        if (net && net->nic_bw > 0) sqlite3_bind_double(st, 8, net->nic_bw); else sqlite3_bind_null(st, 8);
+        if (net && net->nic_bw > 0 && net->nic_latency >= 0) sqlite3_bind_double(st, 9, net->nic_latency);
+        else sqlite3_bind_null(st, 9);
+        if (link_type) {
+            sqlite3_bind_text(st, 10, link_type, -1, SQLITE_STATIC);
+            sqlite3_bind_double(st, 11, link_bw);
+        } else {
+            sqlite3_bind_null(st, 10);
+            sqlite3_bind_null(st, 11);
+        }
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: cannot store node %s: %s", cat->path, name,
                          sqlite3_errmsg(cat->db));

@@ -2,6 +2,7 @@
  * re-simulation ("simulation" object) with the request-level simulator on the plan's job
  * workload, and `flotilla estimate --phase prefill|decode`. */
 #include "simulator/serve_eval.h"
+#include "simulator/serve_calib.h"
 #include "common/plan.h"
 #include "common/error.h"
 
@@ -200,8 +201,10 @@ static fl_status parse_plan(const fl_catalog *cat, json_t *doc, parsed_plan *pp_
         if (sm->model.heads % tp)
             return fl_fail(err, FL_EINVAL, f, "%s: tp %ld does not divide the %d attention heads of %s", f, tp,
                            sm->model.heads, sm->model.name);
-        if ((rc = fl_serve_cfg_init(&g->cfg, fl_catalog_gpu(cat, (size_t)gi), &sm->model, (int)tp, (int)ppn,
-                                    sm->weights_dtype, sm->kv_dtype, p, err)))
+        fl_serve_engine eng;
+        fl_serve_engine_for_job(cat, sm, (size_t)gi, &eng);
+        if ((rc = fl_serve_cfg_init_engine(&g->cfg, fl_catalog_gpu(cat, (size_t)gi), &sm->model, (int)tp, (int)ppn,
+                                           sm->weights_dtype, sm->kv_dtype, &eng, p, err)))
             return rc;
         g->count = (int)cnt;
         json_t *cs = json_object_get(r, "class_shares");
@@ -349,11 +352,20 @@ fl_status fl_estimate_serve(const fl_catalog *cat, const fl_estimate_query *q, f
     const fl_model *m = fl_catalog_model(cat, (size_t)mi);
     if (q->pp > m->layers)
         return fl_fail(err, FL_EINVAL, "pp", "pp: %d exceeds the %d layers of %s", q->pp, m->layers, m->name);
+    fl_serve_engine eng;
+    int nrows = 0;
+    /* no engine named: the one the catalog's rows of this phase were measured with, else vllm */
+    const char *ename = q->engine ? q->engine
+                                  : fl_serve_measured_engine(cat, q->phase == FL_PHASE_PREFILL ? 'p' : 'd', gi);
+    fl_status rc = fl_serve_engine_calibrated(cat, ename, fl_catalog_gpu(cat, (size_t)gi)->name, "engine", &eng,
+                                              &nrows, err);
+    if (rc)
+        return rc;
     fl_serve_cfg c;
     fl_error e2;
     fl_error_clear(&e2);
-    fl_status rc = fl_serve_cfg_init(&c, fl_catalog_gpu(cat, (size_t)gi), fl_catalog_model(cat, (size_t)mi), q->tp,
-                                     q->pp, (fl_dtype)dt, kv, "tp", &e2);
+    rc = fl_serve_cfg_init_engine(&c, fl_catalog_gpu(cat, (size_t)gi), fl_catalog_model(cat, (size_t)mi), q->tp,
+                                  q->pp, (fl_dtype)dt, kv, &eng, "tp", &e2);
     if (rc && c.peak_flops <= 0) {
         if (err)
             *err = e2;
@@ -367,17 +379,29 @@ fl_status fl_estimate_serve(const fl_catalog *cat, const fl_estimate_query *q, f
     double flops = 0;
     int bound = 0;
     int b = q->batch > 0 ? q->batch : 1;
+    int len = q->phase == FL_PHASE_PREFILL ? (q->seq > 0 ? q->seq : 512) : q->context;
     if (q->phase == FL_PHASE_PREFILL)
-        out->seconds = fl_serve_prefill_time(&c, b, q->seq > 0 ? q->seq : 512, &flops, &bound);
+        out->seconds = fl_serve_prefill_time(&c, b, len, &flops, &bound);
     else
-        out->seconds = fl_serve_decode_time(&c, b, q->context, &flops, &bound);
+        out->seconds = fl_serve_decode_time(&c, b, len, &flops, &bound);
+    double need = q->phase == FL_PHASE_PREFILL ? (double)b * len : (double)b * (len + 1.0);
+    out->fits = c.fits && need <= c.kv_tokens;
+    snprintf(out->source, sizeof out->source, "%s", nrows > 0 ? "calibrated" : "analytic");
+    double ms = 0;
+    int moom = 0;
+    if (q->pp == 1 && fl_serve_measured_point(cat, q->phase == FL_PHASE_PREFILL ? 'p' : 'd', gi, mi, eng.name, q->tp,
+                                              b, len, &ms, &moom)) {
+        snprintf(out->source, sizeof out->source, "measured");
+        if (moom)
+            out->fits = 0; /* measured out of memory: a fact, whatever the model says */
+        else
+            out->seconds = ms;
+    }
     out->flops = flops;
     out->achieved_flops = out->seconds > 0 ? flops / out->seconds / (q->tp * q->pp) : 0;
     out->memory_bytes = c.weights_per_gpu;
     out->kv_cache_tokens = c.kv_tokens;
-    double need = q->phase == FL_PHASE_PREFILL ? (double)b * (q->seq > 0 ? q->seq : 512) : (double)b * (q->context + 1);
-    out->fits = c.fits && need <= c.kv_tokens;
-    snprintf(out->source, sizeof out->source, "analytic");
+    snprintf(out->engine, sizeof out->engine, "%s", eng.name);
     snprintf(out->bound, sizeof out->bound, "%s", bound ? "compute" : "memory");
     return FL_OK;
 }

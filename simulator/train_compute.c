@@ -12,6 +12,7 @@
  * H100 layers (materialised attention, dropout) is counted in HBM bytes kernel by kernel, with no
  * efficiency fitted to them. */
 #include "simulator/train_sim.h"
+#include "simulator/train_calib.h"
 #include "profiles/catalog.h"
 
 #include <ctype.h>
@@ -29,6 +30,13 @@
 /* Backward GEMMs (transposed operands, wgrad reductions over tokens) run at this fraction of
  * the forward efficiency (fitted once on the H100 layer points). */
 #define BWD_GEMM_FACTOR 0.85
+/* Flash attention: time of the non-matmul work per score (exponential, max, rescale) relative to
+ * the matmul work at head dim 128. 0.25 puts head dim 64 at 0.83x the head-dim-128 efficiency, as
+ * the FlashAttention-2 paper's A100 benchmarks show (arXiv:2307.08691, figures 4-6). */
+#define FLASH_NONMATMUL 0.25
+/* Smallest slice of the reduction dimension a split-K GEMM gives one SM (cuBLAS/CUTLASS split-K
+ * and stream-K kernels keep a few 64-deep main-loop iterations per CTA). */
+#define SPLIT_K_MIN 256.0
 /* Achievable fraction of the HBM datasheet bandwidth: H100 1 GiB device copy 2.91 TB/s of 3.35. */
 #define HBM_EFF 0.87
 
@@ -48,6 +56,30 @@ static const struct {
     {"H200", 132, 0.80},  {"GH200", 132, 0.80}, {"MI250X", 220, 0.60}, {"MI300X", 304, 0.55},
 };
 
+/* Dense TF32 tensor-core peak: the catalog's figure, else half the dense BF16 peak on the GPUs
+ * that have TF32 tensor cores
+ * (NVIDIA Ampere and later: A100 156 of 312, H100 SXM 495 of 989, L4 60 of 121, L40S 183 of 362
+ * TFLOP/s dense, per the datasheets; AMD CDNA3: MI300X 654 of 1307); the plain FP32 peak on the
+ * others (Volta, Turing, CDNA2), where fp32 matmuls run on the FP32 units. */
+/* TF32 tensor cores: the catalog's tf32_flops when given, else by architecture (NVIDIA Ampere and
+ * later, AMD CDNA3). */
+static int has_tf32(const fl_gpu *g)
+{
+    if (g->tf32_flops > 0)
+        return 1;
+    const char *arch = g->architecture ? g->architecture : "";
+    return strcasecmp(arch, "Ampere") == 0 || strcasecmp(arch, "Hopper") == 0 || strncasecmp(arch, "Ada", 3) == 0 ||
+           strcasecmp(arch, "Blackwell") == 0 || strcasecmp(arch, "CDNA3") == 0;
+}
+
+static double tf32_peak(const fl_gpu *g)
+{
+    if (g->tf32_flops > 0)
+        return g->tf32_flops;
+    double bf16 = g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops;
+    return has_tf32(g) && bf16 > 0 ? bf16 / 2 : g->fp32_flops;
+}
+
 void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_train_gpu_perf *p)
 {
     const fl_gpu *g = fl_catalog_gpu(cat, (size_t)gpu);
@@ -55,6 +87,7 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
     double peak;
     switch (dtype) {
     case FL_DT_FP32: peak = g->fp32_flops; break;
+    case FL_DT_TF32: peak = tf32_peak(g); break;
     case FL_DT_FP8: peak = g->fp8_flops > 0 ? g->fp8_flops : (g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops); break;
     case FL_DT_FP16: peak = g->fp16_flops > 0 ? g->fp16_flops : g->bf16_flops; break;
     default: peak = g->bf16_flops > 0 ? g->bf16_flops : g->fp16_flops; break; /* bf16 falls back to fp16 AMP */
@@ -75,24 +108,27 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
             p->gemm_eff = gpu_table[i].gemm_eff;
         }
     }
+    if (g->sms > 0) /* the catalog's datasheet figure */
+        p->sms = g->sms;
     if (p->sms == 0) /* unknown GPU: about 7.5 dense TFLOP/s per SM as on Hopper/Ampere */
         p->sms = (int)fmax(16, round(peak / 7.5e12));
-    if (dtype == FL_DT_FP32)
+    if (dtype == FL_DT_FP32 || (dtype == FL_DT_TF32 && !has_tf32(g))) /* on the FP32 units */
         p->gemm_eff = 0.85;
     /* Flash attention reaches 0.55 (fwd) and 0.35 (bwd) of peak on the H100 points where GEMMs
      * reach 0.78: keep those ratios to the GEMM efficiency on other GPUs. */
     p->attn_fwd_eff = p->gemm_eff * (0.55 / 0.78);
     p->attn_bwd_eff = p->gemm_eff * (0.35 / 0.78);
     p->hbm_bw = g->hbm_bw * HBM_EFF;
-    /* link_bw is the datasheet total (both directions) for NVLink/xGMI: a ring moves data one way
-     * at ~80 % of it (A100 measured 245 GB/s of 600 total => 0.41; NCCL's maintainers give ~20 %
-     * protocol overhead on the NVLink line rate, NVIDIA/nccl-tests issue #212). PCIe figures are per
-     * direction. */
-    int fabric = g->link_type && (strcasecmp(g->link_type, "NVLink") == 0 || strcasecmp(g->link_type, "xGMI") == 0);
-    p->link_bw = g->link_bw * (fabric ? 0.41 : 0.7);
-    if (p->link_bw <= 0)
-        p->link_bw = 1e10;
-    p->link_lat = fabric ? 8e-6 : 20e-6;
+    p->hbm_peak = g->hbm_bw;
+    fl_train_link_eff(g->link_type, g->link_bw, &p->link_bw, &p->link_lat); /* train_comm.c */
+    p->kernel_s = KERNEL_OVERHEAD_S;
+    p->layer_fwd_scale = p->layer_bwd_scale = 1;
+    p->edge_fwd_scale[0] = p->edge_fwd_scale[1] = p->edge_bwd_scale[0] = p->edge_bwd_scale[1] = 1;
+    fl_train_fw_defaults(FL_FW_MEGATRON, &p->fw[FL_FW_MEGATRON]);
+    fl_train_fw_defaults(FL_FW_TORCH_AMP, &p->fw[FL_FW_TORCH_AMP]);
+    const fl_train_calib *cal = fl_train_calib_of(cat);
+    if (cal)
+        fl_train_calib_apply(cal, gpu, dtype, p);
 }
 
 /* max and ceil of the finite non-negative values below, inlined (the libm calls dominate the
@@ -117,8 +153,18 @@ static double tiled_gemm_time(const fl_train_gpu_perf *p, double batch, double M
     if (batch <= 0 || M <= 0 || N <= 0 || K <= 0)
         return 0;
     double tiles = batch * ceil_pos(M / TILE_M) * ceil_pos(N / tn);
-    double waves = ceil_pos(tiles / p->sms);
-    double tile_t = 2.0 * TILE_M * tn * K / (p->gemm_eff * eff_scale * p->peak_flops / p->sms);
+    /* split-K / stream-K: with fewer output tiles than SMs, the reduction dimension is split over
+     * the idle SMs (at least SPLIT_K_MIN of K each); the partial tiles are summed in fp32 */
+    double split = 1;
+    if (tiles < p->sms && K >= 2 * SPLIT_K_MIN) {
+        split = (double)(long long)(p->sms / tiles);
+        double kmax = (double)(long long)(K / SPLIT_K_MIN);
+        split = split < kmax ? split : kmax;
+    }
+    double waves = ceil_pos(tiles * split / p->sms);
+    double tile_t = 2.0 * TILE_M * tn * K / split / (p->gemm_eff * eff_scale * p->peak_flops / p->sms);
+    if (split > 1) /* write and read back the fp32 partial tiles */
+        tile_t += 2.0 * TILE_M * tn * 4 * tiles * split / p->hbm_bw / waves;
     /* never faster than the useful FLOPs at peak efficiency nor than moving the operands */
     double tf = batch * 2.0 * M * N * K / (p->gemm_eff * eff_scale * p->peak_flops);
     double tm = batch * (M * K + K * N + M * N) * e / p->hbm_bw;
@@ -130,6 +176,11 @@ static double tiled_gemm_time(const fl_train_gpu_perf *p, double batch, double M
 static double gemm_time(const fl_train_gpu_perf *p, double M, double N, double K, double e, double eff_scale)
 {
     return tiled_gemm_time(p, 1, M, N, K, e, eff_scale, TILE_N);
+}
+
+double fl_train_gemm_time(const fl_train_gpu_perf *p, double M, double N, double K, double e)
+{
+    return gemm_time(p, M, N, K, e, 1);
 }
 
 /* Seconds of one batched GEMM (the attention's per-head products): a narrow N (the head
@@ -219,19 +270,20 @@ static double act_bytes_analytic(const fl_train_setup *s, int tp)
     double repl = T * h * 3.5 * e / sp;                      /* norm inputs/outputs (measured 3.5 of 4) */
     double split = T * (2 * e * h + 2 * kvd * e) + mlp_act;  /* Q, O, K, V, MLP internals */
     double stats = T * (16 / sp + 4 * a / t);
+    if (s->framework == FL_FW_TORCH_AMP)
+        repl += 2 * T * h * (4 - e) / sp; /* the norms' inputs: autocast keeps the residual stream fp32 */
     double full = repl + split / t + stats;
     if (s->dropout)
         full += 2 * T * h / sp;
     /* Korthikanti: scores and softmax output (2 bytes each), the 1-byte dropout mask with dropout */
     if (!s->flash && s->recompute != FL_RC_SELECTIVE)
-        full += (4.0 + (s->dropout ? 1 : 0)) * a / t * sq * sq * b;
-    if (s->recompute == FL_RC_FULL)
-        full = T * h * e / sp;                  /* only the layer input survives */
+        full += (2 * e + (s->dropout ? 1 : 0)) * a / t * sq * sq * b; /* scores and probabilities in the compute dtype */
+    if (s->recompute == FL_RC_FULL)             /* only the layer input survives */
+        full = T * h * (s->framework == FL_FW_TORCH_AMP ? 4 : e) / sp;
     return full;
 }
 
-void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp,
-                                  fl_train_layer_cost *c)
+void fl_train_layer_cost_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, fl_train_layer_cost *c)
 {
     const fl_model *m = s->model;
     layer_shape L;
@@ -286,8 +338,12 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
     double attn_flops_full = 4.0 * b * sq * sq * hd * heads_t; /* non-causal count */
     double attn_f, attn_b;
     if (s->flash) {
-        attn_f = max_d(0.5 * attn_flops_full / (p->attn_fwd_eff * p->peak_flops), KERNEL_FLOOR_S);
-        attn_b = max_d(2.5 * 0.5 * attn_flops_full / (p->attn_bwd_eff * p->peak_flops), KERNEL_FLOOR_S);
+        /* the softmax and rescaling work per score is fixed while the matmul work per score is
+         * 4 x head_dim FLOPs: below head dim 128 (where the efficiencies were measured) the
+         * non-matmul share grows and the kernel's efficiency falls with it */
+        double hd_eff = hd >= 128 ? 1 : (1 + FLASH_NONMATMUL) / (1 + FLASH_NONMATMUL * 128 / hd);
+        attn_f = max_d(0.5 * attn_flops_full / (hd_eff * p->attn_fwd_eff * p->peak_flops), KERNEL_FLOOR_S);
+        attn_b = max_d(2.5 * 0.5 * attn_flops_full / (hd_eff * p->attn_bwd_eff * p->peak_flops), KERNEL_FLOOR_S);
     } else {
         /* materialised scores: batched GEMMs over b*heads writing / reading [b, a, s, s], a fused
          * scale-mask-softmax (read, write), with dropout a dropout kernel (read, write, 1-byte
@@ -331,11 +387,95 @@ void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_set
     }
 
     c->act_bytes = act_bytes_analytic(s, tp);
+    c->fwd_compute_s *= p->layer_fwd_scale;
+    c->bwd_compute_s *= p->layer_bwd_scale;
+}
+
+/* Kernels one layer issues per micro-batch, forward and backward (without recomputation), by
+ * framework: Megatron-LM fuses bias+GELU and bias+dropout+add and uses fused norms; torch-amp
+ * (autocast) adds a weight cast per linear weight and bias, an input cast per linear fed by a
+ * norm, and runs every op on its own; accumulation kernels add each parameter's gradient into
+ * .grad. */
+typedef struct layer_kernels {
+    double fwd, bwd, acc, cast; /* cast: the forward casts among fwd (torch-amp) */
+} layer_kernels;
+
+static layer_kernels kernels_of(const fl_train_setup *s, const layer_shape *L, int rope)
+{
+    double lin = L->gelu ? 4 : 7;             /* fused QKV (GPT) or q, k, v, o, gate, up, down (Llama) */
+    double bias = L->gelu ? 4 : 0;
+    double attn_f = s->flash ? 1 : 3, attn_b = s->flash ? 3 : 4;
+    double drop = s->dropout ? 3 : 0;         /* attention-probability and two residual masks */
+    double act = L->gelu ? 1 : 2, ropek = rope ? 2 : 0, tpk = L->t > 1 ? 2 : 0;
+    layer_kernels k;
+    if (s->framework == FL_FW_TORCH_AMP) {
+        k.fwd = 2 /* norms */ + 2 /* input casts */ + lin + bias /* weight casts */ + lin + attn_f + 1 /* context copy */ +
+                act + 2 /* residual adds */ + ropek + drop + tpk;
+        k.bwd = 2 * lin + bias /* bias grads */ + lin + bias /* cast grads */ + act + attn_b + 1 + 4 /* norms */ +
+                2 /* input-cast grads */ + 2 /* residual grads */ + ropek + drop + tpk;
+        k.acc = lin + bias + 4;
+        k.cast = lin + bias + 2;
+    } else {
+        k.fwd = 2 + lin + attn_f + (L->gelu ? 1 : 2) + 2 + ropek + (s->dropout ? 1 : 0) + tpk;
+        k.bwd = 2 * lin + 4 + attn_b + act + 2 + ropek + (s->dropout ? 1 : 0) + tpk;
+        k.acc = 0; /* accumulated in the wgrad GEMM or one fused pass (train_sim.c) */
+        k.cast = 0;
+    }
+    return k;
+}
+
+/* Framework terms of one layer on top of its own kernels: torch-amp's extra passes (weight casts
+ * and their gradient casts, casts of the norm outputs, fp32 residual stream and norms, the
+ * accumulation into fp32 .grad), then the host: an eager framework cannot finish a phase before it
+ * has issued its kernels, so each phase takes at least kernels x host seconds per kernel. */
+static void layer_framework(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, fl_train_layer_cost *c)
+{
+    const fl_model *m = s->model;
+    layer_shape L;
+    shape_of(s, tp, &L);
+    const fl_train_fw_params *fw = &p->fw[s->framework == FL_FW_TORCH_AMP ? FL_FW_TORCH_AMP : FL_FW_MEGATRON];
+    layer_kernels k = kernels_of(s, &L, m->rope);
+    double fwd_gpu = c->fwd_compute_s, bwd_gpu = c->bwd_compute_s;
+    double recompute_f = 0; /* the forward redone in backward (full recomputation) */
+    if (s->recompute == FL_RC_FULL && fwd_gpu > 0)
+        recompute_f = 1;
+    if (s->framework == FL_FW_TORCH_AMP) {
+        double wp = fl_train_layer_params(m) / L.t;                  /* tp-local parameters */
+        double mm = wp - (L.gelu ? 4 * L.h : 2 * L.h) / L.t;          /* those of the linears */
+        double ce = fl_dtype_is_fp32(s->compute_dtype) ? 0 : L.e;     /* no casts when computing in fp32 */
+        double Th = L.T * L.h / L.sp, ncast = 0, bw = p->hbm_bw * fw->eltwise_bw_frac;
+        double extra_f = 0, extra_b = 0;
+        if (ce > 0) {
+            ncast = k.cast;
+            extra_f = (mm * (4 + ce) + 2 * Th * (4 + ce)) / bw;  /* weight and input casts */
+            extra_b = (mm * (4 + ce) + 2 * Th * (4 + ce)) / bw;  /* their gradients back to fp32 */
+        }
+        /* fp32 residual stream: norms read/write 4-byte tensors and the adds mix 4- and e-byte ones */
+        extra_f += 16 * Th * (4 - L.e > 0 ? 1 : 0) / bw + ncast * p->kernel_s;
+        extra_b += 16 * Th * (4 - L.e > 0 ? 1 : 0) / bw + ncast * p->kernel_s;
+        fwd_gpu += extra_f;
+        bwd_gpu += extra_b + recompute_f * extra_f;
+        /* accumulation of this micro-batch's gradients into fp32 .grad: read both, write one */
+        c->acc_gpu_s = 12 * wp / bw + k.acc * p->kernel_s;
+        c->acc_host_s = k.acc * fw->launch_bwd_s;
+    }
+    double host_f = k.fwd * fw->launch_fwd_s;
+    double host_b = k.bwd * fw->launch_bwd_s + recompute_f * (host_f + fw->ckpt_layer_s);
+    c->fwd_compute_s = max_d(fwd_gpu, host_f);
+    c->bwd_compute_s = max_d(bwd_gpu, host_b);
+}
+
+void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp,
+                                  fl_train_layer_cost *c)
+{
+    fl_train_layer_cost_plain(p, s, tp, c);
+    layer_framework(p, s, tp, c);
 }
 
 /* Closest measured "layer" point of this GPU with the model's h/a/ffn (GELU, MHA, the measured
- * layer's structure); NULL when none is within a factor 4 in tokens and 2 in sequence. */
-static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train_setup *s, int gpu)
+ * layer's structure), the query's dtype and attention kind; NULL when none is within a factor 4
+ * in tokens, 2 in sequence and 4 in tp. Points at the query's tp are preferred. */
+static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp)
 {
     const fl_model *m = s->model;
     if (m->activation != FL_ACT_GELU || m->kv_heads != m->heads || m->experts > 1)
@@ -343,7 +483,7 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
     size_t n = fl_catalog_measured_count(cat);
     const fl_measured *best = NULL;
     double bestd = 1e300;
-    double lt = log((double)s->micro_batch * s->seq_len), ls = log((double)s->seq_len);
+    double lt = log((double)s->micro_batch * s->seq_len), ls = log((double)s->seq_len), ltp = log(tp > 0 ? tp : 1);
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
         if (r->gpu_index != gpu || !r->kind || strcmp(r->kind, "layer") != 0)
@@ -351,12 +491,20 @@ static const fl_measured *closest_measured(const fl_catalog *cat, const fl_train
         if (r->h != m->hidden || r->a != m->heads || r->ffn != m->ffn || r->s <= 0 || r->b <= 0 || r->fwd_s <= 0 ||
             r->fwdbwd_s <= r->fwd_s)
             continue;
-        if (r->dtype && *r->dtype && fl_dtype_parse(r->dtype) != (int)s->compute_dtype)
+        /* a row without dtype is a 16-bit one; fp32 and tf32 rows both time 4-byte layers (whatever
+         * the matmul mode was) */
+        int rdt = r->dtype && *r->dtype ? fl_dtype_parse(r->dtype) : -1;
+        int q32 = fl_dtype_is_fp32(s->compute_dtype);
+        if (rdt < 0 ? q32 : rdt != (int)s->compute_dtype && !(fl_dtype_is_fp32((fl_dtype)rdt) && q32))
+            continue;
+        int row_flash = !r->attention || strcmp(r->attention, "standard") != 0;
+        if (row_flash != (s->flash != 0))
             continue;
         double dt = fabs(log((double)r->s * r->b) - lt), ds = fabs(log((double)r->s) - ls);
-        if (dt > log(4.0) + 1e-9 || ds > log(2.0) + 1e-9)
+        double dtp = fabs(log(r->tp > 0 ? r->tp : 1) - ltp);
+        if (dt > log(4.0) + 1e-9 || ds > log(2.0) + 1e-9 || dtp > log(4.0) + 1e-9)
             continue;
-        double d = dt + 2 * ds;
+        double d = dt + 2 * ds + 4 * dtp;
         if (d < bestd) {
             bestd = d;
             best = r;
@@ -373,8 +521,8 @@ void fl_train_layer_cost_get(const fl_catalog *cat, const fl_train_setup *s, int
     fl_train_layer_cost_with(cat, &p, s, gpu, tp, c);
 }
 
-/* The query's setup at the measured point's shape (tp 1, no recomputation, no sequence
- * parallelism): what the measurement is compared with. */
+/* The query's setup at the measured point's shape (no recomputation, no sequence parallelism; the
+ * point's own tp): what the measurement is compared with. */
 static fl_train_setup measured_shape(const fl_train_setup *s, const fl_measured *r)
 {
     fl_train_setup ms = *s;
@@ -385,57 +533,64 @@ static fl_train_setup measured_shape(const fl_train_setup *s, const fl_measured 
     return ms;
 }
 
-/* 1 when a measured point's activation bytes can correct the query's (same layout kept). */
-static int measured_act_applies(const fl_train_setup *s, int tp)
+static int row_tp(const fl_measured *r)
 {
-    return s->recompute != FL_RC_FULL && tp == 1 && !s->sequence_parallel;
+    return r->tp > 0 ? r->tp : 1;
+}
+
+/* 1 when a measured point's activation bytes can correct the query's (same layout kept). */
+static int measured_act_applies(const fl_train_setup *s, int tp, const fl_measured *r)
+{
+    return s->recompute != FL_RC_FULL && tp == row_tp(r) && !s->sequence_parallel;
 }
 
 /* Factor from the analytic to the measured activation bytes at the measured shape (1 when the
  * point carries none or does not apply). */
 static double measured_act_scale(const fl_train_setup *s, int tp, const fl_measured *r)
 {
-    if (r->act_bytes <= 0 || !measured_act_applies(s, tp))
+    if (r->act_bytes <= 0 || !measured_act_applies(s, tp, r))
         return 1;
     fl_train_setup ms = measured_shape(s, r);
-    return r->act_bytes / act_bytes_analytic(&ms, 1);
+    return r->act_bytes / act_bytes_analytic(&ms, row_tp(r));
 }
 
 void fl_train_layer_cost_with(const fl_catalog *cat, const fl_train_gpu_perf *pp, const fl_train_setup *s, int gpu,
                               int tp, fl_train_layer_cost *c)
 {
     fl_train_gpu_perf p = *pp;
-    fl_train_layer_cost_analytic(&p, s, tp, c);
-    if (fl_catalog_measured_count(cat) == 0 || !s->flash)
+    fl_train_layer_cost_plain(&p, s, tp, c);
+    const fl_measured *r = fl_catalog_measured_count(cat) ? closest_measured(cat, s, gpu, tp) : NULL;
+    if (!r) {
+        layer_framework(&p, s, tp, c);
         return;
-    const fl_measured *r = closest_measured(cat, s, gpu);
-    if (!r)
-        return;
-    /* scale the analytic times of the query by measured/analytic at the measured shape (tp 1,
-     * no recomputation): the measured point corrects the level, the model carries the shape */
+    }
+    /* scale the analytic times of the query by measured/analytic at the measured shape (its tp, no
+     * recomputation; a tp row times the tp-local shard's kernels): the measured point corrects the
+     * level, the model carries the shape */
     fl_train_setup ms = measured_shape(s, r);
     fl_train_layer_cost ref;
-    fl_train_layer_cost_analytic(&p, &ms, 1, &ref);
+    fl_train_layer_cost_plain(&p, &ms, row_tp(r), &ref);
     double kf = r->fwd_s / ref.fwd_compute_s;
     double kb = (r->fwdbwd_s - r->fwd_s) / ref.bwd_compute_s;
     fl_train_layer_cost q0;
     fl_train_setup qs = *s;
     qs.recompute = FL_RC_NONE;
-    fl_train_layer_cost_analytic(&p, &qs, tp, &q0);
+    fl_train_layer_cost_plain(&p, &qs, tp, &q0);
     double extra = c->bwd_compute_s - q0.bwd_compute_s; /* recomputation, scaled like forward */
     c->fwd_compute_s = q0.fwd_compute_s * kf;
     c->bwd_compute_s = q0.bwd_compute_s * kb + extra * kf;
     c->act_bytes *= measured_act_scale(s, tp, r);
     c->measured = 1;
+    layer_framework(&p, s, tp, c);
 }
 
 double fl_train_layer_act_bytes(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp)
 {
     /* the act_bytes of fl_train_layer_cost_get without the timing model */
     double act = act_bytes_analytic(s, tp);
-    if (fl_catalog_measured_count(cat) == 0 || !s->flash || !measured_act_applies(s, tp))
+    if (fl_catalog_measured_count(cat) == 0)
         return act;
-    const fl_measured *r = closest_measured(cat, s, gpu);
+    const fl_measured *r = closest_measured(cat, s, gpu, tp);
     return r ? act * measured_act_scale(s, tp, r) : act;
 }
 
@@ -456,34 +611,97 @@ void fl_train_edge_time(const fl_catalog *cat, const fl_train_setup *s, int gpu,
     fl_train_edge_time_with(&p, s, tp, has_first, has_last, fwd_s, bwd_s);
 }
 
-void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int has_first,
-                             int has_last, double *fwd_s, double *bwd_s)
+/* GPU seconds of one edge of one micro-batch (which 0: embeddings, 1: final norm + LM head +
+ * loss): its own kernels, without the framework's extra passes and host. */
+static void edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                       double *bwd_s)
 {
-    fl_train_gpu_perf p = *pp;
     const fl_model *m = s->model;
     double e = fl_train_act_elem_bytes(s);
     double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
     double f = 0, b = 0;
-    if (has_first) {
+    if (which == 0) {
         /* token (+ position) gather; backward scatter-adds into an fp32 gradient */
-        f += mem_time(&p, 2 * T * h * e * (m->rope ? 1 : 2));
-        b += mem_time(&p, T * h * (e + 8)) + mem_time(&p, V / t * h * 4);
-    }
-    if (has_last) {
+        f += mem_time(p, 2 * T * h * e * (m->rope ? 1 : 2));
+        b += mem_time(p, T * h * (e + 8)) + mem_time(p, V / t * h * 4);
+    } else {
         double logits = T * V / t;
-        f += mem_time(&p, 2 * T * h * e);                         /* final norm */
-        f += gemm_time(&p, T, V / t, h, e, 1);                    /* LM head */
-        f += mem_time(&p, logits * (e + 4)) + mem_time(&p, logits * 8); /* fp32 cast, log-softmax */
-        b += mem_time(&p, logits * 12) + mem_time(&p, logits * (4 + e));
-        b += gemm_time(&p, T, h, V / t, e, BWD_GEMM_FACTOR) + gemm_time(&p, h, V / t, T, e, BWD_GEMM_FACTOR);
-        b += mem_time(&p, 4 * T * h * e);
+        f += mem_time(p, 2 * T * h * e);                         /* final norm */
+        f += gemm_time(p, T, V / t, h, e, 1);                    /* LM head */
+        f += mem_time(p, logits * (e + 4)) + mem_time(p, logits * 8); /* fp32 cast, log-softmax */
+        b += mem_time(p, logits * 12) + mem_time(p, logits * (4 + e));
+        b += gemm_time(p, T, h, V / t, e, BWD_GEMM_FACTOR) + gemm_time(p, h, V / t, T, e, BWD_GEMM_FACTOR);
+        b += mem_time(p, 4 * T * h * e);
         if (tp > 1) { /* vocab-parallel loss: max, sum-exp, target logit all-reduced */
-            double ar = fl_train_allreduce_time(T * 4 * 3, tp, p.link_bw, p.link_lat);
-            f += ar + fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
-            b += fl_train_allreduce_time(T * h * e, tp, p.link_bw, p.link_lat);
+            double ar = fl_train_allreduce_time(T * 4 * 3, tp, p->link_bw, p->link_lat);
+            f += ar + fl_train_allreduce_time(T * h * e, tp, p->link_bw, p->link_lat);
+            b += fl_train_allreduce_time(T * h * e, tp, p->link_bw, p->link_lat);
         }
         if (s->recompute == FL_RC_FULL)
-            b += mem_time(&p, 2 * T * h * e);
+            b += mem_time(p, 2 * T * h * e);
+    }
+    *fwd_s = f * p->edge_fwd_scale[which];
+    *bwd_s = b * p->edge_bwd_scale[which];
+}
+
+void fl_train_edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                         double *bwd_s)
+{
+    fl_train_gpu_perf q = *p;
+    q.edge_fwd_scale[which] = q.edge_bwd_scale[which] = 1;
+    edge_plain(&q, s, tp, which, fwd_s, bwd_s);
+}
+
+/* One edge with the framework's terms: torch-amp keeps the embedding output, the final norm and
+ * the logits' input in fp32 and casts the head weight per micro-batch (and its gradient back);
+ * the host issues each kernel (embedding: gathers + add, backward: dense embedding gradients;
+ * head: norm, casts, GEMM, fp32 cast, log-softmax, NLL, backward the same in reverse). */
+static void edge_part(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                      double *bwd_s)
+{
+    fl_train_gpu_perf p = *pp;
+    const fl_model *m = s->model;
+    int amp = s->framework == FL_FW_TORCH_AMP;
+    const fl_train_fw_params *fw = &p.fw[amp ? FL_FW_TORCH_AMP : FL_FW_MEGATRON];
+    if (amp) /* eager elementwise and loss kernels of the framework */
+        p.hbm_bw *= fw->eltwise_bw_frac;
+    double f, b;
+    edge_plain(&p, s, tp, which, &f, &b);
+    double e = fl_train_act_elem_bytes(s);
+    double T = (double)s->micro_batch * s->seq_len, h = m->hidden, V = m->vocab, t = tp > 0 ? tp : 1;
+    double ce = amp && !fl_dtype_is_fp32(s->compute_dtype) ? e : 0;
+    double kf, kb;
+    if (which == 0) {
+        kf = amp ? 3 : 2;
+        kb = amp ? 8 : 4;
+        if (amp) {
+            f += mem_time(&p, T * h * (4 + 4 + 12) - 2 * T * h * e * (m->rope ? 1 : 2));
+            b += mem_time(&p, T * h * 4);
+        }
+    } else {
+        kf = amp ? 8 : 5;
+        kb = amp ? 11 : 8;
+        if (amp) {
+            double Vh = V / t * h;
+            f += mem_time(&p, Vh * (4 + ce) + T * h * (4 + ce) + 4 * T * h);
+            b += mem_time(&p, Vh * (4 + ce) + T * h * (4 + ce) + 4 * T * h);
+        }
+    }
+    *fwd_s = max_d(f, kf * fw->launch_fwd_s);
+    *bwd_s = max_d(b, kb * fw->launch_bwd_s);
+}
+
+void fl_train_edge_time_with(const fl_train_gpu_perf *pp, const fl_train_setup *s, int tp, int has_first,
+                             int has_last, double *fwd_s, double *bwd_s)
+{
+    double f = 0, b = 0, pf, pb;
+    if (has_first) {
+        edge_part(pp, s, tp, 0, &pf, &pb);
+        f += pf, b += pb;
+    }
+    if (has_last) {
+        edge_part(pp, s, tp, 1, &pf, &pb);
+        f += pf, b += pb;
     }
     *fwd_s = f;
     *bwd_s = b;

@@ -15,15 +15,36 @@ double fl_train_memory_capacity(const fl_catalog *cat, int gpu)
     return g->usable_memory_bytes > 0 ? g->usable_memory_bytes : g->memory_bytes;
 }
 
-/* Bytes per parameter of (weights, grads, optimizer states). */
+/* Bytes per parameter of (weights, grads, optimizer states). Megatron: 16-bit weights, gradients
+ * in the job's dtype, an fp32 main copy in the optimizer. torch-amp: fp32 parameters and fp32
+ * .grad (autocast makes 16-bit copies per use, counted apart), no main copy. */
 static void param_bytes(const fl_train_setup *s, double *w, double *g, double *o)
 {
     double e = fl_dtype_bytes(s->compute_dtype);
+    double states = s->optimizer == FL_OPT_SGD ? 4 : 8; /* Adam(W) m+v fp32; SGD momentum */
+    if (s->framework == FL_FW_TORCH_AMP) {
+        *w = 4;
+        *g = 4;
+        *o = states;
+        return;
+    }
     *w = e;
     *g = fl_dtype_bytes(s->grad_dtype);
     double master = s->master_weights && !fl_dtype_is_fp32(s->compute_dtype) ? 4 : 0;
-    double states = s->optimizer == FL_OPT_SGD ? 4 : 8; /* Adam(W) m+v fp32; SGD momentum */
     *o = master + states;
+}
+
+/* Parameters of one layer that go through a matmul (weights and biases of the linears): what
+ * autocast copies to 16 bits at each use. */
+static double matmul_params(const fl_model *m)
+{
+    double h = m->hidden, f = m->ffn;
+    double kvd = (double)m->hidden / m->heads * m->kv_heads;
+    int gelu = m->activation == FL_ACT_GELU;
+    double nmat = gelu ? 2 : 3;
+    double attn = h * (h + 2 * kvd) + h * h + (gelu ? 2 * h + 2 * kvd : 0);
+    double mlp = nmat * h * f + (gelu ? f + h : 0);
+    return attn + mlp * m->experts;
 }
 
 double fl_train_in_flight(int p, int stage, int m, int chunks)
@@ -35,8 +56,14 @@ double fl_train_in_flight(int p, int stage, int m, int chunks)
     return (warm < total ? warm : total) / chunks;
 }
 
-void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int tp, int dp)
+void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int tp, int dp,
+                            const fl_train_fw_params *fw)
 {
+    fl_train_fw_params def;
+    if (!fw) {
+        fl_train_fw_defaults(s->framework, &def);
+        fw = &def;
+    }
     const fl_model *m = s->model;
     double t = tp > 0 ? tp : 1;
     int n_dp = dp > 0 ? dp : 1;
@@ -62,8 +89,19 @@ void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int 
     mp->input_div = s->sequence_parallel ? t : 1;
     /* backward working set of one layer: gradients of the largest activations */
     mp->work_bytes = T * (m->ffn * (m->activation == FL_ACT_GELU ? 1.0 : 2.0) / t + 2 * h) * e;
-    /* logits: 16-bit output, fp32 log-softmax kept, fp32 gradient at backward */
-    mp->logits_bytes = T * m->vocab / t * (e + 4 + 4) + T * h * e;
+    /* logits: the framework's live bytes per logit at the loss peak (Megatron: 16-bit output, fp32
+     * log-softmax kept, fp32 gradient at backward) */
+    mp->logits_bytes = T * m->vocab / t * fw->loss_bytes_per_logit + T * h * e;
+    mp->context_bytes = fw->context_bytes;
+    mp->cast_bytes_per_layer = mp->cast_bytes_head = mp->reserve_frac = 0;
+    if (s->framework == FL_FW_TORCH_AMP) {
+        /* autocast's cast cache: a 16-bit copy of every matmul weight, alive from its first use in
+         * the forward until the backward has used it */
+        double ce = fl_dtype_is_fp32(s->compute_dtype) ? 0 : e;
+        mp->cast_bytes_per_layer = matmul_params(m) / t * ce;
+        mp->cast_bytes_head = (double)m->vocab * h / t * ce;
+        mp->reserve_frac = fw->reserve_frac;
+    }
 }
 
 double fl_train_mem_plan_states(const fl_train_mem_plan *mp, int layers, int has_first, int has_last)
@@ -87,20 +125,24 @@ double fl_train_stage_memory_from(const fl_train_setup *s, const fl_train_layer_
                                   int tp, int layers, int has_first, int has_last, double in_flight, int dp)
 {
     fl_train_mem_plan mp;
-    fl_train_mem_plan_init(&mp, s, tp, dp);
+    fl_train_mem_plan_init(&mp, s, tp, dp, NULL);
     return fl_train_mem_plan_stage(&mp, c->act_bytes, act_full_bytes, layers, has_first, has_last, in_flight);
 }
 
 double fl_train_stage_memory(const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp, int layers,
                              int has_first, int has_last, int in_flight, int dp)
 {
+    fl_train_gpu_perf p;
+    fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &p);
     fl_train_layer_cost c, cf;
-    fl_train_layer_cost_get(cat, s, gpu, tp, &c);
+    fl_train_layer_cost_with(cat, &p, s, gpu, tp, &c);
     cf = c;
     if (s->recompute == FL_RC_FULL) {
         fl_train_setup ns = *s;
         ns.recompute = FL_RC_NONE;
-        fl_train_layer_cost_get(cat, &ns, gpu, tp, &cf);
+        fl_train_layer_cost_with(cat, &p, &ns, gpu, tp, &cf);
     }
-    return fl_train_stage_memory_from(s, &c, cf.act_bytes, tp, layers, has_first, has_last, in_flight, dp);
+    fl_train_mem_plan mp;
+    fl_train_mem_plan_init(&mp, s, tp, dp, &p.fw[s->framework == FL_FW_TORCH_AMP]);
+    return fl_train_mem_plan_stage(&mp, c.act_bytes, cf.act_bytes, layers, has_first, has_last, in_flight);
 }

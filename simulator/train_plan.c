@@ -454,7 +454,7 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
         return rc;
     }
     json_t *sim = json_object(), *stages = json_array();
-    int measured_any = 0, k = 0;
+    int measured_any = 0, calibrated_any = 0, k = 0;
     for (int i = 0; i < d.n_pipes; i++) {
         for (int j = 0; j < d.pipes[i].n_stages; j++, k++) {
             const fl_train_stage *st = &d.pipes[i].stages[j];
@@ -462,6 +462,10 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
             fl_train_layer_cost c;
             fl_train_layer_cost_get(cat, &d.setup, st->gpu, st->tp, &c);
             measured_any |= c.measured;
+            fl_train_gpu_perf perf;
+            fl_train_gpu_perf_get(cat, st->gpu, d.setup.compute_dtype, &perf);
+            calibrated_any |= perf.calibrated;
+            const char *src = c.measured ? "measured" : perf.calibrated ? "calibrated" : "analytic";
             json_t *o = json_object();
             json_object_set_new(o, "pipeline", json_integer(i));
             json_object_set_new(o, "stage", json_integer(j));
@@ -470,11 +474,13 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
             json_object_set_new(o, "p2p_s", real(sr->p2p_s));
             json_object_set_new(o, "tp_comm_s", real(sr->tp_comm_s));
             json_object_set_new(o, "peak_memory_bytes", real(sr->peak_memory_bytes));
+            json_object_set_new(o, "allocated_bytes", real(sr->allocated_bytes));
+            json_object_set_new(o, "reserved_bytes", real(sr->reserved_bytes));
             json_object_set_new(o, "memory_capacity_bytes", real(sr->memory_capacity_bytes));
             json_object_set_new(o, "fwd_s", real(sr->fwd_s));
             json_object_set_new(o, "bwd_s", real(sr->bwd_s));
             json_object_set_new(o, "fits", json_boolean(sr->fits));
-            json_object_set_new(o, "source", json_string(c.measured ? "measured" : "analytic"));
+            json_object_set_new(o, "source", json_string(src));
             json_array_append_new(stages, o);
         }
     }
@@ -492,7 +498,9 @@ fl_status fl_train_plan_simulate(const fl_catalog *cat, json_t *doc, fl_error *e
     json_object_set_new(sim, "optimizer_s", real(r.optimizer_s));
     json_object_set_new(sim, "bubble_fraction", real(r.bubble_fraction));
     json_object_set_new(sim, "bottleneck", json_string(r.bottleneck));
-    json_object_set_new(sim, "time_source", json_string(measured_any ? "measured" : "analytic"));
+    json_object_set_new(sim, "time_source",
+                        json_string(measured_any ? "measured" : calibrated_any ? "calibrated" : "analytic"));
+    json_object_set_new(sim, "memory_source", json_string(calibrated_any ? "calibrated" : "analytic"));
     if (d.train_tokens > 0 && r.tokens_per_s > 0) {
         double tt = d.train_tokens / r.tokens_per_s;
         json_object_set_new(sim, "time_to_train_s", real(tt));
@@ -534,6 +542,13 @@ fl_status fl_estimate_train(const fl_catalog *cat, const fl_estimate_query *q, f
     s.flash = q->flash;
     s.interleave = 1;
     s.dp_overlap = 1;
+    if (q->framework) {
+        int fw = fl_framework_parse(q->framework);
+        if (fw < 0)
+            return fl_fail(err, FL_EINVAL, "framework", "framework: unknown '%s' (known: megatron, torch-amp)",
+                           q->framework);
+        s.framework = (fl_framework)fw;
+    }
     if (q->tp < 1 || m->heads % q->tp)
         return fl_fail(err, FL_EINVAL, "tp", "tp: %d does not divide the %d attention heads of %s", q->tp, m->heads,
                        m->name);
@@ -551,11 +566,11 @@ fl_status fl_estimate_train(const fl_catalog *cat, const fl_estimate_query *q, f
     out->achieved_flops = out->flops / out->seconds / q->tp;
     out->memory_bytes = fl_train_stage_memory(cat, &s, gpu, q->tp, m->layers, 1, 1, 1, 1);
     out->fits = out->memory_bytes <= fl_train_memory_capacity(cat, gpu);
-    snprintf(out->source, sizeof out->source, "%s", c.measured ? "measured" : "analytic");
     /* compute-bound when the GEMMs' arithmetic intensity (~ tokens per micro-batch) is above the
      * GPU's ridge point (peak FLOP/s / HBM bytes/s) */
     fl_train_gpu_perf p;
     fl_train_gpu_perf_get(cat, gpu, s.compute_dtype, &p);
+    snprintf(out->source, sizeof out->source, "%s", c.measured ? "measured" : p.calibrated ? "calibrated" : "analytic");
     double tokens = (double)s.micro_batch * s.seq_len;
     snprintf(out->bound, sizeof out->bound, "%s", tokens > p.peak_flops / p.hbm_bw ? "compute" : "memory");
     return FL_OK;

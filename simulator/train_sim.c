@@ -26,6 +26,12 @@
  * - fp32 master weights copied back to the 16-bit model weights (read 4, write e). */
 static double optimizer_bytes_per_param(const fl_train_setup *s, double e)
 {
+    double update = s->optimizer == FL_OPT_SGD ? 20 : 28;
+    if (s->optimizer_impl != FL_OPT_FUSED) /* one pass per elementwise op (decay, lerp of m, v update,
+                                              sqrt, eps, addcdiv): the state is re-read per op */
+        update = s->optimizer == FL_OPT_SGD ? 36 : 72;
+    if (s->framework == FL_FW_TORCH_AMP) /* fp32 parameters and .grad stepped in place */
+        return update;
     int master = s->master_weights && !fl_dtype_is_fp32(s->compute_dtype);
     double g = fl_dtype_bytes(s->grad_dtype);
     double b = 0;
@@ -34,10 +40,21 @@ static double optimizer_bytes_per_param(const fl_train_setup *s, double e)
     if (s->compute_dtype == FL_DT_FP16)
         b += 8;
     b += 4;
-    b += s->optimizer == FL_OPT_SGD ? 20 : 28;
+    b += update;
     if (master)
         b += 4 + e;
     return b;
+}
+
+/* Host seconds to launch the optimizer step over `tensors` parameter tensors: a fused kernel per
+ * ~100 tensors per op group, multi-tensor (foreach) kernels per elementwise op for each group, or
+ * one kernel per op per tensor. */
+static double optimizer_host_s(const fl_train_setup *s, const fl_train_fw_params *fw, double tensors)
+{
+    double ops = s->optimizer == FL_OPT_SGD ? 4 : 10, groups = ceil(tensors / 100);
+    double kernels = s->optimizer_impl == FL_OPT_FUSED ? groups : s->optimizer_impl == FL_OPT_FOREACH
+                                                                      ? ops * groups : ops * tensors;
+    return kernels * fw->launch_fwd_s;
 }
 
 void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
@@ -64,6 +81,7 @@ void fl_train_setup_from_job(fl_train_setup *s, const fl_job *job)
 /* Layer figures of one (gpu, tp) pair, computed once per simulate call. */
 typedef struct layer_entry {
     int gpu, tp;
+    int zkey;                          /* zone whose declared intra-node link applies, -1: the datasheet's */
     double fwd, bwd, tp_fwd, tp_bwd;   /* per layer, one micro-batch (fwd/bwd include tp comm) */
     double act, act_full;              /* activation bytes per layer (with / without recompute) */
     double peak, hbm_bw, link_bw, link_lat, capacity;
@@ -96,13 +114,16 @@ static inline double max2(double a, double b)
 /* The entry of (gpu, tp), computing it on first use: layer cost (performance figures looked up
  * once), activation bytes without recomputation, memory plan at n_dp replicas. */
 static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, const fl_train_setup *s, int gpu, int tp,
-                           int n_dp)
+                           int zkey, int n_dp)
 {
     for (int i = 0; i < *n; i++)
-        if (cache[i].gpu == gpu && cache[i].tp == tp)
+        if (cache[i].gpu == gpu && cache[i].tp == tp && cache[i].zkey == zkey)
             return &cache[i];
     layer_entry *e = &cache[*n < CACHE ? (*n)++ : CACHE - 1];
     fl_train_gpu_perf_get(cat, gpu, s->compute_dtype, &e->perf);
+    e->zkey = zkey;
+    if (zkey >= 0) /* the intra-node link declared for this zone's on-prem nodes, if any */
+        fl_train_gpu_link(cat, zkey, gpu, &e->perf.link_bw, &e->perf.link_lat);
     fl_train_layer_cost c;
     fl_train_layer_cost_with(cat, &e->perf, s, gpu, tp, &c);
     e->gpu = gpu;
@@ -129,9 +150,15 @@ static layer_entry *lookup(layer_entry *cache, int *n, const fl_catalog *cat, co
      * read the new 16-bit gradient, read and write the accumulator in the gradient dtype */
     e->acc_per_param = (fl_train_act_elem_bytes(s) + 2 * fl_dtype_bytes(s->grad_dtype)) / (tp * e->perf.hbm_bw);
     e->acc_layer = e->acc_per_param * fl_train_layer_params(s->model);
+    if (s->framework == FL_FW_TORCH_AMP) {
+        /* fp32 .grad += fp32 gradient (12 bytes per parameter) from the second micro-batch on: the
+         * first one's gradient is taken over without a pass; scaled by (m - 1) / m per pipeline */
+        e->acc_per_param = 12.0 / (tp * e->perf.hbm_bw * e->perf.fw[FL_FW_TORCH_AMP].eltwise_bw_frac);
+        e->acc_layer = c.acc_gpu_s > c.acc_host_s ? c.acc_gpu_s : c.acc_host_s;
+    }
     e->node_gpus = fl_train_node_gpus(cat, gpu);
     e->edge_done[0] = e->edge_done[1] = 0;
-    fl_train_mem_plan_init(&e->mem, s, tp, n_dp);
+    fl_train_mem_plan_init(&e->mem, s, tp, n_dp, &e->perf.fw[s->framework == FL_FW_TORCH_AMP]);
     e->k_nl = -1;
     return e;
 }
@@ -415,6 +442,9 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
     double embed_params = fl_train_embed_params(m);
     double head_params[2] = {fl_train_head_params(m, 0), fl_train_head_params(m, 1)};
     double opt_bytes = optimizer_bytes_per_param(s, e);
+    int amp = s->framework == FL_FW_TORCH_AMP;
+    /* entries are per zone only when the catalog has on-prem nodes, which may declare their link */
+    int zkeyed = fl_catalog_node_count(cat) > 0;
 
     double iter_end = 0, pipe_end_max = 0, optimizer = 0, peak_gpu_flops = 0, sequences = 0;
     double worst_busy = -1, worst_bubble = 0, worst_dp = 0;
@@ -432,12 +462,13 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         layer_entry *ent[FL_TRAIN_MAX_STAGES];
         for (int j = 0; j < p; j++) { /* neighbours and alternating stages usually share the entry */
             const fl_train_stage *st = &pl->stages[j];
-            if (j > 0 && st->gpu == ent[j - 1]->gpu && st->tp == ent[j - 1]->tp)
+            int zk = zkeyed ? st->zone : -1;
+            if (j > 0 && st->gpu == ent[j - 1]->gpu && st->tp == ent[j - 1]->tp && zk == ent[j - 1]->zkey)
                 ent[j] = ent[j - 1];
-            else if (j > 1 && st->gpu == ent[j - 2]->gpu && st->tp == ent[j - 2]->tp)
+            else if (j > 1 && st->gpu == ent[j - 2]->gpu && st->tp == ent[j - 2]->tp && zk == ent[j - 2]->zkey)
                 ent[j] = ent[j - 2];
             else
-                ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
+                ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zk, n_dp);
         }
         double dbw[FL_TRAIN_MAX_STAGES], dlat[FL_TRAIN_MAX_STAGES];
         if (n_dp > 1)
@@ -448,8 +479,8 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
             layer_entry *le = ent[j];
-            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
-                le = ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp || le->zkey != (zkeyed ? st->zone : -1)))
+                le = ent[j] = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zkeyed ? st->zone : -1, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double ef = 0, eb = 0;
@@ -460,9 +491,10 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
             fwd[j] = nl * le->fwd + ef;
             bwd[j] = nl * le->bwd + eb;
             /* gradient accumulation of the stage's parameters (tp-local) per micro-batch */
-            bwd[j] += nl * le->acc_layer;
+            double acc = nl * le->acc_layer;
             if (first || last)
-                bwd[j] += le->acc_per_param * ((first ? embed_params : 0) + (last ? head_params[p > 1] : 0));
+                acc += le->acc_per_param * ((first ? embed_params : 0) + (last ? head_params[p > 1] : 0));
+            bwd[j] += amp ? acc * (mb - 1) / mb : acc;
             tp_per_stage[j] = nl * (le->tp_fwd + le->tp_bwd);
             if (s->zero_stage >= 3 && n_dp > 1) {
                 /* ZeRO-3 all-gathers the stage weights in forward and again in backward */
@@ -520,8 +552,8 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         for (int j = 0; j < p; j++) {
             const fl_train_stage *st = &pl->stages[j];
             layer_entry *le = ent[j];
-            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp)) /* evicted from the full cache */
-                le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, n_dp);
+            if (n_cache == CACHE && (le->gpu != st->gpu || le->tp != st->tp || le->zkey != (zkeyed ? st->zone : -1)))
+                le = lookup(cache, &n_cache, cat, s, st->gpu, st->tp, zkeyed ? st->zone : -1, n_dp);
             int nl = st->last_layer - st->first_layer;
             int first = j == 0, last = j == p - 1;
             double bw = n_dp > 1 ? dbw[j] : 0, lat = n_dp > 1 ? dlat[j] : 0;
@@ -540,7 +572,9 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                         ar = fl_train_allreduce_time(stage_params * grad_b, n_dp, le->link_bw, 8e-6);
                 }
                 double local_params = stage_params / (s->zero_stage >= 1 ? n_dp : 1);
-                opt = local_params * opt_bytes / le->hbm_bw;
+                opt = local_params * opt_bytes / (le->hbm_bw * le->perf.fw[amp].opt_bw_frac);
+                double tensors = nl * (m->activation == FL_ACT_GELU ? 12 : 9) + (first ? 2 : 0) + (last ? 3 : 0);
+                opt = max2(opt, optimizer_host_s(s, &le->perf.fw[amp], tensors));
                 states = fl_train_mem_plan_states(&le->mem, nl, first, last);
                 if (!first && !last)
                     le->k_nl = nl, le->k_bw = bw, le->k_lat = lat, le->k_ar = ar, le->k_opt = opt, le->k_states = states,
@@ -582,7 +616,9 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 worst_dp_pipe = pi;
             }
             double inflight = v > 1 ? fl_train_in_flight(p, j, mb, v) : (p - j < mb ? p - j : mb);
-            double mem = fl_train_mem_plan_total(&le->mem, states, le->act, le->act_full, nl, first, last, inflight);
+            double live, reserved;
+            double mem = fl_train_mem_plan_parts(&le->mem, states, le->act, le->act_full, nl, first, last, inflight,
+                                                 &live, &reserved);
             double capb = le->capacity;
             int fits = mem <= capb;
             if (!fits && res->fits) {
@@ -600,6 +636,8 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
                 r->p2p_s = p2p[j];
                 r->tp_comm_s = mb * tp_per_stage[j];
                 r->peak_memory_bytes = mem;
+                r->allocated_bytes = live;
+                r->reserved_bytes = reserved;
                 r->memory_capacity_bytes = capb;
                 r->fits = fits;
             }
@@ -610,7 +648,7 @@ fl_status fl_train_simulate(const fl_catalog *cat, const fl_train_setup *s, cons
         iter_end = pipe_end_max;
     res->dp_allreduce_s = iter_end - pipe_end_max;
     res->optimizer_s = optimizer;
-    res->iteration_s = iter_end + optimizer;
+    res->iteration_s = iter_end + optimizer + (amp ? cache[0].perf.fw[FL_FW_TORCH_AMP].iter_fixed_s : 0);
     res->n_stage_results = stage_out < cap_stages ? stage_out : cap_stages;
     if (!res->stages)
         res->n_stage_results = 0;

@@ -65,7 +65,9 @@ typedef struct fl_train_stage_result {
     double compute_s;             /* fwd+bwd compute of all micro-batches of the iteration */
     double p2p_s;                 /* activation/gradient transfer to the next stage, per micro-batch */
     double tp_comm_s;             /* tensor-parallel communication per iteration */
-    double peak_memory_bytes;     /* per GPU */
+    double peak_memory_bytes;     /* per GPU: the allocator's reserve + context + communicator buffers */
+    double allocated_bytes;       /* live tensors at the peak (torch.cuda.max_memory_allocated) */
+    double reserved_bytes;        /* the caching allocator's reserve at the peak */
     double memory_capacity_bytes; /* per GPU */
     int fits;
 } fl_train_stage_result;
@@ -110,11 +112,38 @@ static inline double fl_train_link_transfer_time(double bytes, double bw, double
 }
 /* Seconds to send `bytes` between two GPUs in zones za, zb (same node when same_node). */
 double fl_train_p2p_time(const fl_catalog *cat, int gpu, int za, int zb, int same_node, double bytes);
+/* Achievable ring bandwidth (bytes/s) and step latency (s) of an intra-node link given as a
+ * datasheet figure of type link_type (train_comm.c). */
+void fl_train_link_eff(const char *link_type, double link_bw, double *bw, double *lat);
+/* Achievable intra-node link of GPU type `gpu` in zone `zone` (zone < 0: the datasheet link):
+ * the link declared for the zone's on-prem nodes when there is one (fl_catalog_gpu_link). */
+void fl_train_gpu_link(const fl_catalog *cat, int zone, int gpu, double *bw, double *lat);
 
 /* --- internals shared by simulator/train_*.c (added by the simulator; not used by the planner) --- */
 
 /* Largest pipeline depth fl_train_simulate accepts. */
 #define FL_TRAIN_MAX_STAGES 512
+
+/* The figures of a training recipe (framework) around the layers' kernels, all physical and
+ * named (docs/frameworks.md); defaults per framework in train_framework.c, fitted to imported
+ * whole-model rows by train_calib.c. Host figures are CPU seconds, so they carry from one GPU
+ * type to another unchanged. */
+typedef struct fl_train_fw_params {
+    double launch_fwd_s;         /* host seconds to issue one forward kernel (module call, dispatch) */
+    double launch_bwd_s;         /* host seconds to issue one backward kernel (autograd engine) */
+    double ckpt_layer_s;         /* host seconds of checkpoint bookkeeping per recomputed layer */
+    double iter_fixed_s;         /* host seconds per iteration outside the micro-batches */
+    double loss_bytes_per_logit; /* live bytes per logit at the loss's memory peak */
+    double reserve_frac;         /* caching-allocator reserve, fraction of the transient bytes */
+    double context_bytes;        /* per GPU outside the allocator: CUDA context, framework state */
+    double eltwise_bw_frac;      /* the framework's own elementwise passes (casts, fp32 norms and
+                                    residuals, accumulation, loss) run at this fraction of the
+                                    GPU's copy bandwidth */
+    double opt_bw_frac;          /* the optimizer step's passes run at this fraction of it */
+} fl_train_fw_params;
+
+/* Defaults of a framework (no measurement). */
+void fl_train_fw_defaults(fl_framework fw, fl_train_fw_params *out);
 
 /* Performance figures of one GPU type for one compute dtype (train_compute.c). */
 typedef struct fl_train_gpu_perf {
@@ -124,8 +153,14 @@ typedef struct fl_train_gpu_perf {
     double attn_bwd_eff;   /* flash attention backward */
     int sms;               /* streaming multiprocessors / compute units (wave quantisation) */
     double hbm_bw;         /* achievable HBM bytes/s (copy kernels) */
+    double hbm_peak;       /* datasheet HBM bytes/s */
     double link_bw;        /* achievable intra-node collective bandwidth per GPU, bytes/s */
     double link_lat;       /* intra-node collective step latency, s */
+    double kernel_s;       /* GPU-side fixed cost of one kernel (prologue, epilogue, launch gap) */
+    double layer_fwd_scale, layer_bwd_scale; /* measured / modelled decoder layer time (calibration; 1) */
+    double edge_fwd_scale[2], edge_bwd_scale[2]; /* the same for [0] embeddings, [1] LM head + loss */
+    fl_train_fw_params fw[2]; /* by fl_framework: calibrated or default figures */
+    int calibrated;        /* 1 when measured rows of this catalog changed any figure above */
 } fl_train_gpu_perf;
 
 void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_train_gpu_perf *p);
@@ -133,13 +168,21 @@ void fl_train_gpu_perf_get(const fl_catalog *cat, int gpu, fl_dtype dtype, fl_tr
 /* Analytic split of one layer's time (one micro-batch, tp group), used by the measured-profile
  * scaling and the accuracy tables. */
 typedef struct fl_train_layer_cost {
-    double fwd_compute_s, bwd_compute_s;  /* kernels only (bwd includes recomputation) */
+    double fwd_compute_s, bwd_compute_s;  /* kernels only (bwd includes recomputation); with an eager
+                                             framework, never less than the host issuing them */
     double fwd_comm_s, bwd_comm_s;        /* tensor-parallel collectives */
     double fwd_flops;                     /* useful forward FLOPs of the layer (per tp group) */
     double act_bytes;                     /* activations kept for backward per GPU */
+    double acc_gpu_s, acc_host_s;         /* torch-amp: adding one micro-batch's fp32 weight
+                                             gradients into .grad (GPU and host seconds) */
     int measured;                         /* 1 when scaled from a measured catalog point */
 } fl_train_layer_cost;
 
+/* The layer's own kernels on the GPU, without the framework's terms (what the measured layer rows
+ * time: parameters and input in the compute dtype, no autocast). */
+void fl_train_layer_cost_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, fl_train_layer_cost *c);
+/* Seconds of one GEMM [M,K] x [K,N] with e-byte operands (tiles, waves, split-K, roofline). */
+double fl_train_gemm_time(const fl_train_gpu_perf *p, double M, double N, double K, double e);
 /* Purely analytic layer cost (no catalog measured points). */
 void fl_train_layer_cost_analytic(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp,
                                   fl_train_layer_cost *c);
@@ -154,6 +197,10 @@ double fl_train_layer_act_bytes(const fl_catalog *cat, const fl_train_setup *s, 
 /* fl_train_edge_time with the GPU's performance figures already looked up. */
 void fl_train_edge_time_with(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int has_first,
                              int has_last, double *fwd_s, double *bwd_s);
+/* GPU seconds of one edge's own kernels (which 0: embeddings, 1: final norm + LM head + loss), one
+ * micro-batch, without calibration scales, framework passes or host (what edge rows time). */
+void fl_train_edge_plain(const fl_train_gpu_perf *p, const fl_train_setup *s, int tp, int which, double *fwd_s,
+                         double *bwd_s);
 /* Useful FLOPs of one micro-batch through the whole model forward (all layers, head). */
 double fl_train_model_fwd_flops(const fl_train_setup *s);
 /* Ring all-reduce of `bytes` per member over n members with bandwidth bw and step latency lat. */
@@ -178,16 +225,22 @@ typedef struct fl_train_mem_plan {
     double state_bytes;   /* weight + gradient + optimizer bytes per parameter after ZeRO sharding */
     double gather_bytes;  /* ZeRO-3 gathered layers */
     double e, T, input_div, work_bytes, logits_bytes;
+    double cast_bytes_per_layer, cast_bytes_head; /* torch-amp: 16-bit weight copies kept by autocast */
+    double reserve_frac;  /* allocator reserve on the transient bytes (torch-amp), else 0 */
+    double context_bytes; /* outside the allocator */
 } fl_train_mem_plan;
-void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int tp, int dp);
+/* fw: the framework's figures (NULL: its defaults). */
+void fl_train_mem_plan_init(fl_train_mem_plan *mp, const fl_train_setup *s, int tp, int dp,
+                            const fl_train_fw_params *fw);
 double fl_train_mem_plan_stage(const fl_train_mem_plan *mp, double act_bytes, double act_full_bytes, int layers,
                                int has_first, int has_last, double in_flight);
 /* fl_train_mem_plan_stage in two steps: the weight/gradient/optimizer bytes of the stage, then
  * the total with the activations of in_flight micro-batches (below). */
 double fl_train_mem_plan_states(const fl_train_mem_plan *mp, int layers, int has_first, int has_last);
 
-/* CUDA context, cuBLAS/cuDNN workspaces and framework state per GPU: FACTS.md reports 2-5 GB
- * seen in practice (Sailor 5.06 GB on GH200); we take 2.0 GB without communicators. */
+/* CUDA context, cuBLAS/cuDNN workspaces and framework state per GPU outside the allocator's
+ * reserve: FACTS.md reports 2-5 GB seen in practice (Sailor 5.06 GB on GH200); we take 2.0 GB
+ * without communicators. Out of memory: reserve + context + buffers above the usable memory. */
 #define FL_TRAIN_CONTEXT_BYTES 2.0e9
 /* NCCL communicator buffers when the GPU talks to others (tp, pp or dp). */
 #define FL_TRAIN_COMM_BUFFER_BYTES 0.5e9
@@ -198,9 +251,9 @@ double fl_train_mem_plan_states(const fl_train_mem_plan *mp, int layers, int has
  * of the micro-batches in flight, stage input or embedding output, backward working set,
  * logits on the last stage, then fragmentation, context and communicator buffers. Inline: it
  * runs once per stage of every simulated plan. */
-static inline double fl_train_mem_plan_total(const fl_train_mem_plan *mp, double states, double act_bytes,
+static inline double fl_train_mem_plan_parts(const fl_train_mem_plan *mp, double states, double act_bytes,
                                              double act_full_bytes, int layers, int has_first, int has_last,
-                                             double in_flight)
+                                             double in_flight, double *live_out, double *reserved_out)
 {
     const fl_train_setup *s = mp->s;
     int split = !(has_first && has_last);
@@ -217,9 +270,27 @@ static inline double fl_train_mem_plan_total(const fl_train_mem_plan *mp, double
     acts += mp->work_bytes;
     double extra = 0;
     if (has_last)
-        extra += mp->logits_bytes;
+        extra += mp->logits_bytes + mp->cast_bytes_head;
+    extra += layers * mp->cast_bytes_per_layer;
     double comm = (mp->tp > 1 || mp->dp > 1 || split) ? FL_TRAIN_COMM_BUFFER_BYTES : 0;
-    return (states + acts + extra) * (1 + FL_TRAIN_FRAGMENTATION) + FL_TRAIN_CONTEXT_BYTES + comm;
+    double live = states + acts + extra;
+    /* the caching allocator's reserve: a fraction of the transient (per micro-batch) bytes when the
+     * framework's figure is known, else a flat fragmentation on everything */
+    double reserved = mp->reserve_frac > 0 ? live + mp->reserve_frac * (acts + extra)
+                                           : live * (1 + FL_TRAIN_FRAGMENTATION);
+    if (live_out)
+        *live_out = live;
+    if (reserved_out)
+        *reserved_out = reserved;
+    return reserved + mp->context_bytes + comm;
+}
+
+static inline double fl_train_mem_plan_total(const fl_train_mem_plan *mp, double states, double act_bytes,
+                                             double act_full_bytes, int layers, int has_first, int has_last,
+                                             double in_flight)
+{
+    return fl_train_mem_plan_parts(mp, states, act_bytes, act_full_bytes, layers, has_first, has_last, in_flight,
+                                   NULL, NULL);
 }
 /* Micro-batches of activations a stage keeps at its peak: 1F1B min(p - stage, m); interleaved
  * Megatron warm-up ((p - stage - 1) * 2 + (v - 1) * p + 1 chunks of 1/v of the stage). */

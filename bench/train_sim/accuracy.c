@@ -12,7 +12,9 @@
  * Usage: train_sim_accuracy [FILE.jsonl [RUNS.csv]] (defaults: the H100 calibration file in
  * tests/data/calibration and tests/data/published/megatron_2021_table1.csv). */
 #include "simulator/train_sim.h"
+#include "simulator/train_measured.h"
 #include "profiles/catalog.h"
+#include "flotilla/flotilla.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -164,6 +166,122 @@ static int published(fl_catalog *cat, const char *path, const char *label)
     return 0;
 }
 
+/* Section 3: whole-model single-GPU iterations (train_iter rows of `cal`) predicted against the
+ * built-in catalog `cat` (analytic: no measured row, default framework figures): iteration
+ * time, peak allocated / reserved memory and out-of-memory, predicted vs measured. */
+static int whole_models_analytic(const fl_catalog *cat, const fl_catalog *cal, const char *label)
+{
+    printf("\n# whole-model training iterations vs measured, analytic (no row imported): %s\n", label);
+    printf("%-10s %2s %2s %3s | %8s %8s %7s | %7s %7s %7s | %7s %7s %7s | %s\n", "model", "b", "ga", "rc", "iter ms",
+           "meas", "err", "alloc GB", "meas", "err", "resv GB", "meas", "err", "oom pred/meas");
+    double et[64], em[64], er[64];
+    int n = 0, nm = 0, oom_ok = 0, oom_n = 0;
+    for (size_t i = 0; i < fl_catalog_measured_count(cal) && n < 64; i++) {
+        const fl_measured *r0 = fl_catalog_measured(cal, i);
+        if (!r0->kind || strcmp(r0->kind, "train_iter") != 0)
+            continue;
+        fl_measured r = *r0; /* the row against the built-in catalog's GPU */
+        r.gpu_index = fl_catalog_find_gpu(cat, r0->gpu, "gpu", NULL);
+        fl_train_row_pred p;
+        fl_error err;
+        if (fl_train_row_predict(cat, &r, &p, &err)) {
+            fprintf(stderr, "%s\n", err.message);
+            return 1;
+        }
+        oom_n++;
+        oom_ok += (!p.fits) == (r.oom != 0);
+        if (r.oom) {
+            printf("%-10s %2d %2d %3s | %8s %8s %7s | %7.1f %7s %7s | %7.1f %7s %7s | %s/%s\n", r.model, r.b,
+                   r.grad_accum, r.recompute ? "yes" : "no", "-", "-", "", p.peak_alloc_bytes / 1e9, "-", "",
+                   p.peak_reserved_bytes / 1e9, "-", "", p.fits ? "fits" : "OOM", "OOM");
+            continue;
+        }
+        et[n] = fabs(p.iteration_s / r.seconds - 1);
+        em[nm] = fabs(p.peak_alloc_bytes / r.peak_alloc_bytes - 1);
+        er[nm] = fabs(p.peak_reserved_bytes / r.peak_reserved_bytes - 1);
+        nm++;
+        printf("%-10s %2d %2d %3s | %8.1f %8.1f %+6.1f%% | %7.2f %7.2f %+6.1f%% | %7.2f %7.2f %+6.1f%% | %s/%s\n",
+               r.model, r.b, r.grad_accum, r.recompute ? "yes" : "no", p.iteration_s * 1e3, r.seconds * 1e3,
+               100 * (p.iteration_s / r.seconds - 1), p.peak_alloc_bytes / 1e9, r.peak_alloc_bytes / 1e9,
+               100 * (p.peak_alloc_bytes / r.peak_alloc_bytes - 1), p.peak_reserved_bytes / 1e9,
+               r.peak_reserved_bytes / 1e9, 100 * (p.peak_reserved_bytes / r.peak_reserved_bytes - 1),
+               p.fits ? "fits" : "OOM", "fits");
+        n++;
+    }
+    double mt = median(et, n), mm = median(em, nm), mr = median(er, nm);
+    printf("runs %d: median |error| iteration %.1f%% (max %.1f%%), peak allocated %.1f%% (max %.1f%%), peak reserved "
+           "%.1f%% (max %.1f%%); out-of-memory predicted right %d of %d\n", n, 100 * mt, n ? 100 * et[n - 1] : 0,
+           100 * mm, nm ? 100 * em[nm - 1] : 0, 100 * mr, nm ? 100 * er[nm - 1] : 0, oom_ok, oom_n);
+    return 0;
+}
+
+/* Section 4: the same rows with both calibration files imported, each predicted by a fit that
+ * left its own model out (fl_calibration_report): the honest figure for shapes not measured. */
+static int whole_models_calibrated(const fl_catalog *cal)
+{
+    char *s = NULL;
+    fl_error err;
+    if (fl_calibration_report(cal, NULL, "torch-amp", &s, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    json_t *doc = json_loads(s, 0, NULL);
+    fl_free(s);
+    json_t *t = json_object_get(doc, "training");
+    json_t *fw = json_array_get(json_object_get(t, "frameworks"), 0), *p = json_object_get(fw, "params");
+    printf("\n# whole-model training iterations, both calibration files imported, leave-one-model-out\n");
+    printf("# fit: GEMM efficiency %.3f, layer scales fwd %.3f bwd %.3f; torch-amp: launch %.1f/%.1f us, checkpoint "
+           "%.0f us/layer, eltwise %.0f%% of copy bw, loss %.1f B/logit, reserve %.0f%%\n",
+           json_number_value(json_object_get(json_array_get(json_object_get(t, "gpus"), 0), "gemm_efficiency")),
+           json_number_value(json_object_get(json_object_get(t, "layer_scales"), "fwd_scale")),
+           json_number_value(json_object_get(json_object_get(t, "layer_scales"), "bwd_scale")),
+           1e6 * json_number_value(json_object_get(p, "launch_fwd_s")),
+           1e6 * json_number_value(json_object_get(p, "launch_bwd_s")),
+           1e6 * json_number_value(json_object_get(p, "ckpt_layer_s")),
+           100 * json_number_value(json_object_get(p, "eltwise_bw_frac")),
+           json_number_value(json_object_get(p, "loss_bytes_per_logit")),
+           100 * json_number_value(json_object_get(p, "reserve_frac")));
+    printf("%-10s %2s %2s %3s | %8s %8s %7s %7s | %7s %7s %7s | %s\n", "model", "b", "ga", "rc", "meas ms", "fit ms",
+           "resid", "LOO", "alloc GB", "LOO GB", "err", "oom meas/LOO");
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(fw, "rows"), i, r) {
+        int oom = json_is_true(json_object_get(r, "oom"));
+        printf("%-10s %2d %2d %3s | ", json_string_value(json_object_get(r, "model")),
+               (int)json_integer_value(json_object_get(r, "b")), (int)json_integer_value(json_object_get(r, "grad_accum")),
+               json_is_true(json_object_get(r, "recompute")) ? "yes" : "no");
+        if (oom) {
+            printf("%8s %8s %7s %7s | %7s %7s %7s | ", "-", "-", "", "", "-", "-", "");
+        } else {
+            double ma = json_number_value(json_object_get(r, "measured_alloc_bytes"));
+            double la = ma * (1 + json_number_value(json_object_get(r, "loo_alloc_residual")));
+            printf("%8.1f %8.1f %+6.1f%% %+6.1f%% | %7.2f %7.2f %+6.1f%% | ",
+                   1e3 * json_number_value(json_object_get(r, "measured_s")),
+                   1e3 * json_number_value(json_object_get(r, "predicted_s")),
+                   100 * json_number_value(json_object_get(r, "residual")),
+                   100 * json_number_value(json_object_get(r, "loo_residual")), ma / 1e9, la / 1e9,
+                   100 * json_number_value(json_object_get(r, "loo_alloc_residual")));
+        }
+        printf("%s/%s\n", oom ? "OOM" : "fits", json_is_true(json_object_get(r, "loo_predicted_oom")) ? "OOM" : "fits");
+    }
+    printf("runs %d: iteration median |residual| %.1f%%, leave-one-model-out median %.1f%% (max %.1f%%); peak "
+           "allocated leave-one-model-out median %.1f%%; out-of-memory right %d of %d\n",
+           (int)json_array_size(json_object_get(fw, "rows")),
+           100 * json_number_value(json_object_get(fw, "median_abs_residual")),
+           100 * json_number_value(json_object_get(fw, "loo_median_abs_residual")),
+           100 * json_number_value(json_object_get(fw, "loo_max_abs_residual")),
+           100 * json_number_value(json_object_get(fw, "loo_alloc_median_abs_residual")),
+           (int)json_integer_value(json_object_get(fw, "loo_oom_right")),
+           (int)json_integer_value(json_object_get(fw, "oom_rows")));
+    json_t *k = json_object_get(t, "kernels_and_layers");
+    printf("kernel and layer rows (%d): median |residual| %.1f%%, leave-one-out median %.1f%% (max %.1f%%)\n",
+           (int)json_array_size(json_object_get(k, "rows")), 100 * json_number_value(json_object_get(k, "median_abs_residual")),
+           100 * json_number_value(json_object_get(k, "loo_median_abs_residual")),
+           100 * json_number_value(json_object_get(k, "loo_max_abs_residual")));
+    json_decref(doc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* the default files are named relative to the source root in the output (ACCURACY.md) */
@@ -186,6 +304,16 @@ int main(int argc, char **argv)
     char line[4096];
     double ef[256], eb[256], ea[256];
     int n = 0;
+    printf("# Training simulator accuracy\n\n"
+           "Output of `./build/bench/train_sim/train_sim_accuracy > bench/train_sim/ACCURACY.md` run from the source\n"
+           "root (docs/calibration.md explains the fit):\n\n"
+           "1. one GPT decoder layer on H100-SXM-80GB (bf16, flash attention), analytic model vs the layer rows;\n"
+           "2. the published Megatron-LM runs (Narayanan et al. 2021, Table 1: A100-80GB, fp16, full recomputation,\n"
+           "   materialised attention, dropout 0.1), achieved TFLOP/s per GPU predicted vs published;\n"
+           "3. whole-model single-GPU iterations of the PyTorch AMP recipe (framework torch-amp) on H100, analytic:\n"
+           "   the built-in catalog without any measured row;\n"
+           "4. the same rows with both H100 files imported, each row predicted by a fit that left its model out.\n\n"
+           "```\n");
     printf("# training layer model vs measured (%s)\n", argc > 1 ? argv[1] : layers);
     printf("%5s %3s %6s %5s %2s | %9s %9s %7s | %9s %9s %7s | %7s %7s %7s\n", "h", "a", "ffn", "s", "b", "fwd ms", "meas",
            "err", "fwdbwd ms", "meas", "err", "act MB", "meas", "err");
@@ -241,6 +369,17 @@ int main(int argc, char **argv)
            100 * eb[n - 1], 100 * ea[n - 1]);
     int rc = published(cat, argc > 2 ? argv[2] : SOURCE_ROOT "/tests/data/published/megatron_2021_table1.csv",
                        argc > 2 ? argv[2] : runs);
+    const char *models = argc > 3 ? argv[3] : SOURCE_ROOT "/tests/data/calibration/h100-sxm-80gb.models.jsonl";
+    fl_catalog *cal = NULL;
+    if (rc == 0 && ((rc = fl_catalog_open(NULL, &cal, &err)) || (rc = fl_catalog_import_measured(cal, models, NULL, &err)) ||
+                    (rc = fl_catalog_import_measured(cal, path, NULL, &err))))
+        fprintf(stderr, "%s\n", err.message);
+    if (rc == 0)
+        rc = whole_models_analytic(cat, cal, argc > 3 ? argv[3] : "tests/data/calibration/h100-sxm-80gb.models.jsonl");
+    if (rc == 0)
+        rc = whole_models_calibrated(cal);
+    fl_catalog_free(cal);
+    printf("```\n");
     fl_catalog_free(cat);
     return rc;
 }

@@ -35,6 +35,9 @@ typedef struct fl_gpu {
     double tdp_w;
     const char *aliases;       /* ';'-separated, matched case-insensitively */
     const char *source;
+    /* added with `profiles import --gpus` (0 when unknown) */
+    int sms;                   /* streaming multiprocessors (NVIDIA) / compute units (AMD) */
+    double tf32_flops;         /* dense TF32 tensor-core peak; 0 when the GPU has no TF32 */
 } fl_gpu;
 
 typedef enum fl_activation { FL_ACT_GELU = 0, FL_ACT_SWIGLU = 1 } fl_activation;
@@ -126,7 +129,27 @@ typedef struct fl_node {
     double memory_bytes;   /* per GPU, as reported */
     int nvlink;            /* 1 when the GPUs are NVLink-connected */
     const char *source;
+    /* declared network (`profiles import --nvidia-smi ... --nic-gbps/--link`); 0 / NULL when not declared */
+    double nic_bw;         /* node NIC bandwidth to other nodes, bytes/s */
+    double nic_latency;    /* one-way latency between nodes, s; < 0 when not declared */
+    const char *link_type; /* declared intra-node link: "NVLink", "xGMI", "PCIe"; NULL = the GPU type's */
+    double link_bw;        /* declared intra-node bandwidth per GPU, bytes/s (same sense as fl_gpu.link_bw) */
 } fl_node;
+
+/* The intra-node GPU-to-GPU link a GPU of one type sees in one zone. */
+typedef struct fl_gpu_link {
+    const char *type;      /* "NVLink", "xGMI", "PCIe" */
+    double bandwidth;      /* per GPU, bytes/s (datasheet sense: total to peers for NVLink/xGMI) */
+    int declared;          /* 1: declared for the zone's on-prem nodes; 0: the GPU type's datasheet link */
+} fl_gpu_link;
+
+/* What `profiles import --nvidia-smi` may declare about a node's network. */
+typedef struct fl_node_network {
+    double nic_bw;         /* bytes/s; 0 = not declared */
+    double nic_latency;    /* seconds; < 0 = not declared (the zone's class latency applies) */
+    const char *link_type; /* "NVLink", "xGMI" or "PCIe" (any case); NULL = the GPU type's link */
+    double link_bw;        /* bytes/s; 0 = the GPU type's link_bw (NVLink/xGMI) or pcie_bw (PCIe) */
+} fl_node_network;
 
 /* Open a catalog. path == NULL: an in-memory copy of the built-in catalog (read-only use).
  * path names an existing SQLite file: open it (schema version checked: FL_ECATALOG when corrupt
@@ -160,6 +183,10 @@ FL_API int fl_catalog_find_zone(const fl_catalog *cat, const char *name, const c
 /* Network link between two zones (indexes; the same index means the same zone, different nodes).
  * Per-zone-pair overrides take precedence over the class figures. */
 FL_API fl_link fl_catalog_link(const fl_catalog *cat, int zone_a, int zone_b);
+/* Intra-node link of GPU type `gpu` in zone `zone` (indexes): the link declared for the zone's
+ * on-prem nodes of that type (the slowest when they differ), else the GPU type's datasheet link.
+ * zone < 0: the GPU type's link. */
+FL_API fl_gpu_link fl_catalog_gpu_link(const fl_catalog *cat, int zone, int gpu);
 
 /* Imports. Each is one transaction: on any bad row the whole file is rejected (the error names
  * the line and column) and the catalog is unchanged. Only file-backed catalogs can be changed
@@ -170,6 +197,22 @@ FL_API fl_link fl_catalog_link(const fl_catalog *cat, int zone_a, int zone_b);
 FL_API fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path,
                                              const char *zone, const char *node_name,
                                              fl_error *err);
+/* As fl_catalog_import_nvidia_smi, also declaring the node's network (net may be NULL). A
+ * declared NIC makes node-to-node links in that zone use its bandwidth (the slowest declared NIC
+ * of the zone) and latency; a declared link replaces the GPU type's intra-node link for the GPUs
+ * of that zone's nodes (fl_catalog_gpu_link). */
+FL_API fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_path, const char *zone,
+                                                     const char *node_name, const fl_node_network *net,
+                                                     fl_error *err);
+/* GPU types, CSV with the columns of data/gpus.csv (header-matched, any order; see
+ * data/SOURCES.md). A new name adds a type; an existing name replaces its specs (columns absent
+ * from the file keep their values) and keeps the offerings, nodes and measured rows that refer to
+ * it. On success *rows_out (if non-NULL) gets the row count. */
+FL_API fl_status fl_catalog_import_gpus(fl_catalog *cat, const char *csv_path, size_t *rows_out, fl_error *err);
+/* Zone-pair network figures, CSV with the columns of data/network_overrides.csv (zone_a, zone_b,
+ * bandwidth_bytes_per_s, latency_s, egress_per_gb, source). Both zones must exist; a pair given
+ * again replaces its figures (either order). */
+FL_API fl_status fl_catalog_import_network(fl_catalog *cat, const char *csv_path, size_t *rows_out, fl_error *err);
 /* Cloud offerings in the SkyPilot catalog CSV layout (columns found by header name). `cloud`
  * is "aws", "gcp", "azure" or "lambda"; NULL infers it from the columns and instance names.
  * Replaces the offerings of that cloud. On success *rows_out (if non-NULL) gets the row count. */
@@ -178,6 +221,16 @@ FL_API fl_status fl_catalog_import_offerings(fl_catalog *cat, const char *csv_pa
 /* Measured per-layer / per-step timings, JSONL (one object per line, see docs). */
 FL_API fl_status fl_catalog_import_measured(fl_catalog *cat, const char *jsonl_path,
                                            size_t *rows_out, fl_error *err);
+
+/* What the catalog's measured rows imply (docs/calibration.md): the fitted parameters (per GPU:
+ * GEMM efficiency and HBM bandwidth; decoder-layer scales; per framework: host seconds per kernel,
+ * checkpoint bookkeeping, fixed cost per iteration, loss bytes per logit, allocator reserve), every
+ * row's residual under the fit and its leave-one-out residual, as a JSON document
+ * {"training": {...}}. gpu and framework (NULL: all) filter the rows reported; an unknown one is
+ * FL_ENOTFOUND / FL_EINVAL naming the field. The simulator applies the same fit by itself
+ * whenever a catalog holds measured rows. Caller frees *json_out with fl_free. */
+FL_API fl_status fl_calibration_report(const fl_catalog *cat, const char *gpu, const char *framework,
+                                      char **json_out, fl_error *err);
 
 /* Export one table as CSV ("gpus", "offerings", "zones", "models", "measured", "nodes") or JSON.
  * Returns a caller-owned string. */

@@ -73,6 +73,8 @@ typedef struct fl_estimate_query {
     const char *dtype;     /* "bf16" (default), "fp16", "fp8", "int8" */
     const char *recompute; /* train: "none" (default), "selective", "full" */
     int flash;             /* train: 1 (default) memory-efficient attention, 0 standard */
+    const char *framework; /* train: "megatron" (default) or "torch-amp" (added in 0.2; NULL = default) */
+    const char *engine;    /* prefill/decode: serving engine (NULL: "vllm"; see docs/engines.md) */
 } fl_estimate_query;
 typedef struct fl_estimate_result {
     double seconds;            /* train: fwd+bwd of one micro-batch over all layers on one GPU
@@ -84,8 +86,10 @@ typedef struct fl_estimate_result {
                                   serving: weights per GPU */
     double kv_cache_tokens;    /* serving: tokens of KV cache that fit */
     int fits;
-    char source[32];           /* "measured" or "analytic" */
+    char source[32];           /* "measured" (an imported row), "calibrated" (fitted to the catalog's
+                                  measured rows; serving: the engine refit) or "analytic" */
     char bound[16];            /* "compute" or "memory" */
+    char engine[48];           /* prefill/decode: the engine the estimate is for */
 } fl_estimate_result;
 FL_API void fl_estimate_query_init(fl_estimate_query *q);
 FL_API fl_status fl_estimate(const fl_catalog *cat, const fl_estimate_query *q,

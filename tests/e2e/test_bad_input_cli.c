@@ -321,6 +321,26 @@ static void test_imports(void **state)
          {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "$bad/nvidia-smi-unknown-product.xml"}},
         {1, "nvidia-smi-mixed.xml line 12", "one GPU type", NULL, NULL,
          {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "$bad/nvidia-smi-mixed.xml"}},
+        {1, "framework", "jax", NULL, NULL, {"profiles", "calibrate", "--framework", "jax"}},
+        {1, "gpu", "tpu-v5", NULL, NULL, {"profiles", "calibrate", "--gpu", "tpu-v5"}},
+        {2, "--framework needs a value", NULL, NULL, NULL, {"profiles", "calibrate", "--framework"}},
+        {2, "unexpected argument 'extra'", NULL, NULL, NULL, {"profiles", "calibrate", "extra"}},
+        {1, "framework", "jax", NULL, NULL,
+         {"estimate", "--gpu", "h100", "--model", "gpt3-1.3b", "--phase", "train", "--framework", "jax"}},
+        {1, "job.framework", "jax", "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,"
+         "\"framework\":\"jax\"}", NULL, {"plan", "@F"}},
+        {1, "job.optimizer_impl", "turbo", "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,"
+         "\"optimizer_impl\":\"turbo\"}", NULL, {"plan", "@F"}},
+        {1, "job.precision.compute", "tf32", "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"precision\":"
+         "{\"compute\":\"tf32\"},\"workload\":{\"rate_rps\":1,\"classes\":[{\"input\":512,\"output\":128,"
+         "\"share\":1}]}}", NULL, {"plan", "@F"}},
+        {1, "line 1", "framework", "{\"kind\":\"train_iter\",\"gpu\":\"h100\",\"model\":\"g\",\"layers\":2,"
+         "\"h\":64,\"a\":4,\"s\":128,\"b\":1,\"vocab\":100,\"grad_accum\":1,\"iter_s\":1,\"framework\":\"jax\"}\n",
+         NULL, {"profiles", "import", "--catalog", "@CAT", "--measured", "@F"}},
+        {1, "iter_s", "positive", "{\"kind\":\"train_iter\",\"gpu\":\"h100\",\"model\":\"g\",\"layers\":2,"
+         "\"h\":64,\"a\":4,\"s\":128,\"b\":1,\"vocab\":100,\"grad_accum\":1,\"framework\":\"megatron\","
+         "\"iter_s\":-0.5}\n",
+         NULL, {"profiles", "import", "--catalog", "@CAT", "--measured", "@F"}},
         {1, "measured-truncated.jsonl line 3", "malformed JSON", NULL, NULL,
          {"profiles", "import", "--catalog", "@CAT", "--measured", "$bad/measured-truncated.jsonl"}},
         {1, "line 2: gpu: unknown gpu 'TPU v5e'", "closest:",

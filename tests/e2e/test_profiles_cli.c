@@ -195,9 +195,80 @@ static void test_corrupt_catalog(void **state)
     unlink(cat);
 }
 
+/* Import the shared H100 files, then `profiles calibrate`: the table and the JSON report, with the
+ * fitted torch-amp figures and every row's leave-one-out residual; a plan simulated against that
+ * catalog says its figures are calibrated. */
+static void test_calibrate(void **state)
+{
+    (void)state;
+    char cat[256];
+    snprintf(cat, sizeof cat, "%s", temp_path(5, ".sqlite"));
+    char models[512], layers[512];
+    snprintf(models, sizeof models, "%s", test_data("calibration/h100-sxm-80gb.models.jsonl"));
+    snprintf(layers, sizeof layers, "%s", test_data("calibration/h100-sxm-80gb.layers.jsonl"));
+    cli_result r = run_cli(NULL, "profiles", "import", "--catalog", cat, "--measured", models, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "imported 40 measured rows"));
+    cli_result_free(&r);
+    r = run_cli(NULL, "profiles", "import", "--catalog", cat, "--measured", layers, NULL);
+    assert_int_equal(r.status, 0);
+    cli_result_free(&r);
+    r = run_cli(NULL, "profiles", "calibrate", "--catalog", cat, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "framework torch-amp (fitted)"));
+    assert_non_null(strstr(r.out, "leave-one-model-out median"));
+    assert_non_null(strstr(r.out, "out-of-memory right 24 of 24"));
+    cli_result_free(&r);
+    r = run_cli(NULL, "profiles", "calibrate", "--catalog", cat, "--framework", "torch-amp", "--gpu",
+                "NVIDIA H100 80GB HBM3", "--json", NULL);
+    json_t *j = json_of(&r);
+    json_t *fw = json_array_get(json_object_get(json_object_get(j, "training"), "frameworks"), 0);
+    assert_string_equal(json_string_value(json_object_get(fw, "framework")), "torch-amp");
+    assert_int_equal(json_array_size(json_object_get(fw, "rows")), 24);
+    json_t *row = json_array_get(json_object_get(fw, "rows"), 0);
+    assert_non_null(json_object_get(row, "loo_residual"));
+    assert_true(json_number_value(json_object_get(json_object_get(fw, "params"), "launch_fwd_s")) > 0);
+    json_decref(j);
+    cli_result_free(&r);
+    /* the built-in catalog has no rows: defaults, nothing fitted */
+    r = run_cli(NULL, "profiles", "calibrate", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "0 rows"));
+    cli_result_free(&r);
+    /* a one-GPU torch-amp plan of a model shape that is not in the files: calibrated figures */
+    const char *plan = "{\"kind\":\"training\",\"model\":{\"name\":\"gpt-760m\",\"layers\":24,\"hidden\":1536,"
+                       "\"heads\":16,\"kv_heads\":16,\"ffn\":6144,\"vocab\":50304,\"activation\":\"gelu\","
+                       "\"tied_embeddings\":false,\"positional\":\"learned\",\"max_positions\":4096},"
+                       "\"job\":{\"seq_len\":2048,\"global_batch\":8,\"framework\":\"torch-amp\",\"optimizer\":\"adamw\"},"
+                       "\"parallelism\":{\"micro_batch\":4,\"pipelines\":[{\"replicas\":1,\"micro_batches\":2,"
+                       "\"stages\":[{\"layers\":[0,24],\"gpu\":\"H100-SXM-80GB\",\"zone\":\"gcp:us-central1-a\",\"tp\":1}]}]}}";
+    const char *pf = temp_file(6, ".json", plan);
+    r = run_cli(NULL, "simulate", pf, "--catalog", cat, "--json", NULL);
+    j = json_of(&r);
+    json_t *sim = json_object_get(j, "simulation");
+    assert_string_equal(json_string_value(json_object_get(sim, "time_source")), "calibrated");
+    json_t *st = json_array_get(json_object_get(sim, "stages"), 0);
+    double alloc = json_number_value(json_object_get(st, "allocated_bytes"));
+    double resv = json_number_value(json_object_get(st, "reserved_bytes"));
+    assert_true(alloc > 16 * 0.7e9 && resv >= alloc && json_number_value(json_object_get(st, "peak_memory_bytes")) > resv);
+    double it = json_number_value(json_object_get(sim, "iteration_s"));
+    assert_true(it > 0.1 && it < 1.0);
+    json_decref(j);
+    cli_result_free(&r);
+    r = run_cli(NULL, "simulate", pf, "--json", NULL); /* built-in catalog: analytic */
+    j = json_of(&r);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "simulation"), "time_source")),
+                        "analytic");
+    json_decref(j);
+    cli_result_free(&r);
+    unlink(pf);
+    unlink(cat);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_calibrate),
         cmocka_unit_test(test_list_gpus_json),
         cmocka_unit_test(test_show_alias),
         cmocka_unit_test(test_import_nvidia_smi),
