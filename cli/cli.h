@@ -29,9 +29,16 @@ int cli_out_of_memory(const char *what);
 int cli_common_opt(cli_common *c, int argc, char **argv, int *i);
 /* Open the catalog named by the common options. */
 int cli_open_catalog(const cli_common *c, fl_catalog **cat);
-/* Read a whole file ("-" = stdin) into a NUL-terminated buffer; prints the error. */
+/* The largest input file a command reads (256 MiB, like the library's importers). */
+#define CLI_INPUT_MAX ((size_t)256 << 20)
+/* Read a whole text file ("-" = stdin) into a NUL-terminated buffer; prints the error. A file
+ * larger than CLI_INPUT_MAX or holding a NUL byte is refused (so /dev/zero fails at once). */
 char *cli_read_file(const char *path, const char *what);
-/* Write text to path atomically (temp file + rename), or to stdout when path is NULL or "-". */
+/* Write text (+ newline) to path, or to stdout when path is NULL or "-". A regular file (or a new
+ * one) is replaced atomically: a temporary file in the same directory, fsync, rename, the old
+ * file's mode kept, the temporary removed on every failure and on SIGINT/SIGTERM/SIGHUP/SIGXFSZ.
+ * A symlink is followed (its target replaced); a FIFO, device or /dev/stdout is written to
+ * directly, never replaced. Returns 0, 1 (cannot write) or 4 (storage full or I/O error). */
 int cli_write_output(const char *path, const char *text);
 /* Parse a positive integer option value. */
 int cli_parse_int(const char *opt, const char *v, int min, int max, int *out);

@@ -2,6 +2,10 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,7 +17,7 @@ int cli_fail(const fl_error *err)
     fprintf(stderr, "flotilla: %s\n", err->message[0] ? err->message : fl_status_str(err->code));
     switch (err->code) {
     case FL_EINFEASIBLE: return 3;
-    case FL_ENOMEM: case FL_ESOLVER: case FL_EGRAPH: return 4;
+    case FL_ENOMEM: case FL_ESOLVER: case FL_EGRAPH: case FL_EBUSY: case FL_ESTORAGE: return 4;
     default: return 1;
     }
 }
@@ -94,13 +98,36 @@ char *cli_read_file(const char *path, const char *what)
         fprintf(stderr, "flotilla: cannot read %s %s: %s\n", what, path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > CLI_INPUT_MAX) {
+        fprintf(stderr, "flotilla: %s %s is larger than the %d MiB input limit\n", what, path,
+                (int)(CLI_INPUT_MAX >> 20));
+        if (f != stdin)
+            fclose(f);
+        return NULL;
+    }
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
+    const char *problem = NULL;
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n - 1, f);
+        /* inputs are text: a NUL byte (/dev/zero, a binary file) stops the read at once */
+        const char *nul = r ? memchr(buf + n, '\0', r) : NULL;
+        if (nul) {
+            fprintf(stderr, "flotilla: %s %s is not a text file (a NUL byte at offset %zu)\n", what, path,
+                    (size_t)(nul - buf));
+            problem = "";
+            break;
+        }
         n += r;
         if (r == 0)
             break;
+        if (n > CLI_INPUT_MAX) { /* an endless stream: stop instead of filling memory */
+            fprintf(stderr, "flotilla: %s %s is larger than the %d MiB input limit\n", what, path,
+                    (int)(CLI_INPUT_MAX >> 20));
+            problem = "";
+            break;
+        }
         if (n + 1 >= cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) { free(buf); buf = NULL; break; }
@@ -111,6 +138,10 @@ char *cli_read_file(const char *path, const char *what)
     int bad = ferror(f);
     if (f != stdin)
         fclose(f);
+    if (problem) {
+        free(buf);
+        return NULL;
+    }
     if (!buf || bad) {
         fprintf(stderr, "flotilla: error reading %s %s\n", what, path);
         free(buf);
@@ -120,6 +151,90 @@ char *cli_read_file(const char *path, const char *what)
     return buf;
 }
 
+/* The temporary file of an -o write in progress, removed by the signal handler when the
+ * program is interrupted (SIGINT, SIGTERM, SIGHUP, SIGXFSZ) before the rename. */
+static char out_tmp[4096];
+static volatile sig_atomic_t out_tmp_live;
+static const int out_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGXFSZ};
+static struct sigaction out_old[sizeof out_signals / sizeof out_signals[0]];
+
+/* Remove the temporary file, then die of the same signal with its previous disposition. */
+static void out_on_signal(int sig)
+{
+    if (out_tmp_live)
+        unlink(out_tmp);
+    out_tmp_live = 0;
+    for (size_t i = 0; i < sizeof out_signals / sizeof out_signals[0]; i++)
+        if (out_signals[i] == sig)
+            sigaction(sig, &out_old[i], NULL);
+    raise(sig);
+}
+
+static void out_guard(int on)
+{
+    for (size_t i = 0; i < sizeof out_signals / sizeof out_signals[0]; i++) {
+        if (on) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = out_on_signal;
+            sigemptyset(&sa.sa_mask);
+            sigaction(out_signals[i], &sa, &out_old[i]);
+        } else {
+            sigaction(out_signals[i], &out_old[i], NULL);
+        }
+    }
+}
+
+/* Write all of buf to fd (retrying short writes and EINTR); 0 on success, -1 with errno. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write text + newline straight into an existing non-regular file (a terminal, FIFO, device,
+ * /dev/stdout): such a target is never replaced. */
+static int write_direct(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "flotilla: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int ok = write_all(fd, text, strlen(text)) == 0 && write_all(fd, "\n", 1) == 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        fprintf(stderr, "flotilla: cannot write %s: %s\n", path, strerror(e));
+        return e == ENOSPC || e == EIO || e == EDQUOT || e == EFBIG ? 4 : 1;
+    }
+    return 0;
+}
+
+/* The descriptor (1 or 2) whose file is st, or 0: -o /dev/stdout with stdout redirected to a file
+ * is written through that descriptor (its offset and append mode), never replaced. */
+static int std_stream(const struct stat *st)
+{
+    for (int fd = 1; fd <= 2; fd++) {
+        struct stat s;
+        if (fstat(fd, &s) == 0 && s.st_dev == st->st_dev && s.st_ino == st->st_ino)
+            return fd;
+    }
+    return 0;
+}
+
 int cli_write_output(const char *path, const char *text)
 {
     if (!path || strcmp(path, "-") == 0) {
@@ -127,26 +242,82 @@ int cli_write_output(const char *path, const char *text)
         fputc('\n', stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return cli_out_of_memory("writing the output");
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "flotilla: cannot write %s: %s\n", path, strerror(errno));
-        free(tmp);
+    /* a symlink is followed: its final target is what gets replaced */
+    char *target = NULL;
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists)
+        target = realpath(path, NULL);
+    else if (lstat(path, &st) == 0) /* a dangling symlink: create its target through it */
+        return write_direct(path, text);
+    const char *dest = target ? target : path;
+    int sfd = exists ? std_stream(&st) : 0;
+    if (sfd) {
+        free(target);
+        FILE *f = sfd == 1 ? stdout : stderr;
+        fputs(text, f);
+        fputc('\n', f);
+        if (fflush(f) != 0) {
+            fprintf(stderr, "flotilla: cannot write %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+        return 0;
+    }
+    if (exists && (!S_ISREG(st.st_mode) || strncmp(dest, "/dev/", 5) == 0 || strncmp(dest, "/proc/", 6) == 0)) {
+        int rc = write_direct(path, text);
+        free(target);
+        return rc;
+    }
+    /* a regular file (or a new one): temporary file in the same directory, fsync, rename */
+    const char *slash = strrchr(dest, '/');
+    int n = slash ? snprintf(out_tmp, sizeof out_tmp, "%.*s/.%s.tmp.XXXXXX", (int)(slash - dest), dest, slash + 1)
+                  : snprintf(out_tmp, sizeof out_tmp, ".%s.tmp.XXXXXX", dest);
+    if (n < 0 || (size_t)n >= sizeof out_tmp) {
+        fprintf(stderr, "flotilla: cannot write %s: path too long\n", path);
+        free(target);
         return 1;
     }
-    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    mode_t mask = umask(0);
+    umask(mask);
+    mode_t mode = exists ? (st.st_mode & 07777) : (0666 & ~mask);
+    out_guard(1);
+    int fd = mkstemp(out_tmp);
+    if (fd < 0) {
+        out_guard(0);
         fprintf(stderr, "flotilla: cannot write %s: %s\n", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
+        free(target);
         return 1;
     }
-    free(tmp);
+    out_tmp_live = 1;
+    int ok = write_all(fd, text, strlen(text)) == 0 && write_all(fd, "\n", 1) == 0 && fchmod(fd, mode) == 0 &&
+             fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(out_tmp, dest) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok)
+        unlink(out_tmp);
+    out_tmp_live = 0;
+    out_guard(0);
+    if (ok && slash) { /* make the rename itself durable */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash == dest ? 1 : (int)(slash - dest), dest);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    free(target);
+    if (!ok) {
+        fprintf(stderr, "flotilla: cannot write %s: %s\n", path, strerror(e));
+        return e == ENOSPC || e == EIO || e == EDQUOT || e == EFBIG ? 4 : 1;
+    }
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* common/error.c — status strings, error filling, version, fl_free. */
 #include "common/error.h"
+#include "common/utf8.h"
 #include "fl_version_gen.h" /* FL_VERSION_STRING from meson */
 
 #include <glpk.h>
@@ -27,6 +28,8 @@ const char *fl_status_str(fl_status s)
     case FL_ERANGE: return "buffer too small";
     case FL_EMISUSE: return "API misuse";
     case FL_EGRAPH: return "graph library failure";
+    case FL_EBUSY: return "catalog busy, try again";
+    case FL_ESTORAGE: return "storage error";
     }
     return "unknown status";
 }
@@ -50,6 +53,12 @@ fl_status fl_fail(fl_error *err, fl_status code, const char *field, const char *
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    /* a long message or field cut by the buffer size never ends inside a character */
+    fl_utf8_trim(err->field);
+    fl_utf8_trim(err->message);
+    /* a message quoting input bytes that are not UTF-8 shows them as '?' */
+    fl_utf8_sanitize(err->field);
+    fl_utf8_sanitize(err->message);
     return code;
 }
 
@@ -64,6 +73,7 @@ void fl_error_prefix_field(fl_error *err, const char *prefix)
         char mbuf[sizeof err->message];
         snprintf(mbuf, sizeof mbuf, "%s.%s", prefix, err->message);
         memcpy(err->message, mbuf, sizeof mbuf);
+        fl_utf8_trim(err->message);
     }
     char buf[sizeof err->field];
     if (err->field[0])
@@ -71,6 +81,7 @@ void fl_error_prefix_field(fl_error *err, const char *prefix)
     else
         snprintf(buf, sizeof buf, "%s", prefix);
     memcpy(err->field, buf, sizeof buf);
+    fl_utf8_trim(err->field);
 }
 
 const char *fl_version(void)

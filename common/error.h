@@ -13,6 +13,13 @@
 /* Fill err (when non-NULL) and return code, so callers can `return fl_fail(...)`. */
 fl_status fl_fail(fl_error *err, fl_status code, const char *field, const char *fmt, ...) FL_PRINTF(4, 5);
 
+/* The code an earlier call stored in err (when err is non-NULL and holds one), else fallback: for
+ * returning after a call that fills err but returns an index, so the status always equals err->code. */
+static inline fl_status fl_err_code(const fl_error *err, fl_status fallback)
+{
+    return err && err->code != FL_OK ? err->code : fallback;
+}
+
 /* Prefix the field of an already-filled error with `prefix.` (used when a nested parser fails). */
 void fl_error_prefix_field(fl_error *err, const char *prefix);
 

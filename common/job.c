@@ -82,7 +82,7 @@ fl_status fl_model_from_json(const fl_catalog *cat, json_t *v, const char *path,
     if (json_is_string(v)) {
         int i = fl_catalog_find_model(cat, json_string_value(v), path, err);
         if (i < 0)
-            return FL_ENOTFOUND;
+            return fl_err_code(err, FL_ENOTFOUND);
         *out = *fl_catalog_model(cat, (size_t)i);
         *name_out = strdup(out->name);
         *index_out = i;
@@ -203,7 +203,7 @@ static fl_status parse_allow(fl_job *job, json_t *root, fl_error *err)
                            : fl_catalog_find_zone(job->cat, json_string_value(e), pe, err);
             if (j < 0) {
                 free(idx);
-                return FL_ENOTFOUND;
+                return fl_err_code(err, FL_ENOTFOUND);
             }
             idx[i] = j;
         }
@@ -743,11 +743,11 @@ fl_status fl_availability_set(fl_availability *av, const char *zone, const char 
     snprintf(field, sizeof field, "zones.%s", zone ? zone : "(null)");
     int z = fl_catalog_find_zone(av->cat, zone, field, err);
     if (z < 0)
-        return FL_ENOTFOUND;
+        return fl_err_code(err, FL_ENOTFOUND);
     snprintf(field, sizeof field, "zones.%s.%s", zone, gpu ? gpu : "(null)");
     int g = fl_catalog_find_gpu(av->cat, gpu, field, err);
     if (g < 0)
-        return FL_ENOTFOUND;
+        return fl_err_code(err, FL_ENOTFOUND);
     if (count < 0)
         return fl_fail(err, FL_EINVAL, field, "%s: count must be >= 0 (got %d)", field, count);
     make_limited(av);
@@ -779,6 +779,7 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
         return rc;
     }
     json_t *zones = json_object_get(root, "zones");
+    const char **seen = NULL;
     if (!json_is_object(zones)) {
         rc = fl_fail(err, FL_EINVAL, "zones", "availability.zones: missing or not an object of zone → {gpu: count}");
         goto done;
@@ -786,6 +787,14 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
     const char *zk;
     json_t *zv;
     make_limited(av);
+    /* which zones and (zone, GPU) cells a name has set, and the name that set them, so that two
+     * spellings of one zone or one GPU (case variants, alias and canonical name) are refused
+     * instead of the last one silently winning */
+    seen = calloc(av->n_zones * av->n_gpus + av->n_zones + 1, sizeof *seen);
+    if (!seen) {
+        rc = fl_fail(err, FL_ENOMEM, "zones", "out of memory");
+        goto done;
+    }
     json_object_foreach(zones, zk, zv) {
         char p[200];
         snprintf(p, sizeof p, "zones.%s", zk);
@@ -793,11 +802,34 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
             rc = fl_fail(err, FL_EINVAL, p, "%s: expected an object of GPU name → count", p);
             goto done;
         }
+        int z = fl_catalog_find_zone(cat, zk, p, err); /* also for an empty map: a misspelt zone is an error */
+        if (z < 0) {
+            rc = fl_err_code(err, FL_ENOTFOUND);
+            goto done;
+        }
+        const char **zseen = &seen[av->n_zones * av->n_gpus + (size_t)z];
+        if (*zseen) {
+            rc = fl_fail(err, FL_EINVAL, p, "%s: the same zone as \"%s\" (zone names are case-insensitive)", p, *zseen);
+            goto done;
+        }
+        *zseen = zk;
         const char *gk;
         json_t *gv;
         json_object_foreach(zv, gk, gv) {
             char pg[260];
             snprintf(pg, sizeof pg, "%s.%s", p, gk);
+            int g = fl_catalog_find_gpu(cat, gk, pg, err);
+            if (g < 0) {
+                rc = fl_err_code(err, FL_ENOTFOUND);
+                goto done;
+            }
+            const char **gseen = &seen[(size_t)z * av->n_gpus + (size_t)g];
+            if (*gseen) {
+                rc = fl_fail(err, FL_EINVAL, pg, "%s: the same GPU as \"%s\" (%s) is already given for this zone", pg,
+                             *gseen, fl_catalog_gpu(cat, (size_t)g)->name);
+                goto done;
+            }
+            *gseen = gk;
             if (json_is_real(gv) && json_real_value(gv) == floor(json_real_value(gv)) &&
                 fabs(json_real_value(gv)) > 100000000) {
                 rc = fl_fail(err, FL_EINVAL, pg, "%s: count must be between 0 and 1e8 (got %g)", pg, json_real_value(gv));
@@ -819,6 +851,7 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
     if (json_object_size(zones) == 0)
         rc = fl_fail(err, FL_EINVAL, "zones", "availability.zones: empty — no GPUs available anywhere");
 done:
+    free(seen);
     json_decref(root);
     if (rc)
         fl_availability_free(av);
@@ -846,6 +879,11 @@ char *fl_availability_to_json(const fl_availability *av)
             json_object_set_new(zo, fl_catalog_gpu(av->cat, g)->name, json_integer(c));
         }
     }
+    /* a limited availability with every count 0 is written as one explicit 0 (not as an empty map,
+     * which fl_availability_from_json refuses), so that it parses back to the same thing */
+    if (av->limited && json_object_size(zones) == 0 && av->n_zones && av->n_gpus)
+        json_object_set_new(zones, fl_catalog_zone(av->cat, 0)->name,
+                            json_pack("{s:i}", fl_catalog_gpu(av->cat, 0)->name, 0));
     char *s = fl_json_dump(root, 1);
     json_decref(root);
     return s;

@@ -1,11 +1,14 @@
 /* common/json_util.c — typed JSON member reads with path-naming errors, file loading. */
 #include "common/json_util.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,17 +43,33 @@ fl_status fl_json_parse_object(const char *text, const char *what, json_t **out,
 fl_status fl_read_file(const char *path, const char *field, char **out, size_t *len, fl_error *err)
 {
     *out = NULL;
+    const char *pre = field && *field ? field : "", *sep = field && *field ? ": " : "";
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fl_fail(err, FL_EIO, field, "%s%scannot read %s: %s", field ? field : "", field && *field ? ": " : "",
-                       path, strerror(errno));
+        return fl_fail(err, FL_EIO, field, "%s%scannot read %s: %s", pre, sep, path, strerror(errno));
+    struct stat st; /* a regular file over the limit fails before reading a byte */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > FL_INPUT_MAX) {
+        fclose(f);
+        return fl_fail(err, FL_EINVAL, field, "%s%s%s is larger than the %d MiB input limit", pre, sep, path,
+                       (int)(FL_INPUT_MAX >> 20));
+    }
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
+    int too_big = 0;
+    size_t nul_at = (size_t)-1;
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n - 1, f);
+        if (r && memchr(buf + n, '\0', r)) { /* text never holds NUL: a binary file or /dev/zero */
+            nul_at = (size_t)((char *)memchr(buf + n, '\0', r) - buf);
+            break;
+        }
         n += r;
         if (r == 0)
             break;
+        if (n > FL_INPUT_MAX) { /* /dev/zero, a runaway pipe: stop instead of filling memory */
+            too_big = 1;
+            break;
+        }
         if (n + 1 >= cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) { free(buf); buf = NULL; break; }
@@ -62,16 +81,60 @@ fl_status fl_read_file(const char *path, const char *field, char **out, size_t *
     fclose(f);
     if (!buf)
         return fl_fail(err, FL_ENOMEM, field, "out of memory reading %s", path);
+    if (nul_at != (size_t)-1) {
+        int line, col;
+        fl_text_position(buf, nul_at, 1, &line, &col);
+        free(buf);
+        return fl_fail(err, FL_EPARSE, field, "%s line %d column %d: a NUL byte (not a text file)", path, line, col);
+    }
+    if (too_big) {
+        free(buf);
+        return fl_fail(err, FL_EINVAL, field, "%s%s%s is larger than the %d MiB input limit", pre, sep, path,
+                       (int)(FL_INPUT_MAX >> 20));
+    }
     if (bad) {
         free(buf);
-        return fl_fail(err, FL_EIO, field, "%s%serror reading %s", field ? field : "", field && *field ? ": " : "",
-                       path);
+        return fl_fail(err, FL_EIO, field, "%s%serror reading %s", pre, sep, path);
     }
     buf[n] = '\0';
+    /* every file the library reads is text: reject bytes that are not UTF-8 with their position */
+    fl_status rc = fl_utf8_check(buf, n, path, 1, err);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
     *out = buf;
     if (len)
         *len = n;
     return FL_OK;
+}
+
+long fl_getline_max(char **line, size_t *cap, size_t *total, FILE *f)
+{
+    size_t n = 0;
+    int ch;
+    for (;;) {
+        if (!*line || n + 2 > *cap) {
+            size_t nc = *cap ? *cap * 2 : 256;
+            char *nl = realloc(*line, nc);
+            if (!nl)
+                return -1;
+            *line = nl;
+            *cap = nc;
+        }
+        if (*total >= FL_INPUT_MAX)
+            return -2;
+        if ((ch = getc(f)) == EOF)
+            break;
+        (*total)++;
+        if (ch == '\0') /* text never holds NUL: a binary file or /dev/zero fails at once */
+            return -3;
+        (*line)[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    (*line)[n] = '\0';
+    return n ? (long)n : -1;
 }
 
 static json_t *member(json_t *obj, const char *key)

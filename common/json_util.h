@@ -4,11 +4,20 @@
 
 #include "flotilla/fl_common.h"
 #include <jansson.h>
+#include <stdio.h>
 
 /* Parse text as a JSON object; `what` names the input in errors ("job", "plan"). */
 fl_status fl_json_parse_object(const char *text, const char *what, json_t **out, fl_error *err);
-/* Load a whole file into a NUL-terminated buffer (caller frees). */
+/* The largest input file read (256 MiB): larger files and endless streams fail with FL_EINVAL. */
+#define FL_INPUT_MAX ((size_t)256 << 20)
+/* Load a whole file into a NUL-terminated buffer (caller frees); the file must be valid UTF-8
+ * (FL_EPARSE with line and column otherwise) and at most FL_INPUT_MAX bytes. */
 fl_status fl_read_file(const char *path, const char *field, char **out, size_t *len, fl_error *err);
+
+/* getline() that stops a stream once *total (bytes read so far, updated) would pass
+ * FL_INPUT_MAX: returns the line length, -1 at end of input or on a read error (check ferror),
+ * -2 when the input is too large, -3 at a NUL byte (not a text file). */
+long fl_getline_max(char **line, size_t *cap, size_t *total, FILE *f);
 
 /* Optional members: absent or null leaves *out unchanged and returns FL_OK; a member of the
  * wrong type or out of range returns FL_EINVAL naming `path.key`. */

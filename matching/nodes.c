@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "common/json_util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,27 +16,53 @@ void fl_nodes_free(fl_nodes *nodes)
     for (size_t i = 0; i < nodes->n; i++)
         free(nodes->v[i].id);
     free(nodes->v);
+    free(nodes->slot);
     free(nodes);
 }
 
 size_t fl_nodes_count(const fl_nodes *nodes) { return nodes ? nodes->n : 0; }
 
-int fl_nodes_find(const fl_nodes *nodes, const char *id)
+/* FNV-1a of a node id (for the id index). */
+static size_t id_hash(const char *id)
 {
-    for (size_t i = 0; id && i < nodes->n; i++)
-        if (strcmp(nodes->v[i].id, id) == 0)
-            return (int)i;
-    return -1;
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
 }
 
+/* The index slot holding id, or the empty slot where it would go. */
+static size_t id_slot(const fl_nodes *nodes, const char *id)
+{
+    size_t mask = nodes->n_slots - 1, h = id_hash(id) & mask;
+    while (nodes->slot[h] && strcmp(nodes->v[nodes->slot[h] - 1].id, id) != 0)
+        h = (h + 1) & mask;
+    return h;
+}
+
+int fl_nodes_find(const fl_nodes *nodes, const char *id)
+{
+    if (!nodes || !id || !nodes->n_slots)
+        return -1;
+    size_t s = nodes->slot[id_slot(nodes, id)];
+    return s ? (int)(s - 1) : -1;
+}
+
+/* An inventory with room for cap nodes (v never grows: callers count first). */
 static fl_nodes *nodes_alloc(const fl_catalog *cat, size_t cap)
 {
     fl_nodes *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->cat = cat;
+    n->n_slots = 16;
+    while (n->n_slots < 2 * (cap ? cap : 1))
+        n->n_slots *= 2;
     n->v = calloc(cap ? cap : 1, sizeof *n->v);
-    if (!n->v) {
+    n->slot = calloc(n->n_slots, sizeof *n->slot);
+    if (!n->v || !n->slot) {
+        free(n->v);
+        free(n->slot);
         free(n);
         return NULL;
     }
@@ -49,8 +76,12 @@ static fl_status nodes_add(fl_nodes *n, const char *path, const char *id, int zo
     char f[160];
     if (!id || !*id)
         return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, path, "id"), "%s: missing node id", f);
-    if (fl_nodes_find(n, id) >= 0)
-        return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, path, "id"), "%s: duplicate node id '%s'", f, id);
+    size_t slot = id_slot(n, id); /* hashed: a million nodes are checked in linear time */
+    if (n->slot[slot]) {
+        size_t first = n->slot[slot] - 1;
+        return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, path, "id"),
+                       "%s: duplicate node id '%s' (also node %zu)", f, id, first);
+    }
     if (gpus < 1 || gpus > FL_NODE_MAX_GPUS)
         return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, path, "gpus"), "%s: %d GPUs (must be 1..%d)", f,
                        gpus, FL_NODE_MAX_GPUS);
@@ -64,7 +95,7 @@ static fl_status nodes_add(fl_nodes *n, const char *path, const char *id, int zo
     r->gpu = gpu;
     r->gpus = gpus;
     r->domain = domain;
-    n->n++;
+    n->slot[slot] = ++n->n;
     return FL_OK;
 }
 

@@ -22,6 +22,8 @@ struct fl_nodes {
     const fl_catalog *cat;
     fl_node_rec *v;
     size_t n;
+    size_t *slot;   /* open-addressing id index: slot[h] = node index + 1 (0 = empty) */
+    size_t n_slots; /* a power of two, at least twice the capacity of v */
 };
 
 /* One tensor-parallel group of a plan. */

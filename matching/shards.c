@@ -58,10 +58,10 @@ static fl_status read_target(const fl_catalog *cat, json_t *o, const char *path,
         return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, path, "zone"), "%s: missing", f);
     sh->gpu = fl_catalog_find_gpu(cat, gpu, fl_json_path(f, sizeof f, path, "gpu"), err);
     if (sh->gpu < 0)
-        return FL_ENOTFOUND;
+        return fl_err_code(err, FL_ENOTFOUND);
     sh->zone = fl_catalog_find_zone(cat, zone, fl_json_path(f, sizeof f, path, "zone"), err);
     if (sh->zone < 0)
-        return FL_ENOTFOUND;
+        return fl_err_code(err, FL_ENOTFOUND);
     return FL_OK;
 }
 

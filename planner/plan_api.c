@@ -228,5 +228,15 @@ fl_status fl_estimate(const fl_catalog *cat, const fl_estimate_query *q, fl_esti
         return fl_fail(err, FL_EINVAL, "seq", "seq must be >= 1 (got %d)", q->seq);
     if (q->context < 0)
         return fl_fail(err, FL_EINVAL, "context", "context must be >= 0 (got %d)", q->context);
+    /* bounds that keep the token arithmetic (context + seq, batch * tokens) inside an int */
+    if (q->phase != FL_PHASE_TRAIN && q->phase != FL_PHASE_PREFILL && q->phase != FL_PHASE_DECODE)
+        return fl_fail(err, FL_EINVAL, "phase", "phase must be train, prefill or decode (got %d)", (int)q->phase);
+    if (q->seq > (1 << 24) || q->context > (1 << 24))
+        return fl_fail(err, FL_EINVAL, q->seq > (1 << 24) ? "seq" : "context",
+                       "%s must be at most 16777216 tokens (got %d)", q->seq > (1 << 24) ? "seq" : "context",
+                       q->seq > (1 << 24) ? q->seq : q->context);
+    if (q->batch > (1 << 20) || q->pp > 4096)
+        return fl_fail(err, FL_EINVAL, q->batch > (1 << 20) ? "batch" : "pp", "%s is too large (got %d)",
+                       q->batch > (1 << 20) ? "batch" : "pp", q->batch > (1 << 20) ? q->batch : q->pp);
     return q->phase == FL_PHASE_TRAIN ? fl_estimate_train(cat, q, out, err) : fl_estimate_serve(cat, q, out, err);
 }

@@ -1,6 +1,7 @@
 /* profiles/catalog.c — opening catalogs: schema creation, the built-in CSV seed, loading the
  * SQLite tables into the in-memory arrays, and the simple accessors. */
 #include "profiles/catalog.h"
+#include "profiles/storage.h"
 #include "profiles/csv.h"
 #include "common/error.h"
 
@@ -270,9 +271,9 @@ fl_status fl_catalog_exec(fl_catalog *cat, const char *sql, fl_error *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(cat->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fl_fail(err, FL_ECATALOG, "catalog", "catalog %s: %s", cat->path, msg ? msg : "error");
+        fl_status rc = fl_catalog_fail(cat, err, FL_ECATALOG, "catalog", "catalog %s: %s", cat->path, msg ? msg : "error");
         sqlite3_free(msg);
-        return FL_ECATALOG;
+        return rc;
     }
     return FL_OK;
 }
@@ -346,8 +347,8 @@ static fl_status load_rows(fl_catalog *cat, const char *sql, size_t elem, void *
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cat->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fl_fail(err, FL_ECATALOG, "catalog", "catalog %s is corrupt or not a flotilla catalog: %s",
-                       cat->path, sqlite3_errmsg(cat->db));
+        return fl_catalog_fail(cat, err, FL_ECATALOG, "catalog", "catalog %s is corrupt or not a flotilla catalog: %s",
+                               cat->path, sqlite3_errmsg(cat->db));
     size_t cap = 16, cnt = 0;
     char *a = calloc(cap, elem);
     int r;
@@ -777,6 +778,8 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
     if (!out)
         return fl_fail(err, FL_EMISUSE, "out", "fl_catalog_open: out is NULL");
     *out = NULL;
+    if (path && !*path)
+        return fl_fail(err, FL_EINVAL, "catalog", "catalog path is empty (pass NULL for the built-in catalog)");
     fl_catalog *cat = calloc(1, sizeof *cat);
     if (!cat)
         return fl_fail(err, FL_ENOMEM, "catalog", "out of memory");
@@ -814,14 +817,22 @@ fl_status fl_catalog_open(const char *path, fl_catalog **out, fl_error *err)
         sqlite3_stmt *st;
         int ver = -1;
         char why[160] = "";
+        int busy = 0; /* locked by another process: "busy, try again", never "corrupt" */
         if (sqlite3_prepare_v2(cat->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW)
+            int sr = sqlite3_step(st);
+            if (sr == SQLITE_ROW)
                 ver = sqlite3_column_int(st, 0);
             else
                 snprintf(why, sizeof why, "%s", sqlite3_errmsg(cat->db));
+            busy = sr == SQLITE_BUSY || sr == SQLITE_LOCKED;
             sqlite3_finalize(st);
         } else {
             snprintf(why, sizeof why, "%s", sqlite3_errmsg(cat->db));
+            busy = (sqlite3_errcode(cat->db) & 0xff) == SQLITE_BUSY;
+        }
+        if (busy) {
+            rc = fl_fail(err, FL_EBUSY, "catalog", "catalog %s is busy (another process is writing it); try again", path);
+            goto fail;
         }
         if (ver == 0) {
             int tables = 0;

@@ -26,6 +26,9 @@
  */
 #include "profiles/catalog.h"
 #include "common/error.h"
+#include "common/json_util.h"
+#include "common/utf8.h"
+#include "profiles/storage.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -434,10 +437,13 @@ static fl_status import_file(meas_ctx *c, FILE *f, sqlite3_stmt *ins, size_t *ro
 {
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    long len;
+    size_t total = 0;
     fl_status rc = FL_OK;
-    while (rc == FL_OK && (len = getline(&line, &cap, f)) >= 0) {
+    while (rc == FL_OK && (len = fl_getline_max(&line, &cap, &total, f)) >= 0) {
         c->line++;
+        if ((rc = fl_utf8_check(line, (size_t)len, c->path, c->line, err)))
+            break;
         const char *p = line;
         while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
             p++;
@@ -493,7 +499,7 @@ static fl_status import_file(meas_ctx *c, FILE *f, sqlite3_stmt *ins, size_t *ro
             if (!row)
                 rc = fl_fail(err, FL_ENOMEM, "measured", "%s line %d: out of memory", c->path, c->line);
             else if (sqlite3_step(ins) != SQLITE_DONE)
-                rc = fl_fail(err, FL_ECATALOG, "measured", "%s line %d: rejected by table measured: %s", c->path,
+                rc = fl_catalog_fail(c->cat, err, FL_ECATALOG, "measured", "%s line %d: rejected by table measured: %s", c->path,
                              c->line, sqlite3_errmsg(c->cat->db));
             else
                 (*rows)++;
@@ -505,6 +511,11 @@ static fl_status import_file(meas_ctx *c, FILE *f, sqlite3_stmt *ins, size_t *ro
         }
         json_decref(o);
     }
+    if (rc == FL_OK && len == -2)
+        rc = fl_fail(err, FL_EINVAL, "measured", "%s is larger than the %d MiB input limit", c->path,
+                     (int)(FL_INPUT_MAX >> 20));
+    if (rc == FL_OK && len == -3)
+        rc = fl_fail(err, FL_EPARSE, "measured", "%s line %d: a NUL byte (not a text file)", c->path, c->line + 1);
     free(line);
     json_decref(c->held);
     c->held = c->last_train = NULL;
@@ -542,12 +553,12 @@ fl_status fl_catalog_import_measured(fl_catalog *cat, const char *jsonl_path, si
                            " act_bytes, seconds, bytes, source, model, tp, oom, row)"
                            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &ins, NULL) != SQLITE_OK)
-        rc = fl_fail(err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK) {
         sqlite3_bind_int(del, 1, (int)strlen(prefix));
         sqlite3_bind_text(del, 2, prefix, -1, SQLITE_STATIC);
         if (sqlite3_step(del) != SQLITE_DONE)
-            rc = fl_fail(err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+            rc = fl_catalog_fail(cat, err, FL_ECATALOG, "measured", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     }
     size_t rows = 0;
     if (rc == FL_OK)

@@ -15,12 +15,15 @@
  */
 #include "profiles/catalog.h"
 #include "common/error.h"
+#include "profiles/storage.h"
+#include "common/json_util.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +69,7 @@ static double parse_memory(const char *s)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || v <= 0)
+    if (end == s || !isfinite(v) || v <= 0 || v > 1e15) /* NaN, Inf and absurd sizes are not memory */
         return 0;
     while (*end == ' ')
         end++;
@@ -113,15 +116,25 @@ static fl_status parse_xml(const fl_catalog *cat, const char *path, nsmi_node *n
 {
     memset(node, 0, sizeof *node);
     node->nvlink = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fl_fail(err, FL_EIO, "nvidia-smi", "cannot read nvidia-smi XML %s: %s", path, strerror(errno));
-    fclose(f);
+    /* at most FL_INPUT_MAX bytes of UTF-8 (nvidia-smi writes UTF-8; a bad byte is reported with its
+     * line and column rather than left to the XML parser's encoding guess) */
+    char *text = NULL;
+    size_t len = 0;
+    fl_status rrc = fl_read_file(path, "nvidia-smi", &text, &len, err);
+    if (rrc)
+        return rrc;
+    if (len > (size_t)INT_MAX) {
+        free(text);
+        return fl_fail(err, FL_EINVAL, "nvidia-smi", "%s is too large", path);
+    }
     xmlParserCtxtPtr ctx = xmlNewParserCtxt();
-    if (!ctx)
+    if (!ctx) {
+        free(text);
         return fl_fail(err, FL_ENOMEM, "nvidia-smi", "out of memory");
-    xmlDocPtr doc = xmlCtxtReadFile(ctx, path, NULL,
-                                    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    }
+    xmlDocPtr doc = xmlCtxtReadMemory(ctx, text, (int)len, path, "UTF-8",
+                                      XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    free(text);
     fl_status rc = FL_OK;
     if (!doc) {
         const xmlError *xe = xmlCtxtGetLastError(ctx);
@@ -241,7 +254,7 @@ static fl_status ensure_zone(fl_catalog *cat, const char *zone_arg, char *zone_o
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cat->db, "INSERT INTO zones(zone, cloud, region, continent, source) VALUES(?,?,?,?,?)", -1,
                            &st, NULL) != SQLITE_OK)
-        return fl_fail(err, FL_ECATALOG, "zones", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        return fl_catalog_fail(cat, err, FL_ECATALOG, "zones", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     sqlite3_bind_text(st, 1, buf, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, "onprem", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, site, -1, SQLITE_TRANSIENT);
@@ -251,7 +264,7 @@ static fl_status ensure_zone(fl_catalog *cat, const char *zone_arg, char *zone_o
                       -1, SQLITE_STATIC);
     fl_status rc = FL_OK;
     if (sqlite3_step(st) != SQLITE_DONE)
-        rc = fl_fail(err, FL_ECATALOG, "zones", "catalog %s: cannot add zone %s: %s", cat->path, buf,
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "zones", "catalog %s: cannot add zone %s: %s", cat->path, buf,
                      sqlite3_errmsg(cat->db));
     sqlite3_finalize(st);
     snprintf(zone_out, cap, "%s", buf);
@@ -364,7 +377,7 @@ fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_
                                           "memory_bytes, nvlink, source, nic_bw_bytes_per_s, nic_latency_s, link_type, "
                                           "link_bw_bytes_per_s) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                                           -1, &st, NULL) != SQLITE_OK)
-        rc = fl_fail(err, FL_ECATALOG, "nodes", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, zname, -1, SQLITE_TRANSIENT);
@@ -384,7 +397,7 @@ fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_
             sqlite3_bind_null(st, 11);
         }
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = fl_fail(err, FL_ECATALOG, "nodes", "catalog %s: cannot store node %s: %s", cat->path, name,
+            rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: cannot store node %s: %s", cat->path, name,
                          sqlite3_errmsg(cat->db));
     }
     sqlite3_finalize(st);

@@ -13,6 +13,8 @@
 #include "profiles/catalog.h"
 #include "profiles/csv.h"
 #include "common/error.h"
+#include "profiles/storage.h"
+#include "common/json_util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -265,39 +267,8 @@ typedef struct imp_ctx {
     const char *path, *base, *cloud;
     int col[C_N];
     sqlite3_stmt *ins_zone, *ins_off;
-    size_t rows, dropped, skipped, dups;
+    size_t rows, dropped, skipped;
 } imp_ctx;
-
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
 
 static const char *field(const fl_csv *csv, const imp_ctx *c, int col)
 {
@@ -357,6 +328,30 @@ static const char *infer_cloud(const imp_ctx *c, const fl_csv *row)
     if (!*it && *az && rl && strncmp(az, region, rl) == 0 && az[rl] == '-')
         return "gcp";
     return NULL;
+}
+
+/* A second row for the same (zone, instance type): an error naming both lines (the first row's
+ * line is read back from its source note). */
+static fl_status duplicate_row(const imp_ctx *c, const char *zone, const char *itype, int line, fl_error *err)
+{
+    int first = 0;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(c->cat->db, "SELECT source FROM offerings WHERE zone = ? AND instance_type = ?", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, zone, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, itype, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            const char *src = (const char *)sqlite3_column_text(q, 0), *l = src ? strstr(src, " line ") : NULL;
+            if (l)
+                first = atoi(l + 6);
+        }
+        sqlite3_finalize(q);
+    }
+    if (first > 0)
+        return fl_fail(err, FL_EINVAL, "InstanceType", "%s line %d: duplicate offering: %s in %s is already on line %d",
+                       c->path, line, itype, zone, first);
+    return fl_fail(err, FL_EINVAL, "InstanceType", "%s line %d: duplicate offering: %s in %s is already in the catalog",
+                   c->path, line, itype, zone);
 }
 
 /* Map, validate and insert one data row. */
@@ -478,7 +473,7 @@ static fl_status import_row(imp_ctx *c, const fl_csv *csv, fl_error *err)
              c->base);
     sqlite3_bind_text(z, 5, zsrc, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(z) != SQLITE_DONE)
-        return fl_fail(err, FL_ECATALOG, "zone", "%s line %d: cannot add zone %s: %s", c->path, line, zone,
+        return fl_catalog_fail(c->cat, err, FL_ECATALOG, "zone", "%s line %d: cannot add zone %s: %s", c->path, line, zone,
                        sqlite3_errmsg(c->cat->db));
     double nic_bw = -1;
     for (size_t i = 0; i < TABLE_N(nic); i++)
@@ -498,10 +493,10 @@ static fl_status import_row(imp_ctx *c, const fl_csv *csv, fl_error *err)
     if (nic_bw > 0) sqlite3_bind_double(o, 11, nic_bw); else sqlite3_bind_null(o, 11);
     sqlite3_bind_text(o, 12, src, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(o) != SQLITE_DONE)
-        return fl_fail(err, FL_ECATALOG, "offerings", "%s line %d: rejected by table offerings: %s", c->path, line,
+        return fl_catalog_fail(c->cat, err, FL_ECATALOG, "offerings", "%s line %d: rejected by table offerings: %s", c->path, line,
                        sqlite3_errmsg(c->cat->db));
     if (sqlite3_changes(c->cat->db) == 0)
-        c->dups++; /* same (zone, instance_type) as an earlier row: keep the first */
+        return duplicate_row(c, zone, itype, line, err);
     else
         c->rows++;
     return FL_OK;
@@ -519,6 +514,18 @@ static fl_status import_text(imp_ctx *c, const char *text, size_t len, const cha
         return fl_fail(err, FL_EPARSE, "header", "%s: empty file or malformed CSV header", c->path);
     }
     size_t ncol = csv.n_fields;
+    if (ncol > 1024) {
+        fl_csv_free(&csv);
+        return fl_fail(err, FL_EPARSE, "header", "%s line 1: %zu columns (at most 1024)", c->path, ncol);
+    }
+    for (size_t i = 0; i < ncol; i++) /* a column named twice would make the first one win silently */
+        for (size_t j = i + 1; j < ncol; j++)
+            if (csv.fields[i][0] && strcasecmp(csv.fields[i], csv.fields[j]) == 0) {
+                rc = fl_fail(err, FL_EPARSE, csv.fields[j], "%s line 1: column %s appears twice (columns %zu and %zu)",
+                             c->path, csv.fields[j], i + 1, j + 1);
+                fl_csv_free(&csv);
+                return rc;
+            }
     for (int i = 0; i < C_N; i++) {
         c->col[i] = fl_csv_col(&csv, col_names[i]);
         if (c->col[i] < 0 && col_required[i]) {
@@ -552,14 +559,14 @@ static fl_status import_text(imp_ctx *c, const char *text, size_t len, const cha
             }
             sqlite3_stmt *del;
             if (sqlite3_prepare_v2(c->cat->db, "DELETE FROM offerings WHERE cloud = ?", -1, &del, NULL) != SQLITE_OK) {
-                rc = fl_fail(err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
+                rc = fl_catalog_fail(c->cat, err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
                 break;
             }
             sqlite3_bind_text(del, 1, c->cloud, -1, SQLITE_STATIC);
             int s = sqlite3_step(del);
             sqlite3_finalize(del);
             if (s != SQLITE_DONE) {
-                rc = fl_fail(err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
+                rc = fl_catalog_fail(c->cat, err, FL_ECATALOG, "offerings", "catalog %s: %s", c->cat->path, sqlite3_errmsg(c->cat->db));
                 break;
             }
         }
@@ -585,9 +592,11 @@ fl_status fl_catalog_import_offerings(fl_catalog *cat, const char *csv_path, con
     if (cloud && strcmp(cloud, "aws") && strcmp(cloud, "gcp") && strcmp(cloud, "azure") && strcmp(cloud, "lambda"))
         return fl_fail(err, FL_EINVAL, "cloud", "unknown cloud '%s' (aws, gcp, azure, lambda)", cloud);
     size_t len = 0;
-    char *text = read_whole(csv_path, &len);
-    if (!text)
-        return fl_fail(err, FL_EIO, "offerings", "cannot read offerings CSV %s: %s", csv_path, strerror(errno));
+    char *text = NULL;
+    /* at most FL_INPUT_MAX bytes of UTF-8 text (the error gives the line and column of a bad byte) */
+    fl_status rrc = fl_read_file(csv_path, "offerings", &text, &len, err);
+    if (rrc)
+        return rrc;
     imp_ctx c;
     memset(&c, 0, sizeof c);
     c.cat = cat;
@@ -605,7 +614,7 @@ fl_status fl_catalog_import_offerings(fl_catalog *cat, const char *csv_path, con
                            "gpus_per_instance, vcpus, memory_gib, price_per_hour, spot_price_per_hour, "
                            "network_bw_bytes_per_s, source) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &c.ins_off, NULL) != SQLITE_OK)
-        rc = fl_fail(err, FL_ECATALOG, "offerings", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "offerings", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK)
         rc = import_text(&c, text, len, cloud, err);
     sqlite3_finalize(c.ins_zone);

@@ -75,7 +75,8 @@ static int lookup(const void *arr, size_t n, size_t elem, size_t alias_off, cons
                   const char *name, const char *field, fl_error *err)
 {
     if (!name || !*name) {
-        fl_fail(err, FL_EINVAL, field, "%s: empty %s name", field ? field : what, what);
+        /* FL_ENOTFOUND like any other name that is not in the catalog: callers return that code */
+        fl_fail(err, FL_ENOTFOUND, field, "%s: empty %s name", field ? field : what, what);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {

@@ -38,6 +38,9 @@ static fl_status scenario_av(const fl_catalog *cat, const fl_availability *base,
         return fl_fail(err, FL_EINVAL, path, "%s: give exactly one of \"availability\", \"scale\", \"remove_zones\"", path);
     fl_status rc;
     if (a) {
+        if (!json_is_object(a))
+            return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, path, "availability"),
+                           "%s.availability: expected an object", path);
         char *txt = json_dumps(a, 0);
         if (!txt)
             return fl_fail(err, FL_ENOMEM, path, "out of memory");
@@ -69,7 +72,7 @@ static fl_status scenario_av(const fl_catalog *cat, const fl_availability *base,
         int g = fl_catalog_find_gpu(cat, gpu ? gpu : "", gf, err);
         if (g < 0) {
             fl_availability_free(av);
-            return FL_ENOTFOUND;
+            return fl_err_code(err, FL_ENOTFOUND);
         }
         for (size_t z = 0; z < fl_catalog_zone_count(cat); z++) {
             int c = fl_availability_get(av, (int)z, g);
@@ -96,7 +99,7 @@ static fl_status scenario_av(const fl_catalog *cat, const fl_availability *base,
             int z = fl_catalog_find_zone(cat, json_is_string(zv) ? json_string_value(zv) : "", zf, err);
             if (z < 0) {
                 fl_availability_free(av);
-                return FL_ENOTFOUND;
+                return fl_err_code(err, FL_ENOTFOUND);
             }
             for (size_t g = 0; g < fl_catalog_gpu_count(cat); g++)
                 fl_availability_set(av, fl_catalog_zone(cat, (size_t)z)->name, fl_catalog_gpu(cat, g)->name, 0, err);
@@ -122,6 +125,8 @@ fl_status fl_whatif_scenarios(const fl_catalog *cat, const fl_job *job, const ch
     fl_availability *base = NULL;
     if (!json_is_array(list) || json_array_size(list) == 0)
         rc = fl_fail(err, FL_EINVAL, "scenarios", "scenarios: expected a non-empty array \"scenarios\"");
+    if (!rc && basej && !json_is_object(basej))
+        rc = fl_fail(err, FL_EINVAL, "base", "base: expected an availability object");
     if (!rc && basej) {
         char *txt = json_dumps(basej, 0);
         rc = txt ? fl_availability_from_json(cat, txt, &base, err) : fl_fail(err, FL_ENOMEM, "base", "out of memory");

@@ -2,6 +2,7 @@
  * parsed into time-grouped events, with errors naming the line. */
 #include "simulator/whatif_internal.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* The latest time a trace row may have (100 years in seconds). */
+#define FL_TRACE_MAX_TIME 3.2e9
 
 void fl_trace_free(fl_trace *t)
 {
@@ -54,6 +58,10 @@ fl_status fl_trace_parse(const fl_catalog *cat, const char *text, fl_trace *out,
     memset(out, 0, sizeof *out);
     if (!text)
         return fl_fail(err, FL_EMISUSE, "trace", "trace text is NULL");
+    /* the trace is text: a byte that is not UTF-8 is reported with its line and column */
+    fl_status urc = fl_utf8_check(text, strlen(text), "trace", 1, err);
+    if (urc)
+        return urc;
     char *buf = strdup(text);
     if (!buf)
         return fl_fail(err, FL_ENOMEM, "trace", "out of memory");
@@ -95,6 +103,11 @@ fl_status fl_trace_parse(const fl_catalog *cat, const char *text, fl_trace *out,
         double t = strtod(f[0], &end);
         if (!*f[0] || *end || errno || !isfinite(t) || t < 0) {
             rc = fl_fail(err, FL_EPARSE, field, "trace line %d: time_s '%s' is not a number >= 0", lineno, f[0]);
+            break;
+        }
+        if (t > FL_TRACE_MAX_TIME) { /* later times overflow the replay's end-time arithmetic */
+            rc = fl_fail(err, FL_EINVAL, field, "trace line %d: time_s %s is too large (at most %.0f s, 100 years)",
+                         lineno, f[0], FL_TRACE_MAX_TIME);
             break;
         }
         errno = 0;

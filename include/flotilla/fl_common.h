@@ -48,7 +48,9 @@ typedef enum fl_status {
     FL_ECATALOG = 8,     /* the catalog file is corrupt or of an unsupported schema version */
     FL_ERANGE = 9,       /* a caller-provided buffer is too small */
     FL_EMISUSE = 10,     /* API misuse: NULL handle, wrong kind of object */
-    FL_EGRAPH = 11       /* the graph library (igraph) failed */
+    FL_EGRAPH = 11,      /* the graph library (igraph) failed */
+    FL_EBUSY = 12,       /* the catalog is locked by another process: try again */
+    FL_ESTORAGE = 13     /* storage error writing the catalog: disk full, I/O error, read-only file */
 } fl_status;
 
 /* Filled by fallible calls when non-NULL. Plain struct: allocate it on the stack. */

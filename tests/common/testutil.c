@@ -1,11 +1,14 @@
 /* tests/common/testutil.c — run the flotilla CLI as a child process and capture its output. */
 #include "testutil.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +30,49 @@ static char *slurp_fd(int fd)
     return b;
 }
 
+/* This process's private temporary directory, $TMPDIR/fltest_<pid>_XXXXXX (TMPDIR is the build's
+ * test-tmp folder under `meson test`), created on first use and removed with whatever is left in
+ * it when the test program exits normally. */
+static char tmp_dir[512];
+static pid_t tmp_owner;
+
+static void remove_tmp_dir(void)
+{
+    if (!tmp_dir[0] || getpid() != tmp_owner)
+        return;
+    DIR *d = opendir(tmp_dir);
+    struct dirent *e;
+    char p[1024];
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", tmp_dir, e->d_name);
+        if (unlink(p) != 0 && errno == EISDIR)
+            rmdir(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(tmp_dir);
+}
+
+const char *test_tmpdir(void)
+{
+    if (tmp_dir[0])
+        return tmp_dir;
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir(base, 0700); /* the build's test-tmp folder may not exist yet */
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/fltest_%ld_XXXXXX", base, (long)getpid());
+    if (!mkdtemp(tmp_dir)) {
+        fprintf(stderr, "cannot create a temporary directory under %s: %s\n", base, strerror(errno));
+        abort();
+    }
+    tmp_owner = getpid();
+    atexit(remove_tmp_dir);
+    return tmp_dir;
+}
+
 cli_result run_cli(const char *stdin_text, const char *arg0, ...)
 {
     const char *argv[64];
@@ -40,7 +86,10 @@ cli_result run_cli(const char *stdin_text, const char *arg0, ...)
     va_end(ap);
     argv[argc] = NULL;
 
-    char outp[] = "/tmp/fltest_out_XXXXXX", errp[] = "/tmp/fltest_err_XXXXXX", inp[] = "/tmp/fltest_in_XXXXXX";
+    char outp[600], errp[600], inp[600];
+    snprintf(outp, sizeof outp, "%s/out_XXXXXX", test_tmpdir());
+    snprintf(errp, sizeof errp, "%s/err_XXXXXX", test_tmpdir());
+    snprintf(inp, sizeof inp, "%s/in_XXXXXX", test_tmpdir());
     int fo = mkstemp(outp), fe = mkstemp(errp), fi = mkstemp(inp);
     if (stdin_text) {
         ssize_t w = write(fi, stdin_text, strlen(stdin_text));
@@ -88,13 +137,12 @@ const char *test_data(const char *name)
     return buf;
 }
 
-static char paths[8][256];
+static char paths[8][640];
 
 const char *temp_path(int slot, const char *suffix)
 {
     static int counter;
-    snprintf(paths[slot & 7], sizeof paths[0], "/tmp/fltest_%ld_%d_%d%s", (long)getpid(), slot, counter++,
-             suffix ? suffix : "");
+    snprintf(paths[slot & 7], sizeof paths[0], "%s/t_%d_%d%s", test_tmpdir(), slot, counter++, suffix ? suffix : "");
     unlink(paths[slot & 7]);
     return paths[slot & 7];
 }

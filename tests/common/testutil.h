@@ -18,6 +18,9 @@ void cli_result_free(cli_result *r);
 json_t *cli_json(const cli_result *r);
 /* Path of a file in tests/data (static buffer, valid until the next call). */
 const char *test_data(const char *name);
+/* The test program's private temporary directory (under $TMPDIR), removed with its contents at
+ * exit; every temporary file of the tests lives in it. */
+const char *test_tmpdir(void);
 /* Write text to a fresh temporary file; returns its path (static buffer per slot 0..7). */
 const char *temp_file(int slot, const char *suffix, const char *text);
 /* A fresh temporary path that does not exist yet (slot 0..7). */

@@ -17,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_ARGS 16
@@ -38,12 +42,25 @@ static char cat_path[256], cur_path[256], job_path[256];
 static const char *JOB = "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"seq_len\":2048,"
                          "\"allow\":{\"gpus\":[\"A100-SXM-40GB\"]}}";
 
-/* The bytes of a file (NULL when it cannot be read), via the library's reader. */
+/* The bytes of a file, NUL-terminated (NULL when it cannot be read); binary-safe (catalogs). */
 static char *slurp(const char *path, size_t *len)
 {
-    char *b = NULL;
     *len = 0;
-    fl_read_file(path, NULL, &b, len, NULL);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0, r;
+    char *b = malloc(cap);
+    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 == cap)
+            b = realloc(b, cap *= 2);
+    }
+    fclose(f);
+    if (b) {
+        b[n] = '\0';
+        *len = n;
+    }
     return b;
 }
 
@@ -679,6 +696,195 @@ static void test_help(void **state)
     }
 }
 
+/* The reproducers of wrong outcomes (tests/data/bad/, from the reliability pass of issue 14) and
+ * their neighbours: each now fails with exit 1 naming the field or the line (and column). */
+#define AWS_HEAD "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,SpotPrice,Region,AvailabilityZone\n"
+static void test_reproducers(void **state)
+{
+    (void)state;
+    static const bad_case t[] = {
+        /* non-object scenario availability / base: the field, not "out of memory" */
+        {1, "base: expected an availability object", NULL, NULL, NULL,
+         {"whatif", "@WJOB", "--scenarios", "$bad/whatif-scenarios-base-not-object.json"}},
+        {1, "scenarios[0].availability: expected an object", NULL, NULL, NULL,
+         {"whatif", "@WJOB", "--scenarios", "$bad/whatif-scenarios-availability-not-object.json"}},
+        /* unknown zone with an empty GPU map */
+        {1, "zones.gcp:us-centrl1-a: unknown zone", "closest: gcp:us-central1-a", NULL, NULL,
+         {"plan", "@WJOB", "--availability", "$bad/avail-misspelt-zone-empty-map.json"}},
+        /* the same GPU twice in a zone (alias + canonical), the same zone in two cases */
+        {1, "zones.gcp:us-central1-a.a100: the same GPU as \"A100-SXM-40GB\"", NULL,
+         "{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":8,\"a100\":16}}}", NULL,
+         {"plan", "@WJOB", "--availability", "@F"}},
+        {1, "zones.GCP:US-central1-a: the same zone as \"gcp:us-central1-a\"", NULL,
+         "{\"zones\":{\"gcp:us-central1-a\":{\"A100-SXM-40GB\":8},\"GCP:US-central1-a\":{\"V100-SXM2-16GB\":8}}}", NULL,
+         {"plan", "@WJOB", "--availability", "@F"}},
+        /* NaN / Inf memory in nvidia-smi XML */
+        {1, "nvsmi-nan-memory.xml line 4", "fb_memory_usage/total 'nan MiB'", NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "$bad/nvsmi-nan-memory.xml"}},
+        {1, "nvsmi-inf-memory.xml line 4", "fb_memory_usage/total 'inf MiB'", NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "$bad/nvsmi-inf-memory.xml"}},
+        /* a huge trace time: the line, not "out of memory" */
+        {1, "trace line 3: time_s 1e308 is too large", NULL, NULL, NULL,
+         {"whatif", "@WJOB", "--trace", "$bad/whatif-trace-time-1e308.csv"}},
+        /* invalid UTF-8 in every imported text: file, line and column */
+        {1, "offerings-invalid-utf8.csv line 2 column 5: not valid UTF-8", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "$bad/offerings-invalid-utf8.csv"}},
+        {1, "line 2 column 67: not valid UTF-8", NULL,
+         "{\"kind\": \"env\", \"gpu\": \"h100\"}\n{\"kind\": \"gemm\", \"m\": 1, \"n\": 2, \"k\": 3, \"seconds\": 0.1, "
+         "\"note\": \"\xc3\x28\"}\n", NULL, {"profiles", "import", "--catalog", "@CAT", "--measured", "@F"}},
+        {1, "line 3 column 6: not valid UTF-8", NULL,
+         "<?xml version=\"1.0\" ?>\n<nvidia_smi_log>\n<gpu>\xe2\x82</gpu>\n</nvidia_smi_log>\n", NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "@F"}},
+        {1, "trace line 3 column 11: not valid UTF-8", NULL,
+         "time_s,zone,gpu,count\n0,gcp:us-central1-a,A100-SXM-40GB,8\n1,gcp:us-c\xff" "entral1-a,A100-SXM-40GB,16\n", NULL,
+         {"whatif", "@WJOB", "--trace", "@F"}},
+        /* duplicate CSV columns and duplicate offering rows */
+        {1, "line 1: column price appears twice (columns 6 and 10)", NULL,
+         "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,SpotPrice,Region,AvailabilityZone,price\n"
+         "p4d.24xlarge,A100,8,96,1152,32.77,,us-east-1,use1-az1,1.0\n", NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "@F", "--cloud", "aws"}},
+        {1, "line 3: duplicate offering: p4d.24xlarge in aws:use1-az1 is already on line 2", NULL,
+         AWS_HEAD "p4d.24xlarge,A100,8,96,1152,32.77,,us-east-1,use1-az1\n"
+         "p4d.24xlarge,A100,8,96,1152,30.00,,us-east-1,use1-az1\n", NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "@F", "--cloud", "aws"}},
+        /* empty names: the field, with the status the library stores */
+        {1, "job.allow.gpus[0]: empty gpu name", NULL, NULL, NULL, {"plan", "$bad/job-allow-gpus-empty-name.json"}},
+    };
+    RUN(t);
+}
+
+/* Bounded input: a file over the 256 MiB limit (sparse, so it takes no disk) and /dev/zero fail
+ * at once with a message, for every file the CLI or the library reads. */
+static void test_bounded_input(void **state)
+{
+    (void)state;
+    char big[256];
+    snprintf(big, sizeof big, "%s", temp_path(4, ".json"));
+    FILE *f = fopen(big, "wb");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)257 << 20), 0);
+    fclose(f);
+    const bad_case t[] = {
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"plan", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"simulate", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"plan", "@JOB", "--availability", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL,
+         {"place", "$plans/place_small.json", "--nodes", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL, {"whatif", "@WJOB", "--trace", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", big}},
+        {1, "is larger than the 256 MiB input limit", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", big}},
+        {1, "job /dev/zero is not a text file", NULL, NULL, NULL, {"plan", "/dev/zero"}},
+        {1, "not a text file", NULL, NULL, NULL, {"place", "$plans/place_small.json", "--nodes", "/dev/zero"}},
+        {1, "not a text file", NULL, NULL, NULL, {"whatif", "@WJOB", "--scenarios", "/dev/zero"}},
+        {1, "/dev/zero line 1 column 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "/dev/zero"}},
+        {1, "/dev/zero line 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--measured", "/dev/zero"}},
+        {1, "/dev/zero line 1 column 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--nvidia-smi", "/dev/zero"}},
+        {1, ".json line 1: a NUL byte", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--measured", big}},
+    };
+    RUN(t);
+    unlink(big);
+}
+
+/* Storage errors are told apart from bad rows: a catalog locked by another process is "busy, try
+ * again" (exit 4, never "corrupt"), a write that runs out of space (the file size limit) is a
+ * storage error (exit 4); the catalog is unchanged either way. */
+/* A second process holding the catalog with `sql` (a write transaction) until release_lock();
+ * a process, not a connection of this one: the test's own reads of the file would drop a POSIX lock. */
+static int lock_pipe[2];
+static pid_t lock_pid;
+static void hold_lock(const char *sql)
+{
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(lock_pipe), 0);
+    lock_pid = fork();
+    if (lock_pid == 0) {
+        close(ready[0]);
+        close(lock_pipe[1]);
+        sqlite3 *db;
+        char c = sqlite3_open(cat_path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        while (read(lock_pipe[0], &c, 1) > 0)
+            ;
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(lock_pipe[0]);
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    close(ready[0]);
+    assert_true(ok);
+}
+
+static void release_lock(void)
+{
+    close(lock_pipe[1]);
+    int st;
+    waitpid(lock_pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_storage_errors(void **state)
+{
+    (void)state;
+    hold_lock("BEGIN IMMEDIATE; UPDATE measured SET kind = kind;");
+    static const bad_case t[] = {
+        {4, "is busy (another process is writing it); try again", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--measured", "$h100-sxm-80gb.layers.jsonl"}},
+        {4, "is busy", NULL, NULL, NULL,
+         {"profiles", "import", "--catalog", "@CAT", "--offerings", "$catalogs/lambda-gpu-vms.csv"}},
+    };
+    RUN(t);
+    release_lock();
+    hold_lock("BEGIN EXCLUSIVE;");
+    const bad_case t2[] = {
+        {4, "is busy", NULL, NULL, NULL, {"profiles", "list", "gpus", "--catalog", "@CAT"}},
+        {4, "is busy", NULL, JOB, NULL, {"plan", "@F", "--catalog", "@CAT"}},
+    };
+    RUN(t2);
+    release_lock();
+
+    /* the disk "fills up" (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail) in the middle of an import */
+    size_t before_len, after_len;
+    char *before = slurp(cat_path, &before_len);
+    char errp[256];
+    snprintf(errp, sizeof errp, "%s", temp_path(4, ".err"));
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {16384, 16384}; /* the journal and any page past 16 KiB cannot be written */
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600), dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 1);
+        dup2(fd, 2);
+        const char *bin = getenv("FLOTILLA_BIN");
+        execl(bin, bin, "profiles", "import", "--catalog", cat_path, "--offerings",
+              test_data("catalogs/gcp-gpu-vms.csv"), (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    size_t n;
+    char *msg = slurp(errp, &n);
+    unlink(errp);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 4 || !strstr(msg, "storage error"))
+        fail_msg("disk full during import: status %d, stderr: %s", st, msg);
+    free(msg);
+    char *after = slurp(cat_path, &after_len);
+    assert_true(before_len == after_len && memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+}
+
 /* -o FILE on a run that fails after the whole computation (the target cannot be written):
  * exit 1 naming the file, no temporary file left next to it. */
 static void test_output_unwritable(void **state)
@@ -732,7 +938,8 @@ int main(void)
         cmocka_unit_test(test_foundation),  cmocka_unit_test(test_catalog_files), cmocka_unit_test(test_imports),
         cmocka_unit_test(test_simulate),    cmocka_unit_test(test_plan),          cmocka_unit_test(test_serving),
         cmocka_unit_test(test_place_whatif), cmocka_unit_test(test_usage),        cmocka_unit_test(test_help),
-        cmocka_unit_test(test_output_unwritable),
+        cmocka_unit_test(test_output_unwritable), cmocka_unit_test(test_reproducers),
+        cmocka_unit_test(test_bounded_input), cmocka_unit_test(test_storage_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

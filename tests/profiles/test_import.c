@@ -316,7 +316,6 @@ static void test_offerings_extracts_match_builtin(void **state)
 static const char *small_aws =
     "Region,Price,InstanceType,Extra,AcceleratorCount,AcceleratorName,SpotPrice,AvailabilityZone,MemoryGiB,vCPUs\n"
     "ap-southeast-2,32.77,p4d.24xlarge,x,8.0,A100,12.5,apse2-az9,1152,96\n"
-    "ap-southeast-2,32.77,p4d.24xlarge,x,8.0,A100,12.5,apse2-az9,1152,96\n" /* duplicate: first kept */
     "us-east-1,50.0,p6-b200.48xlarge,x,8,B200,,use1-az1,2048,192\n"          /* unknown accelerator */
     "us-east-1,,g5.xlarge,x,1,A10G,0.4,use1-az1,16,4\n"                      /* empty price */
     "us-east-1,700.0,g6.xlarge,x,1,L4,,use1-az1,16,4\n"                      /* placeholder price */

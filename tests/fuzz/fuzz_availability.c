@@ -1,0 +1,34 @@
+/* tests/fuzz/fuzz_availability.c — availability JSON: parse; to_json → from_json gives the same
+ * counts and the same JSON. */
+#include "fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fl_catalog *cat = fuzz_catalog();
+    char *text = fuzz_text(data, size);
+    fl_availability *av = NULL, *back = NULL;
+    fl_error err;
+    fl_error_clear(&err);
+    fl_status rc = fl_availability_from_json(cat, text, &av, &err);
+    fuzz_check(rc, &err, "fl_availability_from_json");
+    if (av) {
+        char *js = fl_availability_to_json(av);
+        FUZZ_ASSERT(js, "fl_availability_to_json returned NULL");
+        fl_error_clear(&err);
+        rc = fl_availability_from_json(cat, js, &back, &err);
+        FUZZ_ASSERT(rc == FL_OK, "availability's own JSON does not parse back: %s\n%s", err.message, js);
+        for (int z = 0; z < (int)fl_catalog_zone_count(cat); z++)
+            for (int g = 0; g < (int)fl_catalog_gpu_count(cat); g++)
+                FUZZ_ASSERT(fl_availability_get(av, z, g) == fl_availability_get(back, z, g) ||
+                                (fl_availability_get(av, z, g) <= 0 && fl_availability_get(back, z, g) <= 0),
+                            "count of zone %d gpu %d changed on the round trip", z, g);
+        char *js2 = fl_availability_to_json(back);
+        FUZZ_ASSERT(js2 && strcmp(js, js2) == 0, "availability JSON is not a fixed point");
+        fl_free(js);
+        fl_free(js2);
+        fl_availability_free(back);
+        fl_availability_free(av);
+    }
+    free(text);
+    return 0;
+}
