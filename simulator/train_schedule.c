@@ -62,12 +62,7 @@
 #define FL_VEC_MAX
 #endif
 
-/* min and max of finite values, inlined (fmin/fmax are library calls on baseline x86-64). */
-static inline double min_d(double a, double b)
-{
-    return a < b ? a : b;
-}
-
+/* max of finite values, inlined (fmax is a library call on baseline x86-64). */
 static inline double max_d(double a, double b)
 {
     return a > b ? a : b;
