@@ -45,6 +45,10 @@ fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err);
 fl_status fl_catalog_insert_csv(sqlite3 *db, const char *table, const char *what,
                                 const char *text, size_t len, fl_error *err);
 
+/* Step through a ';'-separated alias list: points start and len at the next alias with its spaces
+ * trimmed and returns the position after it, or NULL at the end (profiles/lookup.c). */
+const char *fl_next_alias(const char *p, const char **start, size_t *len);
+
 /* Derive params and active_params of a model from its shape. */
 void fl_model_derive(fl_model *m);
 

@@ -129,26 +129,6 @@ static fl_status check_field(const char *file, int line, const gpu_col *c, const
     return FL_OK;
 }
 
-/* Next ';'-separated token of an alias list, trimmed, copied into buf; NULL at the end. */
-static const char *next_token(const char *p, char *buf, size_t cap)
-{
-    for (;;) {
-        while (*p == ';' || *p == ' ')
-            p++;
-        if (!*p)
-            return NULL;
-        const char *e = p;
-        while (*e && *e != ';')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        size_t n = (size_t)(t - p) < cap - 1 ? (size_t)(t - p) : cap - 1;
-        memcpy(buf, p, n);
-        buf[n] = '\0';
-        return e;
-    }
-}
 
 /* Line of the imported row that defined `name` (0 when it is not from this file). */
 static int origin_line(const gpu_origin *o, size_t n, const char *name)
@@ -188,8 +168,12 @@ static fl_status check_unique(fl_catalog *cat, const char *file, const gpu_origi
                 if (k == 0) {
                     snprintf(buf, sizeof buf, "%s", name);
                     p = "";
-                } else if (!(p = next_token(p, buf, sizeof buf))) {
-                    break;
+                } else {
+                    const char *a;
+                    size_t len;
+                    if (!(p = fl_next_alias(p, &a, &len)))
+                        break;
+                    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), a);
                 }
                 if (n == cap) {
                     gpu_token *nt = realloc(t, 2 * cap * sizeof *t);

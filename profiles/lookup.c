@@ -13,7 +13,7 @@
 
 /* Step through a ';'-separated alias list: points start and len at the next alias with its spaces
  * trimmed and returns the position after it, or NULL at the end. */
-static const char *next_alias(const char *p, const char **start, size_t *len)
+const char *fl_next_alias(const char *p, const char **start, size_t *len)
 {
     while (*p == ';' || *p == ' ')
         p++;
@@ -35,7 +35,7 @@ static int alias_match(const char *aliases, const char *name)
 {
     size_t n = strlen(name), len;
     const char *a;
-    for (const char *p = aliases; p && (p = next_alias(p, &a, &len));)
+    for (const char *p = aliases; p && (p = fl_next_alias(p, &a, &len));)
         if (len == n && n > 0 && strncasecmp(a, name, n) == 0)
             return 1;
     return 0;
@@ -48,7 +48,7 @@ static int alias_distance(const char *aliases, const char *name)
     int best = INT_MAX;
     size_t len;
     const char *a;
-    for (const char *p = aliases; p && (p = next_alias(p, &a, &len));) {
+    for (const char *p = aliases; p && (p = fl_next_alias(p, &a, &len));) {
         char one[64];
         size_t n = len < sizeof one - 1 ? len : sizeof one - 1;
         memcpy(one, a, n);
