@@ -76,6 +76,17 @@ static int row_model(const fl_catalog *cat, const fl_measured *r, fl_model *m)
 
 static double predict(const srow *s, const fl_serve_engine *e, int *fits);
 
+/* Serving kind of a measured row: 'p' prefill, 'd' decode step (decode_step or the older decode),
+ * 0 for any other row. */
+static char row_kind(const fl_measured *r)
+{
+    if (!r->kind)
+        return 0;
+    if (strcmp(r->kind, "prefill") == 0)
+        return 'p';
+    return strcmp(r->kind, "decode_step") == 0 || strcmp(r->kind, "decode") == 0 ? 'd' : 0;
+}
+
 /* Engine of a row: its own, else that of the previous row of the same kind (the out-of-memory
  * rows of a sweep carry only the shape), else NULL (the default engine). */
 static const char *row_engine(const fl_measured *r, const char **last)
@@ -97,10 +108,7 @@ static size_t collect(const fl_catalog *cat, int gpu, const fl_serve_engine *eng
     const char *last_p = NULL, *last_d = NULL;
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
-        if (!r->kind)
-            continue;
-        char kind = strcmp(r->kind, "prefill") == 0 ? 'p'
-                    : (strcmp(r->kind, "decode_step") == 0 || strcmp(r->kind, "decode") == 0) ? 'd' : 0;
+        char kind = row_kind(r);
         if (!kind || r->gpu_index < 0 || (size_t)r->gpu_index >= fl_catalog_gpu_count(cat))
             continue;
         const char *en = row_engine(r, kind == 'p' ? &last_p : &last_d);
@@ -505,10 +513,7 @@ const char *fl_serve_measured_engine(const fl_catalog *cat, char kind, int gpu)
     size_t n = fl_catalog_measured_count(cat);
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
-        if (!r->kind)
-            continue;
-        char rk = strcmp(r->kind, "prefill") == 0 ? 'p'
-                  : (strcmp(r->kind, "decode_step") == 0 || strcmp(r->kind, "decode") == 0) ? 'd' : 0;
+        char rk = row_kind(r);
         if (!rk)
             continue;
         const char *en = row_engine(r, rk == 'p' ? &last_p : &last_d);
@@ -545,10 +550,7 @@ int fl_serve_measured_point(const fl_catalog *cat, char kind, int gpu, int model
     const char *last_p = NULL, *last_d = NULL;
     for (size_t i = 0; i < n; i++) {
         const fl_measured *r = fl_catalog_measured(cat, i);
-        if (!r->kind)
-            continue;
-        char rk = strcmp(r->kind, "prefill") == 0 ? 'p'
-                  : (strcmp(r->kind, "decode_step") == 0 || strcmp(r->kind, "decode") == 0) ? 'd' : 0;
+        char rk = row_kind(r);
         if (!rk)
             continue;
         const char *en = row_engine(r, rk == 'p' ? &last_p : &last_d);
