@@ -122,19 +122,6 @@ void fl_train_calib_apply(const fl_train_calib *c, int gpu, fl_dtype dtype, fl_t
     }
 }
 
-static int usable_rows(const fl_catalog *cat)
-{
-    for (size_t i = 0; i < fl_catalog_measured_count(cat); i++) {
-        const fl_measured *r = fl_catalog_measured(cat, i);
-        if (r->gpu_index >= 0 && r->kind &&
-            (strcmp(r->kind, "gemm") == 0 || strncmp(r->kind, "memcpy", 6) == 0 || strcmp(r->kind, "layer") == 0 ||
-             strcmp(r->kind, "train_iter") == 0 || strcmp(r->kind, "embedding") == 0 ||
-             strcmp(r->kind, "lm_head_loss") == 0 || strcmp(r->kind, "optimizer_step") == 0))
-            return 1;
-    }
-    return 0;
-}
-
 const fl_train_calib *fl_train_calib_of(const fl_catalog *cat)
 {
     if (tl_override)
@@ -143,7 +130,8 @@ const fl_train_calib *fl_train_calib_of(const fl_catalog *cat)
         return NULL;
     fl_catalog *mc = (fl_catalog *)cat; /* the derived cache is the only state written, under its lock */
     pthread_mutex_lock(&mc->derived_mu);
-    if (!mc->derived && usable_rows(cat)) {
+    if (!mc->derived) { /* fitted once: a catalog whose rows fit nothing keeps an identity fit, so
+                           that later calls do not scan the rows again */
         fl_train_calib *c = NULL;
         if (fl_train_calib_fit(cat, NULL, &c, NULL) == FL_OK) {
             mc->derived = c;

@@ -51,7 +51,8 @@ fl_status fl_train_calib_fit(const fl_catalog *cat, const fl_train_calib_opts *o
 void fl_train_calib_free(fl_train_calib *c);
 
 /* The catalog's calibration, fitted on first use (thread-safe); NULL when the catalog has no
- * measured row a fit uses. Inside fl_train_calib_use(c) it is c. */
+ * measured row (rows that fit nothing give a fit equal to the defaults). Inside
+ * fl_train_calib_use(c) it is c. */
 const fl_train_calib *fl_train_calib_of(const fl_catalog *cat);
 /* Put `c` in force for this thread (NULL: back to the catalog's); returns the previous one. */
 const fl_train_calib *fl_train_calib_use(const fl_train_calib *c);
