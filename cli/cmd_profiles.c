@@ -12,6 +12,7 @@ static const char *help =
     "       flotilla profiles show NAME [--json]        (a GPU, model or zone, by name or alias)\n"
     "       flotilla profiles import --catalog PATH --nvidia-smi FILE.xml [--zone Z] [--node NAME]\n"
     "                [--nic-gbps GBIT_S] [--nic-latency-us US] [--link nvlink|xgmi|pcie] [--link-gbps GBIT_S]\n"
+    "                [--price-per-gpu-hour USD]  (owned capacity: what the planner charges per GPU hour, default 0)\n"
     "       flotilla profiles import --catalog PATH --gpus FILE.csv      (columns of data/gpus.csv)\n"
     "       flotilla profiles import --catalog PATH --network FILE.csv   (columns of data/network_overrides.csv)\n"
     "       flotilla profiles import --catalog PATH --offerings FILE.csv [--cloud aws|gcp|azure|lambda]\n"
@@ -267,6 +268,8 @@ typedef struct import_args {
     const char *xml, *csv, *jsonl, *zone, *node, *cloud;
     const char *gpus, *network;        /* --gpus / --network CSV files */
     const char *nic_gbps, *nic_lat_us, *link, *link_gbps; /* declared node network (with --nvidia-smi) */
+    const char *price;                 /* --price-per-gpu-hour (with --nvidia-smi): owned capacity */
+    double price_per_gpu_hour;
     fl_node_network net;
 } import_args;
 
@@ -413,6 +416,7 @@ static int parse_import(int argc, char **argv, import_args *o)
         else if (strcmp(argv[i], "--nic-latency-us") == 0) dst = &o->nic_lat_us;
         else if (strcmp(argv[i], "--link") == 0) dst = &o->link;
         else if (strcmp(argv[i], "--link-gbps") == 0) dst = &o->link_gbps;
+        else if (strcmp(argv[i], "--price-per-gpu-hour") == 0) dst = &o->price;
         else return cli_usage_error("profiles", "unknown import option '%s'", argv[i]);
         if (i + 1 >= argc)
             return cli_usage_error("profiles", "%s needs a value", argv[i]);
@@ -421,8 +425,9 @@ static int parse_import(int argc, char **argv, import_args *o)
     if (!!o->xml + !!o->csv + !!o->jsonl + !!o->gpus + !!o->network != 1)
         return cli_usage_error("profiles", "import takes exactly one of --nvidia-smi, --offerings, --measured, --gpus, "
                                            "--network");
-    if ((o->nic_gbps || o->nic_lat_us || o->link || o->link_gbps) && !o->xml)
-        return cli_usage_error("profiles", "--nic-gbps, --nic-latency-us, --link and --link-gbps go with --nvidia-smi");
+    if ((o->nic_gbps || o->nic_lat_us || o->link || o->link_gbps || o->price) && !o->xml)
+        return cli_usage_error("profiles", "--nic-gbps, --nic-latency-us, --link, --link-gbps and --price-per-gpu-hour "
+                                           "go with --nvidia-smi");
     o->net.nic_latency = -1;
     double v;
     if (o->nic_gbps) {
@@ -447,6 +452,11 @@ static int parse_import(int argc, char **argv, import_args *o)
             return 2;
         o->net.link_bw = v * 1e9 / 8;
     }
+    if (o->price) {
+        if (parse_positive("--price-per-gpu-hour", o->price, 1e4, 1, &v))
+            return 2;
+        o->price_per_gpu_hour = v;
+    }
     if ((o->zone || o->node) && !o->xml)
         return cli_usage_error("profiles", "--zone and --node go with --nvidia-smi");
     if (o->cloud && !o->csv)
@@ -468,7 +478,8 @@ static int do_import(fl_catalog *cat, const cli_common *c, const import_args *o)
     for (size_t i = 0; before && i < n_before; i++)
         before[i] = strdup(fl_catalog_node(cat, i)->name);
     if (xml)
-        st = fl_catalog_import_nvidia_smi_network(cat, xml, zone, node, declared ? &o->net : NULL, &err);
+        st = fl_catalog_import_nvidia_smi_priced(cat, xml, zone, node, declared ? &o->net : NULL, o->price_per_gpu_hour,
+                                                 &err);
     else if (o->gpus)
         st = fl_catalog_import_gpus(cat, o->gpus, &rows, &err);
     else if (o->network)

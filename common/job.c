@@ -695,9 +695,12 @@ fl_status fl_availability_new(const fl_catalog *cat, fl_availability **out, fl_e
     av->cat = cat;
     av->n_zones = fl_catalog_zone_count(cat);
     av->n_gpus = fl_catalog_gpu_count(cat);
-    av->count = malloc((av->n_zones * av->n_gpus + 1) * sizeof *av->count);
-    if (!av->count) {
-        free(av);
+    size_t cells = av->n_zones * av->n_gpus + 1;
+    av->count = malloc(cells * sizeof *av->count);
+    av->owned_price = calloc(cells, sizeof *av->owned_price);
+    av->owned_gpn = calloc(cells, sizeof *av->owned_gpn);
+    if (!av->count || !av->owned_price || !av->owned_gpn) {
+        fl_availability_free(av);
         return fl_fail(err, FL_ENOMEM, "availability", "out of memory");
     }
     for (size_t i = 0; i < av->n_zones * av->n_gpus; i++)
@@ -711,6 +714,8 @@ void fl_availability_free(fl_availability *av)
     if (!av)
         return;
     free(av->count);
+    free(av->owned_price);
+    free(av->owned_gpn);
     free(av);
 }
 
@@ -723,6 +728,8 @@ fl_availability *fl_availability_clone(const fl_availability *av)
         return NULL;
     c->limited = av->limited;
     memcpy(c->count, av->count, av->n_zones * av->n_gpus * sizeof *c->count);
+    memcpy(c->owned_price, av->owned_price, av->n_zones * av->n_gpus * sizeof *c->owned_price);
+    memcpy(c->owned_gpn, av->owned_gpn, av->n_zones * av->n_gpus * sizeof *c->owned_gpn);
     return c;
 }
 
@@ -764,6 +771,126 @@ int fl_availability_get(const fl_availability *av, int zone_index, int gpu_index
 
 int fl_availability_is_limited(const fl_availability *av) { return av ? av->limited : 0; }
 
+/* Largest accepted owned price, $/h per GPU (a typo guard far above any rental price). */
+#define FL_OWNED_MAX_PRICE 1e4
+#define FL_OWNED_MAX_GPN 16
+
+fl_status fl_availability_set_owned(fl_availability *av, const char *zone, const char *gpu, int count,
+                                    double price_per_gpu_hour, int gpus_per_node, fl_error *err)
+{
+    if (!av)
+        return fl_fail(err, FL_EMISUSE, "availability", "availability is NULL");
+    char field[260];
+    snprintf(field, sizeof field, "zones.%s.%s", zone ? zone : "(null)", gpu ? gpu : "(null)");
+    int z = zone ? fl_catalog_find_zone(av->cat, zone, NULL, NULL) : -1;
+    int g = gpu ? fl_catalog_find_gpu(av->cat, gpu, NULL, NULL) : -1;
+    char f2[300];
+    if (!isfinite(price_per_gpu_hour) || price_per_gpu_hour < 0 || price_per_gpu_hour > FL_OWNED_MAX_PRICE)
+        return fl_fail(err, FL_EINVAL, fl_json_path(f2, sizeof f2, field, "price_per_gpu_hour"),
+                       "%s.price_per_gpu_hour: give the $/h per GPU of owned capacity, 0 to %g (0 for fully owned "
+                       "hardware; got %g)", field, FL_OWNED_MAX_PRICE, price_per_gpu_hour);
+    if (gpus_per_node < 1 || gpus_per_node > FL_OWNED_MAX_GPN)
+        return fl_fail(err, FL_EINVAL, fl_json_path(f2, sizeof f2, field, "gpus_per_node"),
+                       "%s.gpus_per_node: GPUs per node of owned capacity must be 1 to %d (got %d)", field,
+                       FL_OWNED_MAX_GPN, gpus_per_node);
+    if (count >= 0 && count % gpus_per_node)
+        return fl_fail(err, FL_EINVAL, fl_json_path(f2, sizeof f2, field, "count"),
+                       "%s.count: %d GPUs is not a whole number of %d-GPU nodes", field, count, gpus_per_node);
+    fl_status rc = fl_availability_set(av, zone, gpu, count, err);
+    if (rc)
+        return rc;
+    size_t c = (size_t)z * av->n_gpus + (size_t)g;
+    av->owned_price[c] = price_per_gpu_hour;
+    av->owned_gpn[c] = gpus_per_node;
+    return FL_OK;
+}
+
+int fl_availability_owned(const fl_availability *av, int zone_index, int gpu_index, double *price_per_gpu_hour,
+                          int *gpus_per_node)
+{
+    if (!av || zone_index < 0 || gpu_index < 0 || (size_t)zone_index >= av->n_zones || (size_t)gpu_index >= av->n_gpus)
+        return 0;
+    size_t c = (size_t)zone_index * av->n_gpus + (size_t)gpu_index;
+    if (av->owned_gpn[c] < 1)
+        return 0;
+    if (price_per_gpu_hour)
+        *price_per_gpu_hour = av->owned_price[c];
+    if (gpus_per_node)
+        *gpus_per_node = av->owned_gpn[c];
+    return 1;
+}
+
+int fl_catalog_has_nodes(const fl_catalog *cat, int zone_index, int gpu_index)
+{
+    for (size_t i = 0; i < fl_catalog_node_count(cat); i++) {
+        const fl_node *n = fl_catalog_node(cat, i);
+        if (n->zone_index == zone_index && n->gpu_index == gpu_index && n->gpu_count > 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Which (zone, GPU) cells the catalog can supply without an owned entry: a cloud offering or an
+ * on-prem node. n_zones * n_gpus bytes (caller frees); NULL when out of memory. */
+static char *supplied_cells(const fl_catalog *cat, size_t nz, size_t ng)
+{
+    char *s = calloc(nz * ng + 1, 1);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < fl_catalog_offering_count(cat); i++) {
+        const fl_offering *o = fl_catalog_offering(cat, i);
+        if (o->zone_index >= 0 && o->gpu_index >= 0)
+            s[(size_t)o->zone_index * ng + (size_t)o->gpu_index] = 1;
+    }
+    for (size_t i = 0; i < fl_catalog_node_count(cat); i++) {
+        const fl_node *n = fl_catalog_node(cat, i);
+        if (n->zone_index >= 0 && n->gpu_index >= 0 && n->gpu_count > 0)
+            s[(size_t)n->zone_index * ng + (size_t)n->gpu_index] = 1;
+    }
+    return s;
+}
+
+/* One availability entry given as an object: {"count": N} with, for owned capacity, both
+ * "price_per_gpu_hour" and "gpus_per_node". *owned is 1 when the owned fields are given. */
+static fl_status owned_entry(json_t *gv, const char *pg, json_t **count, double *price, int *gpn, int *owned,
+                             fl_error *err)
+{
+    char f[320];
+    const char *k;
+    json_t *v;
+    json_object_foreach(gv, k, v) {
+        if (strcmp(k, "count") && strcmp(k, "price_per_gpu_hour") && strcmp(k, "gpus_per_node"))
+            return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, pg, k),
+                           "%s.%s: unknown field (an entry is a count or {\"count\", \"price_per_gpu_hour\", "
+                           "\"gpus_per_node\"})", pg, k);
+    }
+    *count = json_object_get(gv, "count");
+    if (!*count)
+        return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, pg, "count"), "%s.count: missing (number of GPUs)", pg);
+    json_t *p = json_object_get(gv, "price_per_gpu_hour"), *n = json_object_get(gv, "gpus_per_node");
+    *owned = p || n;
+    if (!*owned)
+        return FL_OK;
+    if (!p)
+        return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, pg, "price_per_gpu_hour"),
+                       "%s.price_per_gpu_hour: missing; owned capacity needs both price_per_gpu_hour ($/h per GPU, "
+                       ">= 0) and gpus_per_node", pg);
+    if (!n)
+        return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, pg, "gpus_per_node"),
+                       "%s.gpus_per_node: missing; owned capacity needs both price_per_gpu_hour and gpus_per_node "
+                       "(1 to %d)", pg, FL_OWNED_MAX_GPN);
+    if (!json_is_number(p))
+        return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, pg, "price_per_gpu_hour"),
+                       "%s.price_per_gpu_hour: expected a number ($/h per GPU, >= 0)", pg);
+    if (!json_is_integer(n))
+        return fl_fail(err, FL_EINVAL, fl_json_path(f, sizeof f, pg, "gpus_per_node"),
+                       "%s.gpus_per_node: expected a whole number (1 to %d)", pg, FL_OWNED_MAX_GPN);
+    *price = json_number_value(p);
+    json_int_t g = json_integer_value(n);
+    *gpn = g < 0 ? -1 : g > 1000 ? 1000 : (int)g;
+    return FL_OK;
+}
+
 fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_availability **out, fl_error *err)
 {
     if (!out)
@@ -780,6 +907,7 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
     }
     json_t *zones = json_object_get(root, "zones");
     const char **seen = NULL;
+    char *supplied = NULL;
     if (!json_is_object(zones)) {
         rc = fl_fail(err, FL_EINVAL, "zones", "availability.zones: missing or not an object of zone → {gpu: count}");
         goto done;
@@ -791,7 +919,8 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
      * spellings of one zone or one GPU (case variants, alias and canonical name) are refused
      * instead of the last one silently winning */
     seen = calloc(av->n_zones * av->n_gpus + av->n_zones + 1, sizeof *seen);
-    if (!seen) {
+    supplied = supplied_cells(cat, av->n_zones, av->n_gpus);
+    if (!seen || !supplied) {
         rc = fl_fail(err, FL_ENOMEM, "zones", "out of memory");
         goto done;
     }
@@ -830,18 +959,40 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
                 goto done;
             }
             *gseen = gk;
+            double price = 0;
+            int gpn = 0, owned = 0;
+            char pc[300]; /* the count's field: the entry, or its "count" member */
+            snprintf(pc, sizeof pc, "%s", pg);
+            if (json_is_object(gv)) {
+                if ((rc = owned_entry(gv, pg, &gv, &price, &gpn, &owned, err)))
+                    goto done;
+                fl_json_path(pc, sizeof pc, pg, "count");
+            }
             if (json_is_real(gv) && json_real_value(gv) == floor(json_real_value(gv)) &&
                 fabs(json_real_value(gv)) > 100000000) {
-                rc = fl_fail(err, FL_EINVAL, pg, "%s: count must be between 0 and 1e8 (got %g)", pg, json_real_value(gv));
+                rc = fl_fail(err, FL_EINVAL, pc, "%s: count must be between 0 and 1e8 (got %g)", pc, json_real_value(gv));
                 goto done;
             }
             if (!json_is_integer(gv)) {
-                rc = fl_fail(err, FL_EINVAL, pg, "%s: expected a whole number of GPUs", pg);
+                rc = fl_fail(err, FL_EINVAL, pc, "%s: expected a whole number of GPUs", pc);
                 goto done;
             }
             json_int_t c = json_integer_value(gv);
             if (c < 0 || c > 100000000) {
-                rc = fl_fail(err, FL_EINVAL, pg, "%s: count must be between 0 and 1e8 (got %lld)", pg, (long long)c);
+                rc = fl_fail(err, FL_EINVAL, pc, "%s: count must be between 0 and 1e8 (got %lld)", pc, (long long)c);
+                goto done;
+            }
+            if (owned) {
+                if ((rc = fl_availability_set_owned(av, zk, gk, (int)c, price, gpn, err)))
+                    goto done;
+                continue;
+            }
+            if (c > 0 && !supplied[(size_t)z * av->n_gpus + (size_t)g]) {
+                rc = fl_fail(err, FL_EINVAL, pg,
+                             "%s: zone %s does not sell %s (no catalog offering and no on-prem node); to plan it as "
+                             "owned capacity give {\"count\": %lld, \"price_per_gpu_hour\": <$/h per GPU>, "
+                             "\"gpus_per_node\": <1-16>}", pg, fl_catalog_zone(cat, (size_t)z)->name,
+                             fl_catalog_gpu(cat, (size_t)g)->name, (long long)c);
                 goto done;
             }
             if ((rc = fl_availability_set(av, zk, gk, (int)c, err)))
@@ -852,6 +1003,7 @@ fl_status fl_availability_from_json(const fl_catalog *cat, const char *json, fl_
         rc = fl_fail(err, FL_EINVAL, "zones", "availability.zones: empty — no GPUs available anywhere");
 done:
     free(seen);
+    free(supplied);
     json_decref(root);
     if (rc)
         fl_availability_free(av);
@@ -876,7 +1028,13 @@ char *fl_availability_to_json(const fl_availability *av)
                 zo = json_object();
                 json_object_set_new(zones, fl_catalog_zone(av->cat, z)->name, zo);
             }
-            json_object_set_new(zo, fl_catalog_gpu(av->cat, g)->name, json_integer(c));
+            size_t cell = z * av->n_gpus + g;
+            if (av->owned_gpn[cell] > 0)
+                json_object_set_new(zo, fl_catalog_gpu(av->cat, g)->name,
+                                    json_pack("{s:i,s:f,s:i}", "count", c, "price_per_gpu_hour",
+                                              av->owned_price[cell], "gpus_per_node", av->owned_gpn[cell]));
+            else
+                json_object_set_new(zo, fl_catalog_gpu(av->cat, g)->name, json_integer(c));
         }
     }
     /* a limited availability with every count 0 is written as one explicit 0 (not as an empty map,

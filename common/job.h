@@ -127,6 +127,17 @@ struct fl_availability {
     int limited;             /* 0: unlimited on every offering */
     size_t n_zones, n_gpus;
     int *count;              /* n_zones * n_gpus, -1 = not listed (0 when limited) */
+    /* owned capacity (docs/json.md "Owned capacity"): per (zone, GPU) cell, the entry's own
+     * $/h per GPU and GPUs per node; owned_gpn 0 = the cell is rented from the catalog */
+    double *owned_price;     /* n_zones * n_gpus */
+    int *owned_gpn;          /* n_zones * n_gpus */
 };
+
+/* Owned capacity of cell (zone, gpu): 1 and *price_per_gpu_hour / *gpus_per_node set when the
+ * availability entry states its own price and node size, else 0. */
+int fl_availability_owned(const fl_availability *av, int zone_index, int gpu_index, double *price_per_gpu_hour,
+                          int *gpus_per_node);
+/* 1 when the catalog has an on-prem node (table nodes) of GPU type gpu in zone. */
+int fl_catalog_has_nodes(const fl_catalog *cat, int zone_index, int gpu_index);
 
 #endif

@@ -138,6 +138,9 @@ double fl_tp_pool_bound(const fl_catalog *cat, const fl_job *job, const fl_tp_po
     if (job->objective == FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR) {
         double best = 0;
         for (int c = 0; c < pool->n_cells; c++)
+            if (pool->cells[c].gpu_price <= 0 && rate[pool->cells[c].gpu] > 0)
+                goto done; /* owned capacity at price 0: unbounded tokens per dollar */
+        for (int c = 0; c < pool->n_cells; c++)
             if (pool->cells[c].gpu_price > 0 && pool->cells[c].gpu_price < 1e299)
                 best = fmax(best, rate[pool->cells[c].gpu] / layers / pool->cells[c].gpu_price);
         out = best * (1 + BOUND_SLACK);

@@ -257,7 +257,7 @@ fl_status fl_tp_solution_doc(const fl_catalog *cat, const fl_job *job, const fl_
         if (!inst[o])
             continue;
         const fl_tp_offer *f = &pool->offers[o];
-        const fl_offering *of = fl_catalog_offering(cat, (size_t)f->offering);
+        const fl_offering *of = f->of;
         json_t *r = json_object();
         json_object_set_new(r, "cloud", json_string(of->cloud));
         json_object_set_new(r, "zone", json_string(of->zone));
@@ -267,6 +267,8 @@ fl_status fl_tp_solution_doc(const fl_catalog *cat, const fl_job *job, const fl_
         json_object_set_new(r, "instances", json_integer(inst[o]));
         json_object_set_new(r, "price_per_hour", json_real(f->price));
         json_object_set_new(r, "spot", json_boolean(f->spot));
+        if (f->offering < 0)
+            json_object_set_new(r, "owned", json_true());
         json_array_append_new(res, r);
     }
     json_object_set_new(doc, "resources", res);
@@ -335,9 +337,11 @@ double fl_tp_doc_score(const fl_job *job, json_t *doc)
     double cph = json_number_value(json_object_get(sim, "cost_per_hour")) +
                  json_number_value(json_object_get(sim, "egress_per_hour"));
     switch (job->objective) {
-    case FL_OBJ_MIN_COST: return cph > 0 ? -cph : -1e300;
-    case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR: return cph > 0 ? tps / cph : 0;
-    case FL_OBJ_MIN_COST_PER_TOKEN: return cph > 0 && tps > 0 ? -cph / tps : -1e300;
+    /* owned capacity at price 0 makes free plans: the cheapest possible (per dollar: beyond any
+     * priced plan, the faster first) */
+    case FL_OBJ_MIN_COST: return cph >= 0 && tps > 0 ? -cph : -1e300;
+    case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR: return cph > 0 ? tps / cph : tps > 0 ? FL_TP_FREE_PER_DOLLAR * tps : 0;
+    case FL_OBJ_MIN_COST_PER_TOKEN: return cph >= 0 && tps > 0 ? -cph / tps : -1e300;
     default: return tps;
     }
 }

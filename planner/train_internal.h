@@ -12,10 +12,14 @@
 
 #define FL_TP_LEVELS 4          /* tp 1, 2, 4, 8 */
 #define FL_TPL_MAX_CELLS 4      /* distinct (zone, GPU) cells one template may use */
+/* Tokens per dollar of a plan at no cost (owned capacity at price 0), per token/s: above any
+ * priced plan, and among free plans the faster one wins. */
+#define FL_TP_FREE_PER_DOLLAR 1e200
 
 /* One rentable variant of an offering: on-demand or spot. */
 typedef struct fl_tp_offer {
-    int offering;               /* catalog offering index */
+    int offering;               /* catalog offering index; -1 for owned capacity */
+    const fl_offering *of;      /* the offering (catalog's, or the pool's owned list) */
     int cell;                   /* pool cell */
     int gpi;                    /* GPUs per instance */
     double price;               /* $/h per instance for this variant */
@@ -30,10 +34,20 @@ typedef struct fl_tp_cell {
     double gpu_price;           /* cheapest $/h per GPU over its offers */
 } fl_tp_cell;
 
+/* Owned capacity as offerings (train_pool.c): availability entries with their own price and
+ * node size, and the catalog's on-prem nodes, one offering per (zone, GPU type). */
+typedef struct fl_tp_owned {
+    fl_offering *offs; int n;
+    int *avail;                 /* GPUs of each offering's cell the plan may use */
+    char (*types)[64];          /* instance type names "owned-<gpu>-x<n>" */
+    char *cells;                /* n_zones * n_gpus: 1 where owned capacity replaces the catalog's offerings */
+} fl_tp_owned;
+
 typedef struct fl_tp_pool {
     fl_tp_cell *cells; int n_cells;
     fl_tp_offer *offers; int n_offers;
     int limited;                /* availability is a closed list */
+    fl_tp_owned owned;          /* the owned offerings the offers may point to */
 } fl_tp_pool;
 
 /* One pipeline stage of a template. */
@@ -114,6 +128,13 @@ int fl_tp_offering_usable(const fl_job *job, const fl_offering *o, int avail);
 fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_availability *av, fl_tp_pool *pool,
                            fl_error *err);
 void fl_tp_pool_free(fl_tp_pool *pool);
+/* Owned capacity of (cat, av) as offerings, whether the job allows them or not; free with
+ * fl_tp_owned_free. */
+fl_status fl_tp_owned_build(const fl_catalog *cat, const fl_availability *av, fl_tp_owned *out, fl_error *err);
+void fl_tp_owned_free(fl_tp_owned *o);
+/* 1 when the training pool may rent owned offering o with `avail` GPUs: allowed zone and GPU
+ * type, a price >= 0 and at least one whole node. */
+int fl_tp_owned_usable(const fl_job *job, const fl_offering *o, int avail);
 
 /* ---- settings (train_planner.c) ---- */
 /* Micro-batch sizes the planner tries: job "micro_batch" (a number or a list) or 8, 4, 2, 1;

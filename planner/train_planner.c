@@ -135,8 +135,10 @@ static double per_dollar_bound(const planner *P, const setting *S)
     double best = 1e300;
     for (int t = 0; t < S->set.n_tpl; t++) {
         const fl_tp_template *tp = &S->set.tpl[t];
-        if (tp->disabled || tp->price <= 0)
+        if (tp->disabled)
             continue;
+        if (tp->price <= 0)
+            return HUGE_VAL; /* owned capacity at price 0: no bound */
         double per_mb = fmin(fl_tp_template_time(tp, M) / (double)M, fl_tp_template_time(tp, 1));
         double c = tp->price * (double)M * per_mb;
         if (c < best)

@@ -1,10 +1,14 @@
 /* planner/train_pool.c — the resource pool of the training planner: which (zone, GPU type)
  * cells a job may rent, how many GPUs each holds, and the instance offers (on-demand and, when
  * the job allows it, spot) that sell them. With unlimited availability the pool keeps only the
- * cells worth considering (the cheapest zone per GPU type and the zones offering most types). */
+ * cells worth considering (the cheapest zone per GPU type and the zones offering most types).
+ * Owned capacity (availability entries with their own price and node size, on-prem nodes of the
+ * catalog) becomes one offering per (zone, GPU type) that replaces the catalog's offerings there. */
 #include "planner/train_internal.h"
 #include "common/error.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +116,122 @@ out:
     free(zprice);
 }
 
+void fl_tp_owned_free(fl_tp_owned *o)
+{
+    if (!o)
+        return;
+    free(o->offs);
+    free(o->avail);
+    free(o->types);
+    free(o->cells);
+    memset(o, 0, sizeof *o);
+}
+
+fl_status fl_tp_owned_build(const fl_catalog *cat, const fl_availability *av, fl_tp_owned *out, fl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t nz = fl_catalog_zone_count(cat), ng = fl_catalog_gpu_count(cat), nc = nz * ng;
+    int limited = av && fl_availability_is_limited(av);
+    /* on-prem inventory per cell: the smallest node, the GPUs in whole nodes of that size, the
+     * highest price and the slowest declared NIC of its nodes */
+    int *node_gpn = NULL, *node_gpus = NULL;
+    double *node_price = NULL, *node_nic = NULL;
+    if (fl_catalog_node_count(cat)) {
+        node_gpn = calloc(nc + 1, sizeof *node_gpn);
+        node_gpus = calloc(nc + 1, sizeof *node_gpus);
+        node_price = calloc(nc + 1, sizeof *node_price);
+        node_nic = calloc(nc + 1, sizeof *node_nic);
+        if (!node_gpn || !node_gpus || !node_price || !node_nic)
+            goto oom;
+        for (size_t i = 0; i < fl_catalog_node_count(cat); i++) {
+            const fl_node *n = fl_catalog_node(cat, i);
+            if (n->zone_index < 0 || n->gpu_index < 0 || n->gpu_count < 1)
+                continue;
+            size_t c = (size_t)n->zone_index * ng + (size_t)n->gpu_index;
+            if (!node_gpn[c] || n->gpu_count < node_gpn[c])
+                node_gpn[c] = n->gpu_count;
+            node_price[c] = fmax(node_price[c], n->price_per_gpu_hour);
+            if (n->nic_bw > 0 && (node_nic[c] <= 0 || n->nic_bw < node_nic[c]))
+                node_nic[c] = n->nic_bw;
+        }
+        for (size_t i = 0; i < fl_catalog_node_count(cat); i++) {
+            const fl_node *n = fl_catalog_node(cat, i);
+            if (n->zone_index < 0 || n->gpu_index < 0 || n->gpu_count < 1)
+                continue;
+            size_t c = (size_t)n->zone_index * ng + (size_t)n->gpu_index;
+            node_gpus[c] += n->gpu_count / node_gpn[c] * node_gpn[c];
+        }
+    }
+    out->cells = calloc(nc + 1, 1);
+    if (!out->cells)
+        goto oom;
+    int n = 0;
+    for (size_t c = 0; c < nc; c++) {
+        out->cells[c] = fl_availability_owned(av, (int)(c / ng), (int)(c % ng), NULL, NULL) || (node_gpn && node_gpn[c]);
+        n += out->cells[c];
+    }
+    out->offs = calloc((size_t)n + 1, sizeof *out->offs);
+    out->avail = calloc((size_t)n + 1, sizeof *out->avail);
+    out->types = calloc((size_t)n + 1, sizeof *out->types);
+    if (!out->offs || !out->avail || !out->types)
+        goto oom;
+    for (size_t c = 0; c < nc; c++) {
+        if (!out->cells[c])
+            continue;
+        int z = (int)(c / ng), g = (int)(c % ng), gpn, k = out->n;
+        double price;
+        const fl_zone *zr = fl_catalog_zone(cat, (size_t)z);
+        fl_offering *o = &out->offs[k];
+        const char *src;
+        if (fl_availability_owned(av, z, g, &price, &gpn)) { /* the availability's own entry wins */
+            out->avail[k] = fl_availability_get(av, z, g);
+            src = "availability entry (owned capacity)";
+        } else {
+            gpn = node_gpn[c];
+            price = node_price[c];
+            out->avail[k] = node_gpus[c];
+            if (limited && fl_availability_get(av, z, g) < out->avail[k])
+                out->avail[k] = fl_availability_get(av, z, g);
+            o->network_bw = node_nic[c];
+            src = "on-prem nodes (profiles import --nvidia-smi)";
+        }
+        snprintf(out->types[k], sizeof out->types[k], "owned-%s-x%d", fl_catalog_gpu(cat, (size_t)g)->name, gpn);
+        o->cloud = zr->cloud;
+        o->region = zr->region;
+        o->zone = zr->name;
+        o->instance_type = out->types[k];
+        o->gpu = fl_catalog_gpu(cat, (size_t)g)->name;
+        o->zone_index = z;
+        o->gpu_index = g;
+        o->gpus_per_instance = gpn;
+        o->price_per_hour = price * gpn;
+        o->spot_price_per_hour = -1;
+        o->source = src;
+        out->n++;
+    }
+    free(node_gpn);
+    free(node_gpus);
+    free(node_price);
+    free(node_nic);
+    return FL_OK;
+oom:
+    free(node_gpn);
+    free(node_gpus);
+    free(node_price);
+    free(node_nic);
+    fl_tp_owned_free(out);
+    return fl_fail(err, FL_ENOMEM, "availability", "out of memory");
+}
+
+int fl_tp_owned_usable(const fl_job *job, const fl_offering *o, int avail)
+{
+    if (o->gpus_per_instance < 1 || !(o->price_per_hour >= 0))
+        return 0;
+    if (!fl_job_allows_gpu(job, o->gpu_index) || !fl_job_allows_zone(job, o->zone_index))
+        return 0;
+    return avail >= o->gpus_per_instance;
+}
+
 int fl_tp_offering_usable(const fl_job *job, const fl_offering *o, int avail)
 {
     if (o->gpus_per_instance < 1 || o->price_per_hour <= 0)
@@ -125,19 +245,33 @@ fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_av
                            fl_error *err)
 {
     memset(pool, 0, sizeof *pool);
-    size_t no = fl_catalog_offering_count(cat);
-    pool->cells = calloc(no + 1, sizeof *pool->cells);
-    pool->offers = calloc(2 * no + 1, sizeof *pool->offers);
+    fl_status orc = fl_tp_owned_build(cat, av, &pool->owned, err);
+    if (orc)
+        return orc;
+    size_t no = fl_catalog_offering_count(cat), ng = fl_catalog_gpu_count(cat);
+    size_t nall = no + (size_t)pool->owned.n;
+    pool->cells = calloc(nall + 1, sizeof *pool->cells);
+    pool->offers = calloc(2 * nall + 1, sizeof *pool->offers);
     if (!pool->cells || !pool->offers) {
         fl_tp_pool_free(pool);
         return fl_fail(err, FL_ENOMEM, "availability", "out of memory");
     }
     pool->limited = av && fl_availability_is_limited(av);
-    for (size_t i = 0; i < no; i++) {
-        const fl_offering *o = fl_catalog_offering(cat, i);
-        int a = avail_of(av, o->zone_index, o->gpu_index);
-        if (!fl_tp_offering_usable(job, o, a))
-            continue;
+    for (size_t i = 0; i < nall; i++) {
+        int owned = i >= no;
+        const fl_offering *o = owned ? &pool->owned.offs[i - no] : fl_catalog_offering(cat, i);
+        int a;
+        if (owned) {
+            a = pool->owned.avail[i - no];
+            if (!fl_tp_owned_usable(job, o, a))
+                continue;
+        } else {
+            if (pool->owned.cells[(size_t)o->zone_index * ng + (size_t)o->gpu_index])
+                continue; /* owned capacity replaces the catalog's offerings of its cell */
+            a = avail_of(av, o->zone_index, o->gpu_index);
+            if (!fl_tp_offering_usable(job, o, a))
+                continue;
+        }
         int c = find_cell(pool, o->zone_index, o->gpu_index);
         if (c < 0) {
             c = pool->n_cells++;
@@ -154,7 +288,8 @@ fl_status fl_tp_pool_build(const fl_catalog *cat, const fl_job *job, const fl_av
             if (spot && (!job->allow_spot || price <= 0))
                 continue;
             fl_tp_offer *f = &pool->offers[pool->n_offers++];
-            f->offering = (int)i;
+            f->offering = owned ? -1 : (int)i;
+            f->of = o;
             f->cell = c;
             f->gpi = o->gpus_per_instance;
             f->price = price;
@@ -189,5 +324,6 @@ void fl_tp_pool_free(fl_tp_pool *pool)
         return;
     free(pool->cells);
     free(pool->offers);
+    fl_tp_owned_free(&pool->owned);
     memset(pool, 0, sizeof *pool);
 }

@@ -29,16 +29,29 @@ static int cmp_names(const void *a, const void *b)
 int fl_train_usable_regions(const fl_catalog *cat, const fl_job *job, const fl_availability *av, const char **names,
                             int cap)
 {
-    size_t no = fl_catalog_offering_count(cat);
-    const char **seen = malloc((no + 1) * sizeof *seen);
-    int n = 0;
-    if (!seen)
+    size_t no = fl_catalog_offering_count(cat), ng = fl_catalog_gpu_count(cat);
+    fl_tp_owned own;
+    if (fl_tp_owned_build(cat, av, &own, NULL))
         return 0;
-    for (size_t i = 0; i < no; i++) {
-        const fl_offering *o = fl_catalog_offering(cat, i);
-        int a = fl_availability_get(av, o->zone_index, o->gpu_index);
-        if (!fl_tp_offering_usable(job, o, a < 0 ? 0 : a))
-            continue;
+    const char **seen = malloc((no + (size_t)own.n + 1) * sizeof *seen);
+    int n = 0;
+    if (!seen) {
+        fl_tp_owned_free(&own);
+        return 0;
+    }
+    for (size_t i = 0; i < no + (size_t)own.n; i++) {
+        const fl_offering *o;
+        if (i >= no) { /* owned capacity */
+            o = &own.offs[i - no];
+            if (!fl_tp_owned_usable(job, o, own.avail[i - no]))
+                continue;
+        } else {
+            o = fl_catalog_offering(cat, i);
+            int a = fl_availability_get(av, o->zone_index, o->gpu_index);
+            if (own.cells[(size_t)o->zone_index * ng + (size_t)o->gpu_index] ||
+                !fl_tp_offering_usable(job, o, a < 0 ? 0 : a))
+                continue;
+        }
         const char *r = fl_catalog_zone(cat, (size_t)o->zone_index)->region;
         int k = 0;
         while (k < n && strcmp(seen[k], r) != 0)
@@ -50,6 +63,7 @@ int fl_train_usable_regions(const fl_catalog *cat, const fl_job *job, const fl_a
     for (int k = 0; k < n && k < cap && names; k++)
         names[k] = seen[k];
     free(seen);
+    fl_tp_owned_free(&own);
     return n;
 }
 

@@ -41,8 +41,9 @@ double fl_tp_solution_value(const fl_job *job, const fl_tp_set *set, const fl_tp
     double tps = T > 0 ? (double)job->global_batch * job->seq_len / T : 0;
     switch (job->objective) {
     case FL_OBJ_MIN_COST: return -sol->cost;
-    case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR: return sol->cost > 0 ? tps / sol->cost : 0;
-    case FL_OBJ_MIN_COST_PER_TOKEN: return sol->cost > 0 && tps > 0 ? -sol->cost / tps : -1e300;
+    case FL_OBJ_MAX_THROUGHPUT_PER_DOLLAR:
+        return sol->cost > 0 ? tps / sol->cost : tps > 0 ? FL_TP_FREE_PER_DOLLAR * tps : 0; /* owned at price 0 */
+    case FL_OBJ_MIN_COST_PER_TOKEN: return sol->cost >= 0 && tps > 0 ? -sol->cost / tps : -1e300;
     default: return tps;
     }
 }

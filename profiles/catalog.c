@@ -61,6 +61,10 @@ static void pool_free(fl_strpool *p)
 #define NODES_V2_COLUMNS \
     ", nic_bw_bytes_per_s REAL, nic_latency_s REAL, link_type TEXT, link_bw_bytes_per_s REAL"
 
+/* Owned capacity: an on-prem node's $/h per GPU (`--price-per-gpu-hour`; NULL = 0). Catalogs
+ * created before it lack the column until the next `profiles import --nvidia-smi` adds it. */
+#define NODES_PRICE_COLUMN ", price_per_gpu_hour REAL CHECK(price_per_gpu_hour IS NULL OR price_per_gpu_hour >= 0)"
+
 static const char *schema_sql =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE gpus(name TEXT PRIMARY KEY COLLATE NOCASE, vendor TEXT NOT NULL, architecture TEXT,"
@@ -97,7 +101,7 @@ static const char *schema_sql =
     MEASURED_V2_COLUMNS ");"
     "CREATE TABLE nodes(name TEXT PRIMARY KEY, zone TEXT NOT NULL REFERENCES zones(zone),"
     " gpu TEXT NOT NULL REFERENCES gpus(name), gpu_count INTEGER NOT NULL CHECK(gpu_count > 0),"
-    " memory_bytes REAL, nvlink INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL" NODES_V2_COLUMNS ");";
+    " memory_bytes REAL, nvlink INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL" NODES_V2_COLUMNS NODES_PRICE_COLUMN ");";
 
 /* Migration from schema version 1: the same columns, added to existing tables. The GPU columns
  * sms and tf32_flops are added by ensure_gpu_columns (only when missing: catalogs created by an
@@ -116,7 +120,7 @@ static const char *migrate_v1_sql =
     "COMMIT;";
 
 /* Whether table `table` has column `col` (a catalog of an early schema 2 may lack some). */
-static int has_column(sqlite3 *db, const char *table, const char *col)
+int fl_catalog_has_column(sqlite3 *db, const char *table, const char *col)
 {
     char sql[96];
     snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
@@ -139,7 +143,7 @@ static const fl_builtin_file *builtin_file(const char *name);
 static fl_status ensure_gpu_columns(fl_catalog *cat, int migrated, fl_error *err)
 {
     fl_status rc = FL_OK;
-    if (!has_column(cat->db, "gpus", "sms")) {
+    if (!fl_catalog_has_column(cat->db, "gpus", "sms")) {
         if ((rc = fl_catalog_exec(cat, "BEGIN; ALTER TABLE gpus ADD COLUMN sms INTEGER;"
                                        " ALTER TABLE gpus ADD COLUMN tf32_flops REAL; COMMIT;", err))) {
             sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
@@ -572,6 +576,7 @@ static void row_node(fl_catalog *cat, sqlite3_stmt *st, void *p)
     n->nic_latency = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1.0 : sqlite3_column_double(st, 8);
     n->link_type = sqlite3_column_type(st, 9) == SQLITE_NULL ? NULL : col_s(cat, st, 9);
     n->link_bw = col_d(st, 10);
+    n->price_per_gpu_hour = col_d(st, 11);
 }
 
 static void free_arrays(fl_catalog *cat)
@@ -733,8 +738,11 @@ fl_status fl_catalog_reload(fl_catalog *cat, fl_error *err)
                         sizeof(fl_measured), &a, &cat->n_measured, row_measured, err)))
         return rc;
     cat->measured = a;
-    if ((rc = load_rows(cat, "SELECT name, zone, gpu, gpu_count, memory_bytes, nvlink, source, nic_bw_bytes_per_s, nic_latency_s,"
-                        " link_type, link_bw_bytes_per_s FROM nodes ORDER BY name",
+    if ((rc = load_rows(cat, fl_catalog_has_column(cat->db, "nodes", "price_per_gpu_hour") ?
+                        "SELECT name, zone, gpu, gpu_count, memory_bytes, nvlink, source, nic_bw_bytes_per_s, nic_latency_s,"
+                        " link_type, link_bw_bytes_per_s, price_per_gpu_hour FROM nodes ORDER BY name" :
+                        "SELECT name, zone, gpu, gpu_count, memory_bytes, nvlink, source, nic_bw_bytes_per_s, nic_latency_s,"
+                        " link_type, link_bw_bytes_per_s, NULL FROM nodes ORDER BY name",
                         sizeof(fl_node), &a, &cat->n_nodes, row_node, err)))
         return rc;
     cat->nodes = a;

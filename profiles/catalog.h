@@ -49,6 +49,9 @@ fl_status fl_catalog_insert_csv(sqlite3 *db, const char *table, const char *what
  * trimmed and returns the position after it, or NULL at the end (profiles/lookup.c). */
 const char *fl_next_alias(const char *p, const char **start, size_t *len);
 
+/* Whether table `table` of db has column `col` (catalogs of an earlier layout may lack some). */
+int fl_catalog_has_column(sqlite3 *db, const char *table, const char *col);
+
 /* Derive params and active_params of a model from its shape. */
 void fl_model_derive(fl_model *m);
 

@@ -292,6 +292,8 @@ static void default_name(const fl_catalog *cat, const nsmi_node *node, char *out
 #define NET_MAX_NIC_BW 1.25e13
 #define NET_MAX_LINK_BW 1e14
 #define NET_MAX_LATENCY 1.0
+/* Upper limit of an owned node's price, $/h per GPU (a typo guard). */
+#define NET_MAX_PRICE 1e4
 
 /* Check the declared network against GPU type g and resolve the link: *link_type (canonical
  * spelling, or NULL when no link is declared) and *link_bw. */
@@ -346,6 +348,16 @@ fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_path, co
 fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_path, const char *zone,
                                                const char *node_name, const fl_node_network *net, fl_error *err)
 {
+    return fl_catalog_import_nvidia_smi_priced(cat, xml_path, zone, node_name, net, 0.0, err);
+}
+
+fl_status fl_catalog_import_nvidia_smi_priced(fl_catalog *cat, const char *xml_path, const char *zone,
+                                              const char *node_name, const fl_node_network *net,
+                                              double price_per_gpu_hour, fl_error *err)
+{
+    if (!isfinite(price_per_gpu_hour) || price_per_gpu_hour < 0 || price_per_gpu_hour > NET_MAX_PRICE)
+        return fl_fail(err, FL_EINVAL, "price_per_gpu_hour", "price per GPU hour %g: give 0 (fully owned) to %g $/h",
+                       price_per_gpu_hour, NET_MAX_PRICE);
     if (!cat || !xml_path)
         return fl_fail(err, FL_EMISUSE, "nvidia-smi", "fl_catalog_import_nvidia_smi: catalog or path is NULL");
     if (node_name && !*node_name)
@@ -372,10 +384,16 @@ fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_
     if ((rc = fl_catalog_exec(cat, "BEGIN", err)))
         return rc;
     rc = ensure_zone(cat, zone, zname, sizeof zname, err);
+    /* catalogs created before owned capacity lack the price column: add it (same transaction) */
+    if (rc == FL_OK && !fl_catalog_has_column(cat->db, "nodes", "price_per_gpu_hour") &&
+        sqlite3_exec(cat->db, "ALTER TABLE nodes ADD COLUMN price_per_gpu_hour REAL CHECK(price_per_gpu_hour IS NULL "
+                     "OR price_per_gpu_hour >= 0)", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: cannot add column price_per_gpu_hour: %s",
+                             cat->path, sqlite3_errmsg(cat->db));
     sqlite3_stmt *st = NULL;
     if (rc == FL_OK && sqlite3_prepare_v2(cat->db, "INSERT OR REPLACE INTO nodes(name, zone, gpu, gpu_count, "
                                           "memory_bytes, nvlink, source, nic_bw_bytes_per_s, nic_latency_s, link_type, "
-                                          "link_bw_bytes_per_s) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                                          "link_bw_bytes_per_s, price_per_gpu_hour) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                                           -1, &st, NULL) != SQLITE_OK)
         rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: %s", cat->path, sqlite3_errmsg(cat->db));
     if (rc == FL_OK) {
@@ -396,6 +414,7 @@ fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_
             sqlite3_bind_null(st, 10);
             sqlite3_bind_null(st, 11);
         }
+        sqlite3_bind_double(st, 12, price_per_gpu_hour);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = fl_catalog_fail(cat, err, FL_ECATALOG, "nodes", "catalog %s: cannot store node %s: %s", cat->path, name,
                          sqlite3_errmsg(cat->db));

@@ -193,7 +193,7 @@ fl_status fl_whatif_replay_internal(const fl_catalog *cat, const fl_job *job, co
     fl_wc_cache cache;
     memset(&cache, 0, sizeof cache);
     if (!rc)
-        rc = fl_wc_init(&cache, cat, job, err);
+        rc = fl_wc_init(&cache, cat, job, av, err);
     int threads = opts->threads > 0 ? opts->threads : online_cpus();
     if (!rc && !in->reference && threads > 1)
         rc = fl_wc_prefetch(&cache, cat, job, av, &t, opts, threads, err);

@@ -44,11 +44,14 @@ void fl_wc_free(fl_wc_cache *c)
 }
 
 /* 1 when the pair (zone, gpu) matters to the job: allowed, and for training also offered by the
- * catalog (the planner's pool never holds other cells). */
-static int job_relevant(const fl_catalog *cat, const fl_job *job, int zone, int gpu)
+ * catalog or owned capacity (the base availability's owned entries, on-prem nodes): the
+ * planner's pool never holds other cells. */
+static int job_relevant(const fl_catalog *cat, const fl_job *job, const fl_availability *av, int zone, int gpu)
 {
     if (job->kind == FL_JOB_TRAINING)
-        return fl_train_cell_offered(cat, job, zone, gpu);
+        return fl_train_cell_offered(cat, job, zone, gpu) ||
+               (fl_job_allows_zone(job, zone) && fl_job_allows_gpu(job, gpu) &&
+                (fl_availability_owned(av, zone, gpu, NULL, NULL) || fl_catalog_has_nodes(cat, zone, gpu)));
     return fl_job_allows_zone(job, zone) && fl_job_allows_gpu(job, gpu);
 }
 
@@ -68,7 +71,8 @@ static fl_wc_table *region_table(fl_wc_cache *c, const char *region, size_t max_
     return t;
 }
 
-fl_status fl_wc_init(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, fl_error *err)
+fl_status fl_wc_init(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, const fl_availability *av,
+                     fl_error *err)
 {
     memset(c, 0, sizeof *c);
     size_t nz = fl_catalog_zone_count(cat), ng = fl_catalog_gpu_count(cat);
@@ -79,7 +83,7 @@ fl_status fl_wc_init(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, f
         return fl_fail(err, FL_ENOMEM, "whatif", "out of memory");
     for (size_t z = 0; z < nz; z++)
         for (size_t g = 0; g < ng; g++) {
-            if (!job_relevant(cat, job, (int)z, (int)g))
+            if (!job_relevant(cat, job, av, (int)z, (int)g))
                 continue;
             int cell = (int)(z * ng + g);
             c->relevant[cell] = 1;

@@ -45,7 +45,8 @@ typedef struct fl_wc_cache {
     size_t bound_skips; /* region plans skipped: their objective bound is below the best plan */
 } fl_wc_cache;
 
-fl_status fl_wc_init(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, fl_error *err);
+fl_status fl_wc_init(fl_wc_cache *c, const fl_catalog *cat, const fl_job *job, const fl_availability *av,
+                     fl_error *err);
 void fl_wc_free(fl_wc_cache *c);
 void fl_wc_ent_free(fl_wc_ent *e);
 

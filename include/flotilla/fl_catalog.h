@@ -136,6 +136,7 @@ typedef struct fl_node {
     double nic_latency;    /* one-way latency between nodes, s; < 0 when not declared */
     const char *link_type; /* declared intra-node link: "NVLink", "xGMI", "PCIe"; NULL = the GPU type's */
     double link_bw;        /* declared intra-node bandwidth per GPU, bytes/s (same sense as fl_gpu.link_bw) */
+    double price_per_gpu_hour; /* owned capacity: $/h per GPU the planner charges (0 = free) */
 } fl_node;
 
 /* The intra-node GPU-to-GPU link a GPU of one type sees in one zone. */
@@ -206,6 +207,11 @@ FL_API fl_status fl_catalog_import_nvidia_smi(fl_catalog *cat, const char *xml_p
 FL_API fl_status fl_catalog_import_nvidia_smi_network(fl_catalog *cat, const char *xml_path, const char *zone,
                                                      const char *node_name, const fl_node_network *net,
                                                      fl_error *err);
+/* The same, with the node's price for planning it as owned capacity: price_per_gpu_hour $/h per
+ * GPU, 0 (fully owned) to 1e4 (fl_catalog_import_nvidia_smi_network records 0). */
+FL_API fl_status fl_catalog_import_nvidia_smi_priced(fl_catalog *cat, const char *xml_path, const char *zone,
+                                                    const char *node_name, const fl_node_network *net,
+                                                    double price_per_gpu_hour, fl_error *err);
 /* GPU types, CSV with the columns of data/gpus.csv (header-matched, any order; see
  * data/SOURCES.md). A new name adds a type; an existing name replaces its specs (columns absent
  * from the file keep their values) and keeps the offerings, nodes and measured rows that refer to

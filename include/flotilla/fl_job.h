@@ -35,7 +35,9 @@ FL_API fl_status fl_job_set(fl_job *job, const char *path, const char *json_valu
 /* Availability: how many GPUs of each type can be had in each zone. A fresh object allows the
  * catalog's offerings with no count limit; setting any count switches to "only what is listed". */
 FL_API fl_status fl_availability_new(const fl_catalog *cat, fl_availability **out, fl_error *err);
-/* {"zones": {"gcp:us-central1-a": {"A100-SXM-40GB": 64}, ...}} */
+/* {"zones": {"gcp:us-central1-a": {"A100-SXM-40GB": 64}, ...}}; an entry may also be
+ * {"count": 16, "price_per_gpu_hour": 3.2, "gpus_per_node": 1} (owned capacity). A GPU the zone's
+ * offerings do not sell (and no on-prem node of it) must be owned capacity: refused otherwise. */
 FL_API fl_status fl_availability_from_json(const fl_catalog *cat, const char *json,
                                           fl_availability **out, fl_error *err);
 FL_API fl_availability *fl_availability_clone(const fl_availability *av);
@@ -43,6 +45,11 @@ FL_API void fl_availability_free(fl_availability *av);
 /* Set the count of `gpu` in `zone` (names or aliases). count >= 0. */
 FL_API fl_status fl_availability_set(fl_availability *av, const char *zone, const char *gpu,
                                     int count, fl_error *err);
+/* Owned capacity: `count` GPUs of `gpu` in `zone` at the user's own price_per_gpu_hour (>= 0)
+ * in nodes of gpus_per_node GPUs (1..16; count a whole number of nodes). The planner rents them
+ * as instance type "owned-<gpu>-x<gpus_per_node>" instead of the catalog's offerings of that cell. */
+FL_API fl_status fl_availability_set_owned(fl_availability *av, const char *zone, const char *gpu, int count,
+                                          double price_per_gpu_hour, int gpus_per_node, fl_error *err);
 /* Count of GPUs of type gpu_index in zone_index: -1 when unlimited (no counts given). */
 FL_API int fl_availability_get(const fl_availability *av, int zone_index, int gpu_index);
 /* 1 when counts were given (the availability is a closed list). */
