@@ -477,6 +477,16 @@ fl_status fl_serve_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
     *doc_out = NULL;
     *alts_out = NULL;
     *n_alts_out = 0;
+    /* owned capacity (an availability entry with its own price and node size) is planned for
+     * training only: refused here rather than silently left out */
+    for (size_t z = 0; av && z < fl_catalog_zone_count(cat); z++)
+        for (size_t g = 0; g < fl_catalog_gpu_count(cat); g++)
+            if (fl_availability_owned(av, (int)z, (int)g, NULL, NULL) && fl_availability_get(av, (int)z, (int)g) > 0) {
+                char f[300];
+                snprintf(f, sizeof f, "zones.%s.%s", fl_catalog_zone(cat, z)->name, fl_catalog_gpu(cat, g)->name);
+                return fl_fail(err, FL_EINVAL, f, "%s: owned capacity (price_per_gpu_hour, gpus_per_node) is planned "
+                               "for training jobs only; a serving plan rents the catalog's offerings", f);
+            }
     splan sp;
     memset(&sp, 0, sizeof sp);
     sp.cat = cat;

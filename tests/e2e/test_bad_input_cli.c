@@ -516,6 +516,11 @@ static void test_plan(void **state)
         {1, "job.allow.gpu: unknown field (did you mean gpus?)", NULL,
          "{\"kind\":\"training\",\"model\":\"gpt3-1.3b\",\"global_batch\":64,\"allow\":{\"gpu\":[\"A100-SXM-40GB\"]}}",
          NULL, {"plan", "@F"}},
+        {1, "zones.gcp:us-central1-a.GH200-96GB: owned capacity", "training jobs only",
+         "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"workload\":{\"rate_rps\":1,\"classes\":[{\"input\":10,"
+         "\"output\":10}]}}",
+         "{\"zones\": {\"gcp:us-central1-a\": {\"GH200\": {\"count\": 8, \"price_per_gpu_hour\": 1, \"gpus_per_node\": 8}}}}",
+         {"plan", "@F", "--availability", "@G"}},
         {1, "job.workload.classes[0].outptu: unknown field (did you mean output?)", NULL,
          "{\"kind\":\"serving\",\"model\":\"llama3-8b\",\"workload\":{\"rate_rps\":1,\"classes\":[{\"input\":10,"
          "\"outptu\":10}]}}", NULL, {"plan", "@F"}},

@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_availability.c — availability JSON: parse; to_json → from_json gives the same
- * counts and the same JSON. */
+ * counts, the same owned capacity (price and node size) and the same JSON. */
 #include "fuzz_common.h"
+#include "common/job.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -22,6 +23,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_ASSERT(fl_availability_get(av, z, g) == fl_availability_get(back, z, g) ||
                                 (fl_availability_get(av, z, g) <= 0 && fl_availability_get(back, z, g) <= 0),
                             "count of zone %d gpu %d changed on the round trip", z, g);
+        for (int z = 0; z < (int)fl_catalog_zone_count(cat); z++)
+            for (int g = 0; g < (int)fl_catalog_gpu_count(cat); g++) {
+                double p1 = -1, p2 = -1;
+                int n1 = 0, n2 = 0;
+                if (fl_availability_get(av, z, g) <= 0)
+                    continue; /* an owned cell with no GPUs is written as a plain 0 */
+                int o1 = fl_availability_owned(av, z, g, &p1, &n1), o2 = fl_availability_owned(back, z, g, &p2, &n2);
+                FUZZ_ASSERT(o1 == o2 && p1 == p2 && n1 == n2,
+                            "owned capacity of zone %d gpu %d changed on the round trip", z, g);
+            }
         char *js2 = fl_availability_to_json(back);
         FUZZ_ASSERT(js2 && strcmp(js, js2) == 0, "availability JSON is not a fixed point");
         fl_free(js);
