@@ -182,6 +182,56 @@ static void test_onprem_plan(void **state)
     unlink(cat);
 }
 
+/* Tokens/s and $/h of `flotilla plan JOB --availability (text)`. */
+static void plan_figures(const char *job, const char *avail, double *tps, double *cph)
+{
+    char av[256];
+    snprintf(av, sizeof av, "%s", temp_file(5, ".json", avail));
+    cli_result r = run_cli(NULL, "plan", job, "--availability", av, "--json", NULL);
+    json_t *j = json_of(&r);
+    json_t *sim = json_object_get(j, "simulation");
+    *tps = json_number_value(json_object_get(sim, "tokens_per_s"));
+    *cph = json_number_value(json_object_get(sim, "cost_per_hour"));
+    json_decref(j);
+    cli_result_free(&r);
+}
+
+/* An owned entry with the catalog's own price and node size (lambda sells GH200 as 1-GPU
+ * instances at $2.29/h) plans exactly as the catalog offering it replaces. */
+static void test_owned_equals_catalog(void **state)
+{
+    (void)state;
+    char job[256];
+    snprintf(job, sizeof job, "%s", temp_file(0, ".json", JOB));
+    double t1, c1, t2, c2;
+    plan_figures(job, "{\"zones\": {\"lambda:asia-northeast-1\": {\"GH200\": 8, \"A100-PCIE-40GB\": 16}}}", &t1, &c1);
+    plan_figures(job, "{\"zones\": {\"lambda:asia-northeast-1\": {\"GH200\": {\"count\": 8, \"price_per_gpu_hour\": 2.29, "
+                      "\"gpus_per_node\": 1}, \"A100-PCIE-40GB\": 16}}}", &t2, &c2);
+    print_message("catalog GH200: %.0f tokens/s $%.2f/h; owned at the same price: %.0f tokens/s $%.2f/h\n", t1, c1, t2, c2);
+    assert_true(t1 > 0 && c1 > 0);
+    assert_true(fabs(t1 - t2) <= 1e-9 * t1 && fabs(c1 - c2) <= 1e-9 * c1);
+}
+
+/* A what-if replay over a trace that changes the owned count: every event is planned. */
+static void test_owned_whatif(void **state)
+{
+    (void)state;
+    char job[256], av[256], trace[256];
+    snprintf(job, sizeof job, "%s", temp_file(0, ".json", JOB));
+    snprintf(av, sizeof av, "%s", temp_file(1, ".json", "{\"zones\": {\"gcp:us-central1-a\": {\"GH200\": "
+                                                       "{\"count\": 16, \"price_per_gpu_hour\": 3.2, \"gpus_per_node\": 1}, "
+                                                       "\"A100-SXM-40GB\": 16}}}"));
+    snprintf(trace, sizeof trace, "%s", temp_file(2, ".csv", "time_s,zone,gpu,count\n3600,gcp:us-central1-a,GH200,8\n"
+                                                             "7200,gcp:us-central1-a,GH200,0\n"));
+    cli_result r = run_cli(NULL, "whatif", job, "--trace", trace, "--availability", av, "--threads", "1", "--json", NULL);
+    json_t *j = json_of(&r);
+    assert_int_equal(json_integer_value(json_object_get(j, "events")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "infeasible_events")), 0);
+    assert_int_equal(json_integer_value(json_object_get(j, "planner_calls")), 2);
+    json_decref(j);
+    cli_result_free(&r);
+}
+
 /* The library round trip keeps the owned fields; fl_availability_set_owned checks them. */
 static void test_round_trip(void **state)
 {
@@ -216,7 +266,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_owned_gh200),         cmocka_unit_test(test_unsold_refused),
         cmocka_unit_test(test_free_owned_preferred), cmocka_unit_test(test_onprem_plan),
-        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_owned_equals_catalog),
+        cmocka_unit_test(test_owned_whatif),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
