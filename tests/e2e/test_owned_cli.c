@@ -13,6 +13,7 @@
 #include "flotilla/flotilla.h"
 
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,44 @@ static void test_owned_whatif(void **state)
     cli_result_free(&r);
 }
 
+/* A catalog from before owned capacity (no nodes.price_per_gpu_hour column): its nodes plan at
+ * price 0, and the next priced import adds the column. */
+static void test_old_catalog(void **state)
+{
+    (void)state;
+    char cat[256], job[256], xmlp[1024];
+    snprintf(cat, sizeof cat, "%s", temp_path(4, ".sqlite"));
+    snprintf(job, sizeof job, "%s", temp_file(0, ".json", "{\"kind\":\"training\",\"model\":\"opt-350m\","
+                                                          "\"global_batch\":64,\"seq_len\":2048,"
+                                                          "\"allow\":{\"zones\":[\"onprem:lab\"]}}"));
+    snprintf(xmlp, sizeof xmlp, "%s", test_data("nvidia-smi-q-x.h100-sxm-80gb.xml"));
+    cli_result r = run_cli(NULL, "profiles", "import", "--catalog", cat, "--nvidia-smi", xmlp, "--zone", "onprem:lab",
+                           "--node", "n1", "--price-per-gpu-hour", "7", NULL);
+    assert_int_equal(r.status, 0);
+    cli_result_free(&r);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(cat, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE nodes DROP COLUMN price_per_gpu_hour", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    r = run_cli(NULL, "plan", job, "--catalog", cat, "--json", NULL);
+    json_t *j = json_of(&r);
+    long rented, owned = owned_gpus(j, "H100-SXM-80GB", 0, &rented);
+    assert_int_equal(owned, 1);
+    json_decref(j);
+    cli_result_free(&r);
+    r = run_cli(NULL, "profiles", "import", "--catalog", cat, "--nvidia-smi", xmlp, "--zone", "onprem:lab", "--node",
+                "n2", "--price-per-gpu-hour", "2", NULL);
+    assert_int_equal(r.status, 0);
+    cli_result_free(&r);
+    r = run_cli(NULL, "plan", job, "--catalog", cat, "--json", NULL);
+    j = json_of(&r);
+    owned = owned_gpus(j, "H100-SXM-80GB", 2, &rented);
+    assert_int_equal(owned, 2);
+    json_decref(j);
+    cli_result_free(&r);
+    unlink(cat);
+}
+
 /* The library round trip keeps the owned fields; fl_availability_set_owned checks them. */
 static void test_round_trip(void **state)
 {
@@ -267,7 +306,7 @@ int main(void)
         cmocka_unit_test(test_owned_gh200),         cmocka_unit_test(test_unsold_refused),
         cmocka_unit_test(test_free_owned_preferred), cmocka_unit_test(test_onprem_plan),
         cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_owned_equals_catalog),
-        cmocka_unit_test(test_owned_whatif),
+        cmocka_unit_test(test_owned_whatif),        cmocka_unit_test(test_old_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
