@@ -26,6 +26,7 @@ struct fl_plan_model {
     objmeta root;           /* "kind" and a string "model" typed; the rest kept */
     fl_job_kind kind;
     const char *kind_str, *model_name;
+    int has_shape; fl_plan_model_shape shape;
     group_i *groups; size_t n_groups;
     int has_par; objmeta par; fl_plan_training train;
     pipe_i *pipes; size_t n_pipes; fl_plan_pipeline *pipe_view;
@@ -188,6 +189,32 @@ static void serving_derived(fl_plan_model *m, fl_plan_serving_replica *r)
         r->max_num_seqs = (int)json_integer_value(mb);
 }
 
+/* An inline model object: its name and shape (read-only; the object itself stays in the rest). */
+static void read_shape(fl_plan_model *m, json_t *o)
+{
+    static const struct { const char *key; size_t off; } ints[] = {
+        {"layers", offsetof(fl_plan_model_shape, layers)}, {"hidden", offsetof(fl_plan_model_shape, hidden)},
+        {"heads", offsetof(fl_plan_model_shape, heads)}, {"kv_heads", offsetof(fl_plan_model_shape, kv_heads)},
+        {"ffn", offsetof(fl_plan_model_shape, ffn)}, {"vocab", offsetof(fl_plan_model_shape, vocab)},
+        {"max_positions", offsetof(fl_plan_model_shape, max_positions)},
+    };
+    json_t *name = json_object_get(o, "name");
+    if (!json_is_string(name))
+        return;
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        json_t *v = json_object_get(o, ints[i].key);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000000)
+            return;  /* not a complete shape: the view keeps the name only */
+        *(int *)((char *)&m->shape + ints[i].off) = (int)json_integer_value(v);
+    }
+    m->shape.name = json_string_value(name);
+    json_t *act = json_object_get(o, "activation"), *pos = json_object_get(o, "positional");
+    m->shape.swiglu = json_is_string(act) && strcmp(json_string_value(act), "swiglu") == 0;
+    m->shape.tied_embeddings = json_is_true(json_object_get(o, "tied_embeddings"));
+    m->shape.rope = json_is_string(pos) && strcmp(json_string_value(pos), "rope") == 0;
+    m->has_shape = 1;
+}
+
 static fl_status parse_pipelines(fl_plan_model *m, json_t *arr, fl_error *err)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0)
@@ -260,7 +287,7 @@ static fl_status parse_replicas(fl_plan_model *m, json_t *arr, fl_error *err)
         if (!(r->meta.present & (1u << 4)))
             r->r.pp = 1;  /* absent pp means 1 (not written back) */
         if (!r->r.model)
-            r->r.model = m->model_name;
+            r->r.model = fl_plan_model_name(m);
         json_t *cs = json_object_get(ro, "class_shares");
         if (cs) {
             if (!json_is_array(cs))
@@ -304,6 +331,8 @@ static fl_status parse_doc(fl_plan_model *m, fl_error *err)
     json_t *model = json_object_get(doc, "model");
     if (json_is_string(model))
         m->model_name = json_string_value(model);
+    else if (json_is_object(model))
+        read_shape(m, model);
     m->root.rest = json_deep_copy(doc);
     if (!m->root.rest)
         return fl_fail(err, FL_ENOMEM, "plan", "out of memory");
@@ -342,6 +371,8 @@ static fl_status parse_doc(fl_plan_model *m, fl_error *err)
             m->train.global_batch = (int)json_integer_value(gb);
         if (json_is_integer(sl) && json_integer_value(sl) > 0 && json_integer_value(sl) < 1000000000)
             m->train.seq_len = (int)json_integer_value(sl);
+        json_t *dt = json_object_get(json_object_get(job, "precision"), "compute");
+        m->train.compute_dtype = json_is_string(dt) ? json_string_value(dt) : "bf16";
         return parse_pipelines(m, json_object_get(par, "pipelines"), err);
     }
     json_t *reps = json_object_get(doc, "replicas");
@@ -491,7 +522,14 @@ char *fl_plan_model_to_json(const fl_plan_model *m, int pretty)
 }
 
 fl_job_kind fl_plan_model_kind(const fl_plan_model *m) { return m ? m->kind : FL_JOB_TRAINING; }
-const char *fl_plan_model_name(const fl_plan_model *m) { return m ? m->model_name : NULL; }
+const char *fl_plan_model_name(const fl_plan_model *m)
+{
+    return !m ? NULL : m->model_name ? m->model_name : m->has_shape ? m->shape.name : NULL;
+}
+const fl_plan_model_shape *fl_plan_model_shape_of(const fl_plan_model *m)
+{
+    return m && m->has_shape ? &m->shape : NULL;
+}
 size_t fl_plan_node_group_count(const fl_plan_model *m) { return m ? m->n_groups : 0; }
 const fl_plan_node_group *fl_plan_node_group_at(const fl_plan_model *m, size_t i)
 {

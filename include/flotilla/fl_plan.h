@@ -133,6 +133,7 @@ typedef struct fl_plan_training {
     int zero_stage;
     int chunks;                 /* interleaved: virtual stages per GPU; 0 when not given */
     int global_batch, seq_len;  /* from the plan's job; 0 when not given */
+    const char *compute_dtype;  /* the job's precision.compute ("bf16" when not given) */
 } fl_plan_training;
 
 /* One serving replica configuration run `count` times. */
@@ -147,6 +148,13 @@ typedef struct fl_plan_serving_replica {
     int max_model_len;          /* longest request (input + output) of the model's workload; 0 unknown */
 } fl_plan_serving_replica;
 
+/* The model's shape when the plan carries it inline ("model": {"name", "layers", ...}). */
+typedef struct fl_plan_model_shape {
+    const char *name;
+    int layers, hidden, heads, kv_heads, ffn, vocab, max_positions;
+    int swiglu, tied_embeddings, rope;   /* 0/1 */
+} fl_plan_model_shape;
+
 /* Parse a plan document into a typed view. FL_EPARSE on malformed JSON, FL_EINVAL naming the
  * field on a wrong shape (e.g. "parallelism.pipelines[0].stages[1].tp"). */
 FL_API fl_status fl_plan_model_from_json(const char *json, fl_plan_model **out, fl_error *err);
@@ -154,8 +162,10 @@ FL_API void fl_plan_model_free(fl_plan_model *m);
 /* Write the view back as JSON (pretty when `pretty`). Caller frees with fl_free. */
 FL_API char *fl_plan_model_to_json(const fl_plan_model *m, int pretty);
 FL_API fl_job_kind fl_plan_model_kind(const fl_plan_model *m);
-/* The plan's model name (NULL for several models or an inline model object). */
+/* The plan's model name (NULL for several models). */
 FL_API const char *fl_plan_model_name(const fl_plan_model *m);
+/* The inline model shape, or NULL when the plan names its model only. */
+FL_API const fl_plan_model_shape *fl_plan_model_shape_of(const fl_plan_model *m);
 FL_API size_t fl_plan_node_group_count(const fl_plan_model *m);
 FL_API const fl_plan_node_group *fl_plan_node_group_at(const fl_plan_model *m, size_t i);
 /* Training only (NULL / 0 for serving plans). */
