@@ -186,7 +186,7 @@ static void serving_derived(fl_plan_model *m, fl_plan_serving_replica *r)
     }
     json_t *mb = json_object_get(json_object_get(m->doc, "simulation"), "max_batch");
     if (json_is_integer(mb) && json_integer_value(mb) > 0 && json_integer_value(mb) < 1000000000)
-        r->max_num_seqs = (int)json_integer_value(mb);
+        r->peak_batch = (int)json_integer_value(mb);
 }
 
 /* An inline model object: its name and shape (read-only; the object itself stays in the rest). */

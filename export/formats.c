@@ -1,5 +1,6 @@
 /* export/formats.c — the skypilot, slurm, kubernetes and vllm exporters (docs/export.md). */
 #include "export/export_int.h"
+#include "simulator/serve_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ static fl_status need_vllm(const fl_plan_model *m, const char *format, fl_error 
         return FL_OK;
     for (size_t r = 0; r < fl_plan_serving_replica_count(m); r++) {
         const fl_plan_serving_replica *R = fl_plan_serving_replica_at(m, r);
-        if (strcmp(R->engine, "vllm") != 0)
+        const fl_serve_engine *e = NULL;
+        if (fl_serve_engine_find(R->engine, "job.engine", &e, NULL) != FL_OK || !e || strcmp(e->name, "vllm") != 0)
             return fl_fail(err, FL_EINVAL, "job.engine", "refused (%s): replicas[%zu] was planned for engine %s; "
                            "the export runs vLLM, whose batch and memory figures differ", format, r, R->engine);
         if (!R->model)
@@ -67,8 +69,13 @@ void ex_vllm_command(const fl_plan_model *m, size_t r, sbuf *b)
     const fl_plan_serving_replica *R = fl_plan_serving_replica_at(m, r);
     sb_printf(b, "vllm serve \"${MODEL:-%s}\" --served-model-name %s --tensor-parallel-size %d "
               "--pipeline-parallel-size %d", R->model, R->model, R->tp, R->pp);
-    if (R->max_num_seqs > 0)
-        sb_printf(b, " --max-num-seqs %d", R->max_num_seqs);
+    /* the engine settings the simulation assumed (data/engines.csv; need_vllm checked the name) */
+    const fl_serve_engine *e = NULL;
+    if (fl_serve_engine_find(R->engine, "job.engine", &e, NULL) == FL_OK && e) {
+        sb_printf(b, " --max-num-seqs %d --gpu-memory-utilization %.2f", e->max_batch, e->mem_util);
+        if (e->profile_tokens > 0)
+            sb_printf(b, " --max-num-batched-tokens %.0f", e->profile_tokens);
+    }
     if (R->max_model_len > 0)
         sb_printf(b, " --max-model-len %d", R->max_model_len);
     sb_printf(b, " --port \"${PORT:-8000}\"");

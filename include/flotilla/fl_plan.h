@@ -144,7 +144,7 @@ typedef struct fl_plan_serving_replica {
     size_t n_class_shares;
     const double *class_shares; /* share of each request class sent to this configuration */
     const char *engine;         /* serving engine the plan was simulated with ("vllm" default) */
-    int max_num_seqs;           /* the simulated batch cap (simulation.max_batch); 0 when unknown */
+    int peak_batch;             /* the simulation's largest running batch (simulation.max_batch); 0 unknown */
     int max_model_len;          /* longest request (input + output) of the model's workload; 0 unknown */
 } fl_plan_serving_replica;
 
