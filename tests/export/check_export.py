@@ -109,7 +109,7 @@ def examples(fl):
     with tempfile.TemporaryDirectory() as tmp:
         for j in jobs:
             plan = os.path.join(tmp, j)
-            r = run([fl, "plan", os.path.join("examples/jobs", j), "-o", plan])
+            r = run([fl, "plan", os.path.join("examples/jobs", j), "-o", plan, "--time-limit", "300"])
             assert r.returncode == 0, "plan %s: exit %d %s" % (j, r.returncode, r.stderr)
             for fmt in FORMATS:
                 kind, text, _ = export(fl, plan, fmt)

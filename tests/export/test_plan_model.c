@@ -109,7 +109,10 @@ static void test_roundtrip_example_plans(void **state)
         fl_plan *plan = NULL;
         fl_error err;
         fl_error_clear(&err);
-        if (fl_job_from_json(cat, text, &job, &err) || fl_plan_job(cat, job, NULL, NULL, &plan, &err))
+        fl_plan_options opts;
+        fl_plan_options_init(&opts);
+        opts.time_limit_s = 300; /* sanitizer builds are several times slower than the default limit allows */
+        if (fl_job_from_json(cat, text, &job, &err) || fl_plan_job(cat, job, NULL, &opts, &plan, &err))
             fail_msg("%s: %s", path, err.message);
         char *pj = fl_plan_to_json(plan, 0);
         assert_non_null(pj);
@@ -214,9 +217,10 @@ static void test_bad_shapes(void **state)
 }
 
 /* Export `text` (after applying edits with json) to fmt; returns the status, message in err. */
+static fl_catalog *cat; /* the built-in catalog of the export tests (freed in main) */
+
 static fl_status export_text(const char *text, const char *fmt, fl_error *err, size_t *n_files)
 {
-    static fl_catalog *cat;
     if (!cat)
         assert_int_equal(fl_catalog_open(NULL, &cat, NULL), FL_OK);
     fl_plan_model *m = NULL;
@@ -322,5 +326,7 @@ int main(void)
         cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test(test_export_refusals),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    fl_catalog_free(cat);
+    return failed;
 }
