@@ -459,18 +459,20 @@ static json_t *model_to_doc(const fl_plan_model *m)
     if (json_object_set(doc, "resources", res) != 0)
         goto fail;
     if (m->has_par) {
+        /* json_object_set_new releases the value itself when it fails (and ignores NULL) */
         json_t *par = write_fields(par_fields, NF(par_fields), &m->train, &m->par);
-        json_t *pipes = json_array();
-        if (!par || !pipes || json_object_set_new(doc, "parallelism", par) != 0 ||
-            json_object_set_new(par, "pipelines", pipes) != 0) {
-            json_decref(pipes);
+        if (json_object_set_new(doc, "parallelism", par) != 0)
             goto fail;
-        }
+        json_t *pipes = json_array();
+        if (json_object_set_new(par, "pipelines", pipes) != 0)
+            goto fail;
         for (size_t i = 0; i < m->n_pipes; i++) {
             const pipe_i *p = &m->pipes[i];
             json_t *po = write_fields(pipe_fields, NF(pipe_fields), &p->p, &p->meta);
+            if (push(pipes, po) != 0)
+                goto fail;
             json_t *stages = json_array();
-            if (push(pipes, po) != 0 || !stages || json_object_set_new(po, "stages", stages) != 0)
+            if (!stages || json_object_set_new(po, "stages", stages) != 0)
                 goto fail;
             for (size_t s = 0; s < p->p.n_stages; s++) {
                 json_t *so = write_fields(stage_fields, NF(stage_fields), &p->st[s].s, &p->st[s].meta);
