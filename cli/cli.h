@@ -57,5 +57,6 @@ int cmd_simulate(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_place(int argc, char **argv);
 int cmd_whatif(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

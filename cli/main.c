@@ -16,6 +16,8 @@ static const char *usage =
     "                          replay availability changes\n"
     "  place PLAN.json --nodes NODES.json [--current PLACEMENT.json]\n"
     "                          map a plan onto concrete nodes\n"
+    "  export PLAN.json --to skypilot|kubernetes|slurm|megatron|vllm [-o DIR]\n"
+    "                          launcher files for a plan\n"
     "  profiles list|show|import|export ...\n"
     "                          catalog management\n"
     "  version                 print the version\n"
@@ -36,6 +38,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"plan", cmd_plan},         {"simulate", cmd_simulate}, {"estimate", cmd_estimate},
         {"whatif", cmd_whatif},     {"place", cmd_place},       {"profiles", cmd_profiles},
+        {"export", cmd_export},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)

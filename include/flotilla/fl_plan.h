@@ -95,6 +95,87 @@ FL_API void fl_estimate_query_init(fl_estimate_query *q);
 FL_API fl_status fl_estimate(const fl_catalog *cat, const fl_estimate_query *q,
                             fl_estimate_result *out, fl_error *err);
 
+
+/* ---- Typed plan (read-only view of a plan document; common/plan_model.c) ----
+ * Built from a plan's JSON without a catalog; every string and array belongs to the model and
+ * lives until fl_plan_model_free. Fields the view does not type are kept as JSON, so
+ * fl_plan_model_to_json gives back a document equal to the input. */
+typedef struct fl_plan_model fl_plan_model;
+
+/* One rented group of identical instances (a plan "resources" entry). */
+typedef struct fl_plan_node_group {
+    const char *cloud, *zone, *instance_type, *gpu;   /* cloud may be NULL when not given */
+    int gpus_per_instance, instances;
+    double price_per_hour;  /* per instance */
+    int spot;               /* 0/1 */
+} fl_plan_node_group;
+
+/* One pipeline stage: layers [first_layer, last_layer) on tp GPUs of one type in one zone. */
+typedef struct fl_plan_stage {
+    int first_layer, last_layer;
+    const char *gpu, *zone;
+    int tp;
+} fl_plan_stage;
+
+/* A pipeline template run by `replicas` data-parallel replicas, each taking `micro_batches`
+ * micro-batches per iteration. */
+typedef struct fl_plan_pipeline {
+    int replicas, micro_batches;
+    size_t n_stages;
+    const fl_plan_stage *stages;
+} fl_plan_pipeline;
+
+/* Training settings of the plan (its "parallelism" and the job's batch shape). */
+typedef struct fl_plan_training {
+    int micro_batch;            /* sequences per micro-batch */
+    const char *schedule;       /* "1f1b" or "interleaved" */
+    const char *recompute;      /* "none", "selective", "full" */
+    int zero_stage;
+    int chunks;                 /* interleaved: virtual stages per GPU; 0 when not given */
+    int global_batch, seq_len;  /* from the plan's job; 0 when not given */
+    const char *compute_dtype;  /* the job's precision.compute ("bf16" when not given) */
+} fl_plan_training;
+
+/* One serving replica configuration run `count` times. */
+typedef struct fl_plan_serving_replica {
+    const char *model;          /* the replica's model (the plan's model for one-model jobs) */
+    const char *gpu, *zone;
+    int tp, pp, count;
+    size_t n_class_shares;
+    const double *class_shares; /* share of each request class sent to this configuration */
+    const char *engine;         /* serving engine the plan was simulated with ("vllm" default) */
+    int peak_batch;             /* the simulation's largest running batch (simulation.max_batch); 0 unknown */
+    int max_model_len;          /* longest request (input + output) of the model's workload; 0 unknown */
+} fl_plan_serving_replica;
+
+/* The model's shape when the plan carries it inline ("model": {"name", "layers", ...}). */
+typedef struct fl_plan_model_shape {
+    const char *name;
+    int layers, hidden, heads, kv_heads, ffn, vocab, max_positions;
+    int swiglu, tied_embeddings, rope;   /* 0/1 */
+} fl_plan_model_shape;
+
+/* Parse a plan document into a typed view. FL_EPARSE on malformed JSON, FL_EINVAL naming the
+ * field on a wrong shape (e.g. "parallelism.pipelines[0].stages[1].tp"). */
+FL_API fl_status fl_plan_model_from_json(const char *json, fl_plan_model **out, fl_error *err);
+FL_API void fl_plan_model_free(fl_plan_model *m);
+/* Write the view back as JSON (pretty when `pretty`). Caller frees with fl_free. */
+FL_API char *fl_plan_model_to_json(const fl_plan_model *m, int pretty);
+FL_API fl_job_kind fl_plan_model_kind(const fl_plan_model *m);
+/* The plan's model name (NULL for several models). */
+FL_API const char *fl_plan_model_name(const fl_plan_model *m);
+/* The inline model shape, or NULL when the plan names its model only. */
+FL_API const fl_plan_model_shape *fl_plan_model_shape_of(const fl_plan_model *m);
+FL_API size_t fl_plan_node_group_count(const fl_plan_model *m);
+FL_API const fl_plan_node_group *fl_plan_node_group_at(const fl_plan_model *m, size_t i);
+/* Training only (NULL / 0 for serving plans). */
+FL_API const fl_plan_training *fl_plan_model_training(const fl_plan_model *m);
+FL_API size_t fl_plan_pipeline_count(const fl_plan_model *m);
+FL_API const fl_plan_pipeline *fl_plan_pipeline_at(const fl_plan_model *m, size_t i);
+/* Serving only (0 / NULL for training plans). */
+FL_API size_t fl_plan_serving_replica_count(const fl_plan_model *m);
+FL_API const fl_plan_serving_replica *fl_plan_serving_replica_at(const fl_plan_model *m, size_t i);
+
 #ifdef __cplusplus
 }
 #endif
