@@ -296,6 +296,9 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
     }
     job->allreduce_algorithm = (fl_allreduce_algo)ar;
     job->target = (fl_target)tgt;
+    if (job->target == FL_TARGET_TORCHTITAN && job->zero_stage == 1)
+        return fl_fail(err, FL_EINVAL, "job.target", "job.target: torchtitan has no ZeRO stage 1 (FSDP shards as stage 3, "
+                       "data_parallel_replicate_degree replicates as stage 0); use zero_stage 0, 2 or 3");
     job->recompute = (fl_recompute)rcmp;
     job->flash = attn == 0;
     job->optimizer = (fl_optimizer)opt;

@@ -347,6 +347,9 @@ static fl_status add_template(build_ctx *c, int n, const int *cell, const int *t
     double bn;
     if (!split_layers(c->memo, c->cat, &set->setup, n, gpu, tp, zone, layers, first, last, &bn))
         return FL_OK;
+    /* DeepSpeed's pipeline engine runs ZeRO stage 0 or 1 only */
+    if (c->job->target == FL_TARGET_DEEPSPEED && set->setup.zero_stage >= 2 && n > 1)
+        return FL_OK;
     if (c->job->target != FL_TARGET_FLOTILLA &&
         !target_split(c->memo, c->cat, &set->setup, c->job->target, n, gpu, tp, zone, layers, first, last))
         return FL_OK;

@@ -260,6 +260,37 @@ static void test_bad_target(void **state)
     assert_int_equal(fl_job_from_json(cat, "{\"kind\": \"training\", \"model\": \"gpt3-13b\", \"global_batch\": 64,"
                                            " \"target\": 3}", &job, &err), FL_EINVAL);
     assert_non_null(strstr(err.message, "job.target"));
+    assert_int_equal(fl_job_from_json(cat, "{\"kind\": \"training\", \"model\": \"gpt3-13b\", \"global_batch\": 64,"
+                                           " \"target\": \"torchtitan\", \"zero_stage\": 1}", &job, &err), FL_EINVAL);
+    assert_non_null(strstr(err.message, "job.target"));
+}
+
+/* deepspeed with ZeRO-3 plans no pipeline stages; deepspeed and torchtitan plans use one shape
+ * and equal micro-batch counts (the shape checks of megatron_check apply to them too) */
+static void test_other_targets(void **state)
+{
+    (void)state;
+    const char *text = "{\"kind\": \"training\", \"model\": \"gpt3-13b\", \"global_batch\": 512,"
+                       " \"budget_per_hour\": 200, \"zero_stage\": 3,"
+                       " \"allow\": {\"gpus\": [\"A100-SXM-80GB\", \"A100-SXM-40GB\"]}}";
+    const char *targets[] = {"deepspeed", "torchtitan"};
+    for (int t = 0; t < 2; t++) {
+        fl_job *job = NULL;
+        json_t *doc = plan(text, targets[t], avails[1], &job);
+        assert_non_null(doc);
+        const char *why = megatron_check(doc, job->model.layers, job->model.heads, job->global_batch);
+        /* the split rule differs (deepspeed uniform, torchtitan free); the rest must hold */
+        if (why && !strstr(why, "stages differ") && !strstr(why, "divisible by pp - 2"))
+            fail_msg("%s: %s", targets[t], why);
+        json_t *st = json_object_get(json_array_get(json_object_get(json_object_get(doc, "parallelism"), "pipelines"), 0),
+                                     "stages");
+        if (t == 0)
+            assert_int_equal(json_array_size(st), 1);
+        printf("%s zero 3: pp %zu, %.0f tokens/s\n", targets[t], json_array_size(st),
+               json_number_value(json_object_get(json_object_get(doc, "target"), "tokens_per_s")));
+        json_decref(doc);
+        fl_job_free(job);
+    }
 }
 
 int main(void)
@@ -268,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_checker_rejects),
         cmocka_unit_test(test_bad_target),
         cmocka_unit_test(test_megatron_plans_pass),
+        cmocka_unit_test(test_other_targets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
