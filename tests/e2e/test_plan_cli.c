@@ -141,6 +141,29 @@ static void test_extras_and_output_file(void **state)
     cli_result_free(&r);
 }
 
+/* --opt=value works like --opt value (issue 17); an empty value is still a usage error */
+static void test_equals_options(void **state)
+{
+    (void)state;
+    const char *out = temp_path(3, ".json");
+    char av[4200], top[16], o[4200];
+    snprintf(av, sizeof av, "--availability=%s", example("avail_small.json"));
+    snprintf(top, sizeof top, "--top=%d", 2);
+    snprintf(o, sizeof o, "--output=%s", out);
+    cli_result r = run_cli(NULL, "plan", example("train_gpt3_13b.json"), av, top, o, "--json", NULL);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    json_t *doc = json_load_file(out, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(json_object_get(doc, "alternatives")), 1);
+    json_decref(doc);
+    cli_result_free(&r);
+    r = run_cli(NULL, "plan", example("train_gpt3_13b.json"), "--top=", "--json", NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--top"));
+    cli_result_free(&r);
+}
+
 static void test_infeasible_budget(void **state)
 {
     (void)state;
@@ -173,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_gpt3_175b_min_cost),
         cmocka_unit_test(test_llama3_8b_per_dollar),
         cmocka_unit_test(test_extras_and_output_file),
+        cmocka_unit_test(test_equals_options),
         cmocka_unit_test(test_infeasible_budget),
         cmocka_unit_test(test_bad_micro_batch),
     };
