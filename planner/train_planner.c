@@ -436,30 +436,41 @@ static json_t *summary_lines(const fl_catalog *cat, json_t *doc)
         int g = (int)(json_integer_value(json_object_get(r, "gpus_per_instance")) *
                       json_integer_value(json_object_get(r, "instances")));
         gpus += g;
-        snprintf(line, sizeof line, "rent %lld x %s (%s, %d GPUs%s) in %s at $%.2f/h each",
+        json_array_append_new(a, json_sprintf("rent %lld x %s (%s, %d GPUs%s) in %s at $%.2f/h each",
                  (long long)json_integer_value(json_object_get(r, "instances")),
                  json_string_value(json_object_get(r, "instance_type")), json_string_value(json_object_get(r, "gpu")), g,
                  json_is_true(json_object_get(r, "spot")) ? ", spot" : "", json_string_value(json_object_get(r, "zone")),
-                 json_number_value(json_object_get(r, "price_per_hour")));
-        json_array_append_new(a, json_string(line));
+                 json_number_value(json_object_get(r, "price_per_hour"))));
     }
     json_t *p;
     json_array_foreach(json_object_get(par, "pipelines"), i, p) {
         json_t *stages = json_object_get(p, "stages"), *s;
         size_t k;
-        size_t L = (size_t)snprintf(line, sizeof line, "pipeline %zu: %lld replica(s) x %lld micro-batches:", i,
-                                    (long long)json_integer_value(json_object_get(p, "replicas")),
-                                    (long long)json_integer_value(json_object_get(p, "micro_batches")));
+        /* one line per pipeline however many stages it has (no fixed-size cut) */
+        size_t cap = 256 + 128 * json_array_size(stages), L;
+        char *pl = malloc(cap);
+        if (!pl)
+            continue;
+        L = (size_t)snprintf(pl, cap, "pipeline %zu: %lld replica(s) x %lld micro-batches:", i,
+                             (long long)json_integer_value(json_object_get(p, "replicas")),
+                             (long long)json_integer_value(json_object_get(p, "micro_batches")));
         json_array_foreach(stages, k, s) {
             json_t *ly = json_object_get(s, "layers");
-            if (L < sizeof line)
-                L += (size_t)snprintf(line + L, sizeof line - L, " [%lld,%lld) %s tp%lld",
-                                      (long long)json_integer_value(json_array_get(ly, 0)),
-                                      (long long)json_integer_value(json_array_get(ly, 1)),
-                                      json_string_value(json_object_get(s, "gpu")),
-                                      (long long)json_integer_value(json_object_get(s, "tp")));
+            const char *g = json_string_value(json_object_get(s, "gpu"));
+            size_t need = L + 80 + (g ? strlen(g) : 0);
+            if (need > cap) {
+                char *q = realloc(pl, cap = 2 * need);
+                if (!q)
+                    break;
+                pl = q;
+            }
+            L += (size_t)snprintf(pl + L, cap - L, " [%lld,%lld) %s tp%lld",
+                                  (long long)json_integer_value(json_array_get(ly, 0)),
+                                  (long long)json_integer_value(json_array_get(ly, 1)), g ? g : "?",
+                                  (long long)json_integer_value(json_object_get(s, "tp")));
         }
-        json_array_append_new(a, json_string(line));
+        json_array_append_new(a, json_string(pl));
+        free(pl);
     }
     snprintf(line, sizeof line, "%d GPUs, %.4g tokens/s, $%.2f/h, iteration %.3g s, fits: %s", gpus,
              json_number_value(json_object_get(sim, "tokens_per_s")), json_number_value(json_object_get(sim, "cost_per_hour")),

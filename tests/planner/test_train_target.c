@@ -166,6 +166,23 @@ static json_t *plan(const char *job_text, const char *target, const char *avail_
     return doc;
 }
 
+/* The summary's pipeline lines are not cut: one " [a,b) GPU tpN" per stage, however many. */
+static void check_summary(json_t *doc)
+{
+    json_t *pipes = json_object_get(json_object_get(doc, "parallelism"), "pipelines"), *l;
+    size_t i, p = 0;
+    json_array_foreach(json_object_get(doc, "summary"), i, l) {
+        const char *t = json_string_value(l);
+        if (strncmp(t, "pipeline ", 9))
+            continue;
+        size_t n = 0;
+        for (const char *q = t; (q = strstr(q, " tp")); q++)
+            n++;
+        assert_int_equal(n, json_array_size(json_object_get(json_array_get(pipes, p++), "stages")));
+    }
+    assert_int_equal(p, json_array_size(pipes));
+}
+
 static const char *const jobs[] = {"train_gpt3_13b.json", "train_llama3_8b_per_dollar.json",
                                    "train_gpt3_175b_min_cost.json"};
 static const char *const avails[] = {
@@ -196,6 +213,7 @@ static void test_megatron_plans_pass(void **state)
             const char *why = megatron_check(doc, job->model.layers, job->model.heads, job->global_batch);
             if (why)
                 fail_msg("%s avail %zu: megatron plan fails: %s", jobs[j], a, why);
+            check_summary(doc);
             json_t *tg = json_object_get(doc, "target");
             assert_string_equal(json_string_value(json_object_get(tg, "name")), "megatron");
             double got = json_number_value(json_object_get(tg, "tokens_per_s"));
@@ -213,6 +231,7 @@ static void test_megatron_plans_pass(void **state)
                 printf("%-34s avail %zu: default plan %s%s\n", jobs[j], a, why ? "FAILS Megatron-LM checks: " : "passes",
                        why ? why : "");
                 assert_null(json_object_get(doc, "target"));
+                check_summary(doc);
                 json_decref(doc);
                 fl_job_free(job);
             }
