@@ -726,7 +726,7 @@ out:
 }
 
 /* Cost/throughput frontier of the winning setting: the cheapest plan at several iteration
- * times (each a budget-free MILP), simulated; dominated points dropped. */
+ * times (each a MILP under the job's budget: no point above it), simulated; dominated points dropped. */
 static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
 {
     setting *W = &P->s[win];
@@ -734,8 +734,7 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
     if (fl_tp_solution_alloc(&sol, &W->set, &P->pool))
         return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
     fl_tp_limits lim = limits_for(P, W);
-    lim.budget = 0;
-    lim.ignore_floor = 1;
+    lim.ignore_floor = 1; /* the job's budget stays: no point above it is offered */
     fl_job jc = *P->job;
     jc.objective = FL_OBJ_MAX_THROUGHPUT;
     fl_tp_search_stats st;
@@ -767,7 +766,8 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
             pts[np][0] = json_number_value(json_object_get(sim, "cost_per_hour")) + pts[np][3];
             pts[np][1] = json_number_value(json_object_get(sim, "tokens_per_s"));
             pts[np][2] = sol.gpus;
-            np++;
+            if (P->job->budget_per_hour <= 0 || pts[np][0] <= P->job->budget_per_hour * (1 + 1e-9))
+                np++;
             json_decref(d);
             if (r == 1)
                 break;

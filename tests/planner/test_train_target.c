@@ -267,6 +267,37 @@ static void test_checker_rejects(void **state)
     json_decref(d);
 }
 
+/* --pareto offers no point above the job's budget (it used to list points 20x over it). */
+static void test_pareto_within_budget(void **state)
+{
+    (void)state;
+    fl_job *job = NULL;
+    fl_error err;
+    const char *text = "{\"kind\": \"training\", \"model\": \"gpt3-13b\", \"global_batch\": 512,"
+                       " \"budget_per_hour\": 400, \"recompute\": \"auto\","
+                       " \"allow\": {\"gpus\": [\"A100-SXM-40GB\", \"A100-SXM-80GB\", \"V100-SXM2-16GB\"], \"spot\": false}}";
+    if (fl_job_from_json(cat, text, &job, &err) != FL_OK)
+        fail_msg("%s", err.message);
+    fl_plan_options o;
+    fl_plan_options_init(&o);
+    o.pareto = 1;
+    fl_plan *pl = NULL;
+    assert_int_equal(fl_plan_job(cat, job, NULL, &o, &pl, &err), FL_OK);
+    char *s = fl_plan_to_json(pl, 0);
+    json_t *doc = json_loads(s, 0, NULL), *p;
+    fl_free(s);
+    size_t i;
+    assert_true(json_array_size(json_object_get(doc, "pareto")) >= 2);
+    json_array_foreach(json_object_get(doc, "pareto"), i, p) {
+        double c = json_number_value(json_object_get(p, "cost_per_hour")) +
+                   json_number_value(json_object_get(p, "egress_per_hour"));
+        assert_true(c <= 400 * (1 + 1e-9));
+    }
+    json_decref(doc);
+    fl_plan_free(pl);
+    fl_job_free(job);
+}
+
 /* An unknown target is an error naming the field. */
 static void test_bad_target(void **state)
 {
@@ -319,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_bad_target),
         cmocka_unit_test(test_megatron_plans_pass),
         cmocka_unit_test(test_other_targets),
+        cmocka_unit_test(test_pareto_within_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
