@@ -45,8 +45,14 @@ int main(int argc, char **argv)
             int n = 0, nk = 0, rc;
             if (!av)
                 return cmds[i].fn(argc - 1, argv + 1);
+            /* options that take no value stay whole: "--json=yes" is still an unknown option */
+            static const char *const flags[] = {"--json", "--pareto", "--marginal", "--pack", "--allow-missing-nodes",
+                                                "--help", "--version", NULL};
             for (int k = 1; k < argc; k++) {
                 const char *eq = strncmp(argv[k], "--", 2) == 0 ? strchr(argv[k], '=') : NULL;
+                for (int q = 0; eq && flags[q]; q++)
+                    if (strlen(flags[q]) == (size_t)(eq - argv[k]) && strncmp(argv[k], flags[q], (size_t)(eq - argv[k])) == 0)
+                        eq = NULL;
                 char *name = eq && nk < 256 ? malloc((size_t)(eq - argv[k]) + 1) : NULL;
                 if (!name) {
                     av[n++] = argv[k];
