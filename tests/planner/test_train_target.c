@@ -298,6 +298,30 @@ static void test_pareto_within_budget(void **state)
     fl_job_free(job);
 }
 
+/* Azure NC_A100_v4 is filed as the A100 80GB PCIe part (PCIe link, no NVLink), not as SXM. */
+static void test_azure_a100_pcie(void **state)
+{
+    (void)state;
+    cli_result r = run_cli(NULL, "profiles", "list", "offerings", "--gpu", "A100-PCIE-80GB", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Standard_NC24ads_A100_v4"));
+    cli_result_free(&r);
+    r = run_cli(NULL, "profiles", "list", "offerings", "--gpu", "A100-SXM-80GB", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "ads_A100_v4"));
+    cli_result_free(&r);
+    r = run_cli(NULL, "profiles", "show", "A100-PCIE-80GB", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *g = cli_json(&r);
+    assert_non_null(g);
+    json_t *lt = json_object_get(g, "link_type");
+    if (!lt)
+        lt = json_object_get(json_object_get(g, "gpu"), "link_type");
+    assert_string_equal(json_string_value(lt), "PCIe");
+    json_decref(g);
+    cli_result_free(&r);
+}
+
 /* An unknown target is an error naming the field. */
 static void test_bad_target(void **state)
 {
@@ -351,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_megatron_plans_pass),
         cmocka_unit_test(test_other_targets),
         cmocka_unit_test(test_pareto_within_budget),
+        cmocka_unit_test(test_azure_a100_pcie),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
