@@ -176,6 +176,12 @@ fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_a
                             size_t *n_alts_out, fl_error *err)
 {
     fl_status rc = plan_job(cat, job, av, opts, doc_out, alts_out, n_alts_out, err);
+    if (rc == FL_EINFEASIBLE && err && job->kind == FL_JOB_TRAINING && job->target != FL_TARGET_FLOTILLA) {
+        /* say that the target narrowed the plans (docs/frameworks.md lists what it allows) */
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, " (with job.target %s: one pipeline shape, %s)",
+                 fl_target_name(job->target), "equal micro-batches per replica; \"flotilla\" allows more");
+    }
     if (rc || job->kind != FL_JOB_TRAINING || job->target == FL_TARGET_FLOTILLA)
         return rc;
     fl_job free_job = *job;

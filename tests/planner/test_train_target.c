@@ -322,6 +322,22 @@ static void test_azure_a100_pcie(void **state)
     cli_result_free(&r);
 }
 
+/* An infeasible target job says the target narrowed the plans. */
+static void test_infeasible_names_target(void **state)
+{
+    (void)state;
+    fl_job *job = NULL;
+    fl_error err;
+    assert_int_equal(fl_job_from_json(cat, "{\"kind\": \"training\", \"model\": \"gpt3-13b\", \"global_batch\": 64,"
+                                           " \"budget_per_hour\": 2, \"target\": \"megatron\"}", &job, &err), FL_OK);
+    fl_plan_options o;
+    fl_plan_options_init(&o);
+    fl_plan *pl = NULL;
+    assert_int_equal(fl_plan_job(cat, job, NULL, &o, &pl, &err), FL_EINFEASIBLE);
+    assert_non_null(strstr(err.message, "job.target megatron"));
+    fl_job_free(job);
+}
+
 /* An unknown target is an error naming the field. */
 static void test_bad_target(void **state)
 {
@@ -376,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_other_targets),
         cmocka_unit_test(test_pareto_within_budget),
         cmocka_unit_test(test_azure_a100_pcie),
+        cmocka_unit_test(test_infeasible_names_target),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
