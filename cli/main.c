@@ -1,6 +1,7 @@
 /* cli/main.c — the flotilla program: command dispatch and top-level help. */
 #include "cli/cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *usage =
@@ -41,8 +42,37 @@ int main(int argc, char **argv)
         {"export", cmd_export},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (strcmp(cmd, cmds[i].name) == 0)
-            return cmds[i].fn(argc - 1, argv + 1);
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            /* --opt=value is --opt value for every option of every command */
+            char **av = calloc(2 * (size_t)argc + 1, sizeof *av), *keep[256];
+            int n = 0, nk = 0, rc;
+            if (!av)
+                return cmds[i].fn(argc - 1, argv + 1);
+            /* options that take no value stay whole: "--json=yes" is still an unknown option */
+            static const char *const flags[] = {"--json", "--pareto", "--marginal", "--pack", "--allow-missing-nodes",
+                                                "--help", "--version", NULL};
+            for (int k = 1; k < argc; k++) {
+                const char *eq = strncmp(argv[k], "--", 2) == 0 ? strchr(argv[k], '=') : NULL;
+                for (int q = 0; eq && flags[q]; q++)
+                    if (strlen(flags[q]) == (size_t)(eq - argv[k]) && strncmp(argv[k], flags[q], (size_t)(eq - argv[k])) == 0)
+                        eq = NULL;
+                char *name = eq && nk < 256 ? malloc((size_t)(eq - argv[k]) + 1) : NULL;
+                if (!name) {
+                    av[n++] = argv[k];
+                    continue;
+                }
+                memcpy(name, argv[k], (size_t)(eq - argv[k]));
+                name[eq - argv[k]] = 0;
+                keep[nk++] = name;
+                av[n++] = name;
+                av[n++] = (char *)(eq + 1);
+            }
+            rc = cmds[i].fn(n, av);
+            for (int k = 0; k < nk; k++)
+                free(keep[k]);
+            free(av);
+            return rc;
+        }
     fprintf(stderr, "flotilla: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

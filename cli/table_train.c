@@ -27,18 +27,55 @@ static void fmt_duration(char *buf, size_t n, double s)
     else snprintf(buf, n, "%.1f days", s / 86400);
 }
 
+/* Display width of a UTF-8 string (code points; names are not East Asian wide text). */
+static int text_width(const char *s)
+{
+    int w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+/* Print s left-aligned in a column of `width` display columns (multi-byte safe). */
+static void cell(FILE *f, const char *s, int width)
+{
+    fputs(s, f);
+    for (int w = text_width(s); w < width; w++)
+        fputc(' ', f);
+}
+
+/* Widest value of key over the objects of arr (at least `min`, the header's width). */
+static int col_width(json_t *arr, const char *key, const char *dflt, int min)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        int w = text_width(str(o, key, dflt));
+        if (w > min)
+            min = w;
+    }
+    return min;
+}
+
 static void print_resources(FILE *f, json_t *doc)
 {
     json_t *res = json_object_get(doc, "resources"), *r;
     size_t i;
     if (!json_is_array(res) || json_array_size(res) == 0)
         return;
-    fprintf(f, "Resources\n  %-22s %-16s %-20s %5s %5s %10s %s\n", "zone", "gpu", "instance", "gpus", "inst", "$/h each",
-            "");
+    int wz = col_width(res, "zone", "?", 22), wg = col_width(res, "gpu", "?", 16), wi = col_width(res, "instance_type", "-", 20);
+    fputs("Resources\n  ", f);
+    cell(f, "zone", wz + 1);
+    cell(f, "gpu", wg + 1);
+    cell(f, "instance", wi);
+    fprintf(f, " %5s %5s %10s\n", "gpus", "inst", "$/h each");
     json_array_foreach(res, i, r) {
-        fprintf(f, "  %-22s %-16s %-20s %5d %5d %10.2f %s\n", str(r, "zone", "?"), str(r, "gpu", "?"),
-                str(r, "instance_type", "-"), (int)num(r, "gpus_per_instance"), (int)num(r, "instances"),
-                num(r, "price_per_hour"), json_is_true(json_object_get(r, "spot")) ? "spot" : "");
+        fputs("  ", f);
+        cell(f, str(r, "zone", "?"), wz + 1);
+        cell(f, str(r, "gpu", "?"), wg + 1);
+        cell(f, str(r, "instance_type", "-"), wi);
+        fprintf(f, " %5d %5d %10.2f%s\n", (int)num(r, "gpus_per_instance"), (int)num(r, "instances"),
+                num(r, "price_per_hour"), json_is_true(json_object_get(r, "spot")) ? " spot" : "");
     }
 }
 
@@ -58,9 +95,16 @@ void cli_print_training_plan(FILE *f, json_t *doc)
     json_t *pipes = json_object_get(par, "pipelines"), *pl;
     json_t *sst = json_is_object(sim) ? json_object_get(sim, "stages") : NULL;
     size_t pi, k = 0;
+    int wg = 16, wz = 22;
+    json_array_foreach(pipes, pi, pl) {
+        wg = col_width(json_object_get(pl, "stages"), "gpu", "?", wg);
+        wz = col_width(json_object_get(pl, "stages"), "zone", "?", wz);
+    }
     fprintf(f, "\nPipelines\n");
-    fprintf(f, "  %-4s %-5s %-10s %-16s %-22s %3s %9s %9s %9s %9s %17s %s\n", "pipe", "stage", "layers", "gpu", "zone",
-            "tp", "fwd ms", "bwd ms", "p2p ms", "tp-comm s", "memory GB (cap)", "");
+    fprintf(f, "  %-4s %-5s %-10s ", "pipe", "stage", "layers");
+    cell(f, "gpu", wg + 1);
+    cell(f, "zone", wz);
+    fprintf(f, " %3s %9s %9s %9s %9s %17s\n", "tp", "fwd ms", "bwd ms", "p2p ms", "tp-comm s", "memory GB (cap)");
     json_array_foreach(pipes, pi, pl) {
         json_t *stages = json_object_get(pl, "stages"), *st;
         size_t j;
@@ -72,16 +116,17 @@ void cli_print_training_plan(FILE *f, json_t *doc)
             snprintf(layers, sizeof layers, "[%d,%d)", (int)json_integer_value(json_array_get(ly, 0)),
                      (int)json_integer_value(json_array_get(ly, 1)));
             json_t *r = json_is_array(sst) ? json_array_get(sst, k++) : NULL;
+            fprintf(f, "  %-4zu %-5zu %-10s ", pi, j, layers);
+            cell(f, str(st, "gpu", "?"), wg + 1);
+            cell(f, str(st, "zone", "?"), wz);
             if (r)
-                fprintf(f, "  %-4zu %-5zu %-10s %-16s %-22s %3d %9.2f %9.2f %9.3f %9.3f %7.1f (%6.1f) %s%s\n", pi, j, layers,
-                        str(st, "gpu", "?"), str(st, "zone", "?"), (int)fmax(1, num(st, "tp")), num(r, "fwd_s") * 1e3,
+                fprintf(f, " %3d %9.2f %9.2f %9.3f %9.3f %7.1f (%6.1f) %s%s\n", (int)fmax(1, num(st, "tp")), num(r, "fwd_s") * 1e3,
                         num(r, "bwd_s") * 1e3, num(r, "p2p_s") * 1e3, num(r, "tp_comm_s"),
                         num(r, "peak_memory_bytes") / 1e9, num(r, "memory_capacity_bytes") / 1e9,
                         json_is_false(json_object_get(r, "fits")) ? "OOM " : "",
                         strcmp(str(r, "source", "analytic"), "measured") == 0 ? "measured" : "");
             else
-                fprintf(f, "  %-4zu %-5zu %-10s %-16s %-22s %3d\n", pi, j, layers, str(st, "gpu", "?"), str(st, "zone", "?"),
-                        (int)fmax(1, num(st, "tp")));
+                fprintf(f, " %3d\n", (int)fmax(1, num(st, "tp")));
         }
     }
     if (json_is_object(sim)) {
@@ -112,6 +157,13 @@ void cli_print_training_plan(FILE *f, json_t *doc)
         fprintf(f, "\nPlacement\n");
         for (size_t i = 0; i < json_array_size(why); i++)
             fprintf(f, "  %s\n", str(json_array_get(why, i), "text", ""));
+    }
+    json_t *tg = json_object_get(doc, "target");
+    if (json_is_object(tg)) {
+        fprintf(f, "\nTarget: %s, %.4g tokens/s", str(tg, "name", "?"), num(tg, "tokens_per_s"));
+        if (json_is_number(json_object_get(tg, "unconstrained_tokens_per_s")))
+            fprintf(f, " (unconstrained plan %.4g tokens/s)", num(tg, "unconstrained_tokens_per_s"));
+        fputc('\n', f);
     }
     json_t *sol = json_object_get(doc, "solver");
     if (json_is_object(sol))

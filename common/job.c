@@ -12,6 +12,7 @@
 
 static const char *const dtype_names[] = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", "tf32", NULL};
 static const char *const framework_names[] = {"megatron", "torch-amp", NULL};
+static const char *const target_names[] = {"flotilla", "megatron", "deepspeed", "torchtitan", NULL};
 static const char *const optimizer_impl_names[] = {"fused", "foreach", "unfused", NULL};
 static const char *const recompute_names[] = {"none", "selective", "full", "auto", NULL};
 static const char *const objective_names[] = {"max_throughput", "min_cost", "max_throughput_per_dollar",
@@ -23,6 +24,7 @@ double fl_dtype_bytes(fl_dtype d)
     return (unsigned)d < 7 ? b[d] : 2;
 }
 const char *fl_dtype_name(fl_dtype d) { return (unsigned)d < 7 ? dtype_names[d] : "bf16"; }
+const char *fl_target_name(fl_target t) { return (unsigned)t < 4 ? target_names[t] : "flotilla"; }
 const char *fl_framework_name(fl_framework f) { return (unsigned)f < 2 ? framework_names[f] : "megatron"; }
 int fl_framework_parse(const char *s)
 {
@@ -260,7 +262,7 @@ static fl_status parse_framework(json_t *root, int *fw, fl_error *err)
 static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
 {
     fl_status rc;
-    int rcmp = FL_RC_NONE, attn = 0, opt = 0, fw = 0, impl = 0, ar = 0;
+    int rcmp = FL_RC_NONE, attn = 0, opt = 0, fw = 0, impl = 0, ar = 0, tgt = 0;
     static const char *const attns[] = {"flash", "standard", NULL};
     static const char *const ars[] = {"auto", "ring", "tree", "hierarchical", NULL};
     static const char *const opts[] = {"adam", "sgd", "adamw", NULL};
@@ -274,6 +276,7 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
         (rc = fl_json_enum(root, "job", "optimizer", opts, &opt, err)) ||
         (rc = fl_json_enum(root, "job", "optimizer_impl", optimizer_impl_names, &impl, err)) ||
         (rc = parse_framework(root, &fw, err)) ||
+        (rc = fl_json_enum(root, "job", "target", target_names, &tgt, err)) ||
         (rc = fl_json_num(root, "job", "min_tokens_per_s", 0, 1e18, &job->min_tokens_per_s, err)) ||
         (rc = fl_json_num(root, "job", "train_tokens", 0, 1e20, &job->train_tokens, err)) ||
         (rc = fl_json_num(root, "job", "dropout", 0, 0.99, &job->dropout, err)) ||
@@ -292,6 +295,10 @@ static fl_status parse_training(fl_job *job, json_t *root, fl_error *err)
             *capv[i] = json_number_value(v);
     }
     job->allreduce_algorithm = (fl_allreduce_algo)ar;
+    job->target = (fl_target)tgt;
+    if (job->target == FL_TARGET_TORCHTITAN && job->zero_stage == 1)
+        return fl_fail(err, FL_EINVAL, "job.target", "job.target: torchtitan has no ZeRO stage 1 (FSDP shards as stage 3, "
+                       "data_parallel_replicate_degree replicates as stage 0); use zero_stage 0, 2 or 3");
     job->recompute = (fl_recompute)rcmp;
     job->flash = attn == 0;
     job->optimizer = (fl_optimizer)opt;
@@ -459,7 +466,7 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
                                            "train_tokens", "deadline_hours", "max_gpus", "micro_batch", "dropout",
                                            "framework", "optimizer_impl", "max_cost_per_iteration",
                                            "max_cost_per_million_tokens", "overlap_grad_reduce",
-                                           "allreduce_algorithm", NULL};
+                                           "allreduce_algorithm", "target", NULL};
     static const char *const serving[] = {"kind", "model", "models", "name", "description", "objective",
                                           "budget_per_hour", "horizon_hours", "allow", "precision", "workload",
                                           "slo", "engine", NULL};

@@ -26,6 +26,10 @@ typedef enum fl_optimizer_impl { FL_OPT_FUSED = 0, FL_OPT_FOREACH, FL_OPT_UNFUSE
  * accumulated in fp32 main_grad buffers. TORCH_AMP: fp32 parameters, autocast to 16-bit at each
  * use, fp32 gradients accumulated in .grad, fp32 loss (Hugging Face Trainer / Accelerate). */
 typedef enum fl_framework { FL_FW_MEGATRON = 0, FL_FW_TORCH_AMP } fl_framework;
+/* job.target: the framework that must run the plan (docs/frameworks.md, "Planner targets").
+ * FL_TARGET_FLOTILLA allows everything flotilla can plan; the others restrict the plan shape. */
+typedef enum fl_target { FL_TARGET_FLOTILLA = 0, FL_TARGET_MEGATRON, FL_TARGET_DEEPSPEED, FL_TARGET_TORCHTITAN } fl_target;
+const char *fl_target_name(fl_target t);
 /* Data-parallel all-reduce algorithm (docs/communication.md): AUTO takes the fastest of the
  * others per stage, as NCCL's tuner picks between ring and tree. */
 typedef enum fl_allreduce_algo { FL_AR_AUTO = 0, FL_AR_RING, FL_AR_TREE, FL_AR_HIERARCHICAL } fl_allreduce_algo;
@@ -84,6 +88,7 @@ struct fl_job {
     fl_optimizer optimizer;
     fl_optimizer_impl optimizer_impl;
     fl_framework framework;
+    fl_target target;        /* training planner: which framework must run the plan */
     int zero_stage;          /* 0..3 */
     fl_recompute recompute;
     int flash;               /* attention: 1 flash, 0 standard */

@@ -93,6 +93,8 @@ typedef struct fl_tp_limits {
     double budget;              /* $/h; 0 = none */
     int max_gpus;               /* 0 = none */
     long total_mb;              /* global_batch / micro_batch */
+    int equal_mb;               /* 1: every replica carries total_mb / replicas micro-batches (the
+                                 * replica count divides total_mb), as framework targets need */
     double time_limit_s;
     const int *extra_avail;     /* per cell extra GPUs (marginal value), or NULL */
     const char *region;         /* only cells of zones in this region (NULL = all) */
@@ -140,6 +142,9 @@ int fl_tp_owned_usable(const fl_job *job, const fl_offering *o, int avail);
 /* Micro-batch sizes the planner tries: job "micro_batch" (a number or a list) or 8, 4, 2, 1;
  * only those dividing the global batch (at most 16). */
 fl_status fl_tp_micro_batches(const fl_job *job, int *mb, int *n, fl_error *err);
+
+/* 1 when templates a and b have the same pipeline shape (GPU type, tp, layers per stage). */
+int fl_tp_same_shape(const fl_tp_pool *pool, const fl_tp_set *set, int a, int b);
 
 /* ---- objective bound (train_bound.c) ---- */
 /* An upper bound on the objective value (fl_tp_doc_score) of every plan the planner can emit on

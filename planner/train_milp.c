@@ -264,6 +264,61 @@ typedef struct tcol {
     long slots;
 } tcol;
 
+/* Framework targets: drop replicas (slowest per micro-batch first) until their count d divides
+ * M, give each M / d micro-batches, and return instances no longer needed (while
+ * every tp level of the cell keeps enough GPUs). Returns 1 when nothing is left. */
+static int equal_replicas(const fl_tp_pool *pool, const fl_tp_set *set, long M, fl_tp_solution *sol)
+{
+    long dp = 0;
+    for (int t = 0; t < set->n_tpl; t++)
+        dp += sol->x[t];
+    long d = dp;
+    while (d > 0 && M % d)
+        d--;
+    if (d <= 0)
+        return 1;
+    for (long k = dp; k > d; k--) {
+        int w = -1;
+        for (int t = 0; t < set->n_tpl; t++)
+            if (sol->x[t] > 0 && (w < 0 || set->tpl[t].slope > set->tpl[w].slope))
+                w = t;
+        sol->x[w]--;
+    }
+    for (int t = 0; t < set->n_tpl; t++)
+        sol->s[t] = sol->x[t] * (M / d);
+    for (int c = 0; c < pool->n_cells; c++) {
+        long need[FL_TP_LEVELS] = {0};
+        for (int t = 0; t < set->n_tpl; t++)
+            for (int k = 0; k < set->tpl[t].n_cells; k++)
+                if (set->tpl[t].cells[k] == c)
+                    for (int l = 0; l < FL_TP_LEVELS; l++)
+                        need[l] += (long)sol->x[t] * set->tpl[t].gpus[k][l];
+        for (int again = 1; again;) {
+            again = 0;
+            for (int o = 0; o < pool->n_offers; o++) {
+                const fl_tp_offer *of = &pool->offers[o];
+                if (of->cell != c || sol->inst[o] <= 0)
+                    continue;
+                int ok = 1;
+                for (int l = 0; l < FL_TP_LEVELS && ok; l++) {
+                    long have = 0;
+                    for (int q = 0; q < pool->n_offers; q++)
+                        if (pool->offers[q].cell == c && pool->offers[q].gpi >= (1 << l))
+                            have += (long)sol->inst[q] * pool->offers[q].gpi;
+                    if (of->gpi >= (1 << l))
+                        have -= of->gpi;
+                    ok = have >= need[l];
+                }
+                if (ok) {
+                    sol->inst[o]--;
+                    again = 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const fl_tp_set *set,
                            const fl_tp_limits *lim, double T, int cost_objective, fl_tp_solution *sol,
                            fl_error *err)
@@ -710,6 +765,8 @@ fl_status fl_tp_milp_solve(const fl_catalog *cat, const fl_tp_pool *pool, const 
     if (scol && val[scol] > 0.5 && sol->span)
         sol->egress_dp = span_cost;
 done:
+    if (sol->feasible && lim->equal_mb && equal_replicas(pool, set, M, sol))
+        sol->feasible = 0;
     if (sol->feasible) {
         /* Assign exact micro-batch counts: start from every replica full, then take micro-batches
          * back from the templates whose replicas are slowest per micro-batch. */

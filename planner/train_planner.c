@@ -76,6 +76,7 @@ static fl_tp_limits limits_for(const planner *P, const setting *S)
 {
     fl_tp_limits l = P->lim_base;
     l.total_mb = P->job->global_batch / S->set.setup.micro_batch;
+    l.equal_mb = P->job->target != FL_TARGET_FLOTILLA;
     l.time_limit_s = P->opts->time_limit_s > 0 ? P->opts->time_limit_s : 10.0;
     return l;
 }
@@ -191,6 +192,8 @@ static void recalibrate(const planner *P, setting *S, const fl_tp_solution *sol,
  * min_tokens_per_s get a tighter iteration-time bound; when the simulated iteration time differs
  * from the template model, the used templates are re-anchored and the search runs once more.
  * The best simulated plan that fits and meets the floor is kept. */
+static fl_status search_setting(planner *P, setting *S, double beat, fl_tp_solution *wk, fl_error *err);
+
 static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
 {
     double tb = now_s();
@@ -209,6 +212,59 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
         fl_tp_solution_free(&S->sol);
         return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
     }
+    if (P->job->target == FL_TARGET_FLOTILLA) {
+        rc = search_setting(P, S, beat, &work, err);
+    } else {
+        /* one pipeline shape for all replicas: search each shape class alone */
+        int n = S->set.n_tpl;
+        char *was = malloc((size_t)n), *done = calloc((size_t)n, 1);
+        if (!was || !done)
+            rc = fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+        for (int t = 0; t < n && !rc; t++)
+            was[t] = (char)S->set.tpl[t].disabled;
+        for (int c = 0; c < n && !rc; c++) {
+            if (done[c] || was[c])
+                continue;
+            for (int t = 0; t < n; t++) {
+                int in = fl_tp_same_shape(&P->pool, &S->set, c, t);
+                done[t] |= (char)in;
+                S->set.tpl[t].disabled = (char)(was[t] || !in);
+            }
+            double b = P->job->objective == FL_OBJ_MAX_THROUGHPUT && S->doc && S->score > beat ? S->score : beat;
+            rc = search_setting(P, S, b, &work, err);
+        }
+        for (int t = 0; t < n && was; t++)
+            S->set.tpl[t].disabled = was[t];
+        free(was);
+        free(done);
+    }
+    fl_tp_solution_free(&work);
+    if (!S->doc)
+        S->sol.feasible = 0;
+    return rc;
+}
+
+/* 1 when templates a and b have the same pipeline shape: GPU type, tp and layer range of every
+ * stage (a framework target runs one shape for all data-parallel replicas). */
+int fl_tp_same_shape(const fl_tp_pool *pool, const fl_tp_set *set, int a, int b)
+{
+    const fl_tp_template *x = &set->tpl[a], *y = &set->tpl[b];
+    if (x->n_stages != y->n_stages)
+        return 0;
+    for (int i = 0; i < x->n_stages; i++) {
+        const fl_tp_stage *p = &set->stages[x->first_stage + i], *q = &set->stages[y->first_stage + i];
+        if (pool->cells[p->cell].gpu != pool->cells[q->cell].gpu || p->tp != q->tp || p->first != q->first ||
+            p->last != q->last)
+            return 0;
+    }
+    return 1;
+}
+
+/* The search-and-simulate loop of run_setting over the enabled templates. */
+static fl_status search_setting(planner *P, setting *S, double beat, fl_tp_solution *wk, fl_error *err)
+{
+    fl_status rc = FL_OK;
+    fl_tp_solution work = *wk;
     double min_tps = P->job->min_tokens_per_s, floor_scale = 1.0, cap_scale = 1.0;
     json_t *dl = json_object_get(P->job->raw, "deadline_hours");
     if (json_is_number(dl) && json_number_value(dl) > 0 && P->job->train_tokens > 0)
@@ -273,9 +329,6 @@ static fl_status run_setting(planner *P, setting *S, double beat, fl_error *err)
         }
         break;
     }
-    fl_tp_solution_free(&work);
-    if (!S->doc)
-        S->sol.feasible = 0;
     return rc;
 }
 
@@ -385,30 +438,41 @@ static json_t *summary_lines(const fl_catalog *cat, json_t *doc)
         int g = (int)(json_integer_value(json_object_get(r, "gpus_per_instance")) *
                       json_integer_value(json_object_get(r, "instances")));
         gpus += g;
-        snprintf(line, sizeof line, "rent %lld x %s (%s, %d GPUs%s) in %s at $%.2f/h each",
+        json_array_append_new(a, json_sprintf("rent %lld x %s (%s, %d GPUs%s) in %s at $%.2f/h each",
                  (long long)json_integer_value(json_object_get(r, "instances")),
                  json_string_value(json_object_get(r, "instance_type")), json_string_value(json_object_get(r, "gpu")), g,
                  json_is_true(json_object_get(r, "spot")) ? ", spot" : "", json_string_value(json_object_get(r, "zone")),
-                 json_number_value(json_object_get(r, "price_per_hour")));
-        json_array_append_new(a, json_string(line));
+                 json_number_value(json_object_get(r, "price_per_hour"))));
     }
     json_t *p;
     json_array_foreach(json_object_get(par, "pipelines"), i, p) {
         json_t *stages = json_object_get(p, "stages"), *s;
         size_t k;
-        size_t L = (size_t)snprintf(line, sizeof line, "pipeline %zu: %lld replica(s) x %lld micro-batches:", i,
-                                    (long long)json_integer_value(json_object_get(p, "replicas")),
-                                    (long long)json_integer_value(json_object_get(p, "micro_batches")));
+        /* one line per pipeline however many stages it has (no fixed-size cut) */
+        size_t cap = 256 + 128 * json_array_size(stages), L;
+        char *pl = malloc(cap);
+        if (!pl)
+            continue;
+        L = (size_t)snprintf(pl, cap, "pipeline %zu: %lld replica(s) x %lld micro-batches:", i,
+                             (long long)json_integer_value(json_object_get(p, "replicas")),
+                             (long long)json_integer_value(json_object_get(p, "micro_batches")));
         json_array_foreach(stages, k, s) {
             json_t *ly = json_object_get(s, "layers");
-            if (L < sizeof line)
-                L += (size_t)snprintf(line + L, sizeof line - L, " [%lld,%lld) %s tp%lld",
-                                      (long long)json_integer_value(json_array_get(ly, 0)),
-                                      (long long)json_integer_value(json_array_get(ly, 1)),
-                                      json_string_value(json_object_get(s, "gpu")),
-                                      (long long)json_integer_value(json_object_get(s, "tp")));
+            const char *g = json_string_value(json_object_get(s, "gpu"));
+            size_t need = L + 80 + (g ? strlen(g) : 0);
+            if (need > cap) {
+                char *q = realloc(pl, cap = 2 * need);
+                if (!q)
+                    break;
+                pl = q;
+            }
+            L += (size_t)snprintf(pl + L, cap - L, " [%lld,%lld) %s tp%lld",
+                                  (long long)json_integer_value(json_array_get(ly, 0)),
+                                  (long long)json_integer_value(json_array_get(ly, 1)), g ? g : "?",
+                                  (long long)json_integer_value(json_object_get(s, "tp")));
         }
-        json_array_append_new(a, json_string(line));
+        json_array_append_new(a, json_string(pl));
+        free(pl);
     }
     snprintf(line, sizeof line, "%d GPUs, %.4g tokens/s, $%.2f/h, iteration %.3g s, fits: %s", gpus,
              json_number_value(json_object_get(sim, "tokens_per_s")), json_number_value(json_object_get(sim, "cost_per_hour")),
@@ -664,7 +728,7 @@ out:
 }
 
 /* Cost/throughput frontier of the winning setting: the cheapest plan at several iteration
- * times (each a budget-free MILP), simulated; dominated points dropped. */
+ * times (each a MILP under the job's budget: no point above it), simulated; dominated points dropped. */
 static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
 {
     setting *W = &P->s[win];
@@ -672,8 +736,7 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
     if (fl_tp_solution_alloc(&sol, &W->set, &P->pool))
         return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
     fl_tp_limits lim = limits_for(P, W);
-    lim.budget = 0;
-    lim.ignore_floor = 1;
+    lim.ignore_floor = 1; /* the job's budget stays: no point above it is offered */
     fl_job jc = *P->job;
     jc.objective = FL_OBJ_MAX_THROUGHPUT;
     fl_tp_search_stats st;
@@ -705,7 +768,8 @@ static fl_status pareto(planner *P, int win, json_t *doc, fl_error *err)
             pts[np][0] = json_number_value(json_object_get(sim, "cost_per_hour")) + pts[np][3];
             pts[np][1] = json_number_value(json_object_get(sim, "tokens_per_s"));
             pts[np][2] = sol.gpus;
-            np++;
+            if (P->job->budget_per_hour <= 0 || pts[np][0] <= P->job->budget_per_hour * (1 + 1e-9))
+                np++;
             json_decref(d);
             if (r == 1)
                 break;
@@ -864,7 +928,7 @@ fl_status fl_train_plan_pool(const fl_catalog *cat, const fl_job *job, const fl_
                 third = i;
             }
         }
-        for (int i = 0; i < P->n && !rc && types > 1; i++)
+        for (int i = 0; i < P->n && !rc && types > 1 && job->target == FL_TARGET_FLOTILLA; i++)
             if (i == lead || (types <= 3 && (i == second || i == third)))
                 rc = homogeneous_fallback(P, &P->s[i], err);
     }
@@ -880,6 +944,16 @@ fl_status fl_train_plan_pool(const fl_catalog *cat, const fl_job *job, const fl_
     }
     setting *W = &P->s[win];
     json_t *doc = W->doc;
+    if (job->target != FL_TARGET_FLOTILLA) {
+        /* alternatives, Pareto points and marginal values stay within the winning shape */
+        int used = -1;
+        for (int t = 0; t < W->set.n_tpl && used < 0; t++)
+            if (W->sol.x[t] > 0)
+                used = t;
+        for (int t = 0; t < W->set.n_tpl && used >= 0; t++)
+            if (!fl_tp_same_shape(&P->pool, &W->set, used, t))
+                W->set.tpl[t].disabled = 1;
+    }
     if (opts->top_k > 1 && (rc = alternatives(P, win, alts_out, n_alts_out, err)))
         goto out;
     if (opts->pareto && (rc = pareto(P, win, doc, err)))

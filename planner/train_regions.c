@@ -173,9 +173,66 @@ static fl_status merge_alternatives(const fl_job *job, json_t *win, json_t **can
     return FL_OK;
 }
 
+static fl_status plan_job(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
+                          const fl_plan_options *opts, json_t **doc_out, json_t ***alts_out, size_t *n_alts_out,
+                          fl_error *err);
+
+/* Simulated tokens/s of a plan document (0 when absent). */
+static double doc_tps(json_t *doc)
+{
+    return json_number_value(json_object_get(json_object_get(doc, "simulation"), "tokens_per_s"));
+}
+
+/* Plan the job; with a framework target (job.target) also plan it unconstrained and record in
+ * the plan's "target" object what the target cost in throughput (docs/json.md). */
 fl_status fl_train_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
                             const fl_plan_options *opts, json_t **doc_out, json_t ***alts_out,
                             size_t *n_alts_out, fl_error *err)
+{
+    fl_status rc = plan_job(cat, job, av, opts, doc_out, alts_out, n_alts_out, err);
+    if (rc == FL_EINFEASIBLE && err && job->kind == FL_JOB_TRAINING && job->target != FL_TARGET_FLOTILLA) {
+        /* say that the target narrowed the plans (docs/frameworks.md lists what it allows) */
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, " (with job.target %s: one pipeline shape, %s)",
+                 fl_target_name(job->target), "equal micro-batches per replica; \"flotilla\" allows more");
+    }
+    if (rc || job->kind != FL_JOB_TRAINING || job->target == FL_TARGET_FLOTILLA)
+        return rc;
+    fl_job free_job = *job;
+    free_job.target = FL_TARGET_FLOTILLA;
+    fl_plan_options o;
+    fl_plan_options_init(&o);
+    if (opts)
+        o = *opts;
+    o.top_k = 1;
+    o.pareto = 0;
+    o.marginal = 0;
+    json_t *udoc = NULL, **ualts = NULL;
+    size_t nu = 0;
+    fl_error uerr;
+    fl_error_clear(&uerr);
+    fl_status r = plan_job(cat, &free_job, av, &o, &udoc, &ualts, &nu, &uerr);
+    json_t *tg = json_pack("{s:s}", "name", fl_target_name(job->target));
+    if (!tg) {
+        json_decref(udoc);
+        return fl_fail(err, FL_ENOMEM, "planner", "out of memory");
+    }
+    if (r == FL_OK && udoc)
+        json_object_set_new(tg, "unconstrained_tokens_per_s", json_real(doc_tps(udoc)));
+    json_object_set_new(tg, "tokens_per_s", json_real(doc_tps(*doc_out)));
+    json_object_set_new(*doc_out, "target", tg);
+    for (size_t i = 0; i < *n_alts_out; i++)
+        json_object_set_new((*alts_out)[i], "target", json_pack("{s:s}", "name", fl_target_name(job->target)));
+    json_decref(udoc);
+    for (size_t i = 0; i < nu; i++)
+        json_decref(ualts[i]);
+    free(ualts);
+    return FL_OK;
+}
+
+static fl_status plan_job(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
+                          const fl_plan_options *opts, json_t **doc_out, json_t ***alts_out, size_t *n_alts_out,
+                          fl_error *err)
 {
     *doc_out = NULL;
     *alts_out = NULL;

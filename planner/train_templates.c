@@ -205,6 +205,70 @@ static int split_layers(layer_memo *memo, const fl_catalog *cat, const fl_train_
     return 1;
 }
 
+/* Layer split a framework target can express (docs/frameworks.md, "Planner targets"), replacing
+ * the balanced split: deepspeed partitions layers uniformly (counts differ by at most one, the
+ * first stages take the extra ones: DeepSpeed's partition_uniform); megatron gives every middle
+ * stage the same count and lets only the first and last stages differ
+ * (--decoder-first/last-pipeline-num-layers), choosing the middle count with the fastest slowest
+ * stage; torchtitan takes arbitrary split points, so the balanced split stays. Returns 0 when no
+ * such split fits in memory. */
+static int target_split(layer_memo *memo, const fl_catalog *cat, const fl_train_setup *s, fl_target target, int n,
+                        const int *gpu, const int *tp, const int *zone, int layers, int *first, int *last)
+{
+    if (target == FL_TARGET_TORCHTITAN || target == FL_TARGET_FLOTILLA)
+        return 1;
+    double lt[MAX_STAGES], base[MAX_STAGES];
+    int cap[MAX_STAGES], cnt[MAX_STAGES], best[MAX_STAGES];
+    double bytes = boundary_bytes(s);
+    for (int i = 0; i < n; i++) {
+        int hf = i == 0, hl = i == n - 1;
+        layer_figures(memo, cat, s, gpu[i], tp[i], hf, hl, &lt[i], &base[i]);
+        if (i < n - 1)
+            base[i] += 2 * fl_train_p2p_time(cat, gpu[i], zone[i], zone[i + 1], 0, bytes);
+        cap[i] = max_layers(memo, cat, s, gpu[i], tp[i], hf, hl, n - i, layers);
+    }
+    double best_t = -1;
+    int lo_m = 1, hi_m = layers;
+    if (target == FL_TARGET_DEEPSPEED || n <= 2)
+        lo_m = hi_m = layers / n; /* one candidate (for n <= 2 the middle count is unused) */
+    for (int m = lo_m; m <= hi_m; m++) {
+        if (target == FL_TARGET_DEEPSPEED) {
+            for (int i = 0; i < n; i++)
+                cnt[i] = layers / n + (i < layers % n);
+        } else if (n == 1) {
+            cnt[0] = layers;
+        } else {
+            int r = layers - m * (n - 2);
+            if (r < 2)
+                break;
+            cnt[0] = r / 2;
+            cnt[n - 1] = r - r / 2;
+            for (int i = 1; i < n - 1; i++)
+                cnt[i] = m;
+        }
+        double t = 0;
+        int ok = 1;
+        for (int i = 0; i < n && ok; i++) {
+            ok = cnt[i] >= 1 && cnt[i] <= cap[i];
+            if (base[i] + lt[i] * cnt[i] > t)
+                t = base[i] + lt[i] * cnt[i];
+        }
+        if (ok && (best_t < 0 || t < best_t)) {
+            best_t = t;
+            memcpy(best, cnt, (size_t)n * sizeof *cnt);
+        }
+    }
+    if (best_t < 0)
+        return 0;
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+        first[i] = at;
+        at += best[i];
+        last[i] = at;
+    }
+    return 1;
+}
+
 double fl_tp_template_time(const fl_tp_template *t, long m)
 {
     return t->fixed + (double)(m - 1) * t->slope;
@@ -282,6 +346,12 @@ static fl_status add_template(build_ctx *c, int n, const int *cell, const int *t
     }
     double bn;
     if (!split_layers(c->memo, c->cat, &set->setup, n, gpu, tp, zone, layers, first, last, &bn))
+        return FL_OK;
+    /* DeepSpeed's pipeline engine runs ZeRO stage 0 or 1 only */
+    if (c->job->target == FL_TARGET_DEEPSPEED && set->setup.zero_stage >= 2 && n > 1)
+        return FL_OK;
+    if (c->job->target != FL_TARGET_FLOTILLA &&
+        !target_split(c->memo, c->cat, &set->setup, c->job->target, n, gpu, tp, zone, layers, first, last))
         return FL_OK;
     fl_tp_template t;
     memset(&t, 0, sizeof t);
@@ -522,7 +592,8 @@ fl_status fl_tp_templates_build(const fl_catalog *cat, const fl_job *job, const 
                 rank++;
         mixable[a] = pool->n_cells <= LARGE_POOL || rank < MIX_CELLS_PER_ZONE;
     }
-    for (int a = 0; a < pool->n_cells && !rc; a++)
+    /* (framework targets: one GPU type per pipeline stage across replicas, so no mixed pipelines) */
+    for (int a = 0; a < pool->n_cells && !rc && job->target == FL_TARGET_FLOTILLA; a++)
         for (int b = 0; b < pool->n_cells && !rc; b++)
             if (a != b && mixable[a] && mixable[b] && pool->cells[a].zone == pool->cells[b].zone &&
                 pool->cells[a].gpu != pool->cells[b].gpu && btp[a] && btp[b])

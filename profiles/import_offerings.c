@@ -39,15 +39,15 @@ static const struct { const char *itype, *gpu, *note; } type_gpu[] = {
     {"gpu_2x_a100", "A100-PCIE-40GB", "Lambda lists gpu_2x_a100 as A100 40GB PCIe"},
     {"gpu_4x_a100", "A100-PCIE-40GB", "Lambda lists gpu_4x_a100 as A100 40GB PCIe"},
     {"gpu_1x_h100_pcie", "H100-PCIE-80GB", "Lambda gpu_1x_h100_pcie is H100 PCIe"},
+    {"Standard_NC24ads_A100_v4", "A100-PCIE-80GB", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink)"},
+    {"Standard_NC48ads_A100_v4", "A100-PCIE-80GB", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink)"},
+    {"Standard_NC96ads_A100_v4", "A100-PCIE-80GB", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink)"},
     {"Standard_NC40ads_H100_v5", "H100-PCIE-80GB", "Azure NCads_H100_v5 is H100 NVL 94GB PCIe; modelled as H100-PCIE-80GB"},
     {"Standard_NC80adis_H100_v5", "H100-PCIE-80GB", "Azure NCads_H100_v5 is H100 NVL 94GB PCIe; modelled as H100-PCIE-80GB"},
 };
 
 /* PCIe parts without a PCIe row in gpus.csv: mapping kept, noted in the source column. */
 static const struct { const char *itype, *note; } type_note[] = {
-    {"Standard_NC24ads_A100_v4", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink); mapped to A100-SXM-80GB"},
-    {"Standard_NC48ads_A100_v4", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink); mapped to A100-SXM-80GB"},
-    {"Standard_NC96ads_A100_v4", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink); mapped to A100-SXM-80GB"},
     {"Standard_NC6s_v3", "Azure NCv3 is V100 16GB PCIe (no NVLink); mapped to V100-SXM2-16GB"},
     {"Standard_NC12s_v3", "Azure NCv3 is V100 16GB PCIe (no NVLink); mapped to V100-SXM2-16GB"},
     {"Standard_NC24s_v3", "Azure NCv3 is V100 16GB PCIe (no NVLink); mapped to V100-SXM2-16GB"},

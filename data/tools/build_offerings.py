@@ -44,15 +44,15 @@ TYPE_GPU = {
     "gpu_2x_a100": ("A100-PCIE-40GB", "Lambda lists gpu_2x_a100 as A100 40GB PCIe"),
     "gpu_4x_a100": ("A100-PCIE-40GB", "Lambda lists gpu_4x_a100 as A100 40GB PCIe"),
     "gpu_1x_h100_pcie": ("H100-PCIE-80GB", "Lambda gpu_1x_h100_pcie is H100 PCIe"),
+    "Standard_NC24ads_A100_v4": ("A100-PCIE-80GB", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink)"),
+    "Standard_NC48ads_A100_v4": ("A100-PCIE-80GB", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink)"),
+    "Standard_NC96ads_A100_v4": ("A100-PCIE-80GB", "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink)"),
     # Azure NCads H100 v5 carry H100 NVL (94 GB, PCIe); nearest catalog part is H100 PCIe 80GB.
     "Standard_NC40ads_H100_v5": ("H100-PCIE-80GB", "Azure NCads_H100_v5 is H100 NVL 94GB PCIe; modelled as H100-PCIE-80GB (conservative memory)"),
     "Standard_NC80adis_H100_v5": ("H100-PCIE-80GB", "Azure NCads_H100_v5 is H100 NVL 94GB PCIe; modelled as H100-PCIE-80GB (conservative memory)"),
 }
 # Azure parts that are PCIe but have no PCIe row in gpus.csv: keep the mapping, note it.
 TYPE_NOTE = {
-    "Standard_NC24ads_A100_v4": "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink); mapped to A100-SXM-80GB",
-    "Standard_NC48ads_A100_v4": "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink); mapped to A100-SXM-80GB",
-    "Standard_NC96ads_A100_v4": "Azure NC_A100_v4 is A100 80GB PCIe (no NVLink); mapped to A100-SXM-80GB",
     "Standard_NC6s_v3": "Azure NCv3 is V100 16GB PCIe (no NVLink); mapped to V100-SXM2-16GB",
     "Standard_NC12s_v3": "Azure NCv3 is V100 16GB PCIe (no NVLink); mapped to V100-SXM2-16GB",
     "Standard_NC24s_v3": "Azure NCv3 is V100 16GB PCIe (no NVLink); mapped to V100-SXM2-16GB",

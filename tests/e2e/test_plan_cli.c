@@ -141,6 +141,62 @@ static void test_extras_and_output_file(void **state)
     cli_result_free(&r);
 }
 
+/* --opt=value works like --opt value (issue 17); an empty value is still a usage error */
+static void test_equals_options(void **state)
+{
+    (void)state;
+    const char *out = temp_path(3, ".json");
+    char av[4200], top[16], o[4200];
+    snprintf(av, sizeof av, "--availability=%s", example("avail_small.json"));
+    snprintf(top, sizeof top, "--top=%d", 2);
+    snprintf(o, sizeof o, "--output=%s", out);
+    cli_result r = run_cli(NULL, "plan", example("train_gpt3_13b.json"), av, top, o, "--json", NULL);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    json_t *doc = json_load_file(out, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(json_object_get(doc, "alternatives")), 1);
+    json_decref(doc);
+    cli_result_free(&r);
+    r = run_cli(NULL, "plan", example("train_gpt3_13b.json"), "--top=", "--json", NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--top"));
+    cli_result_free(&r);
+}
+
+/* Column of `needle` in the first line of `block` starting with `prefix` (-1: none). */
+static int col_of(const char *block, const char *prefix, const char *needle)
+{
+    for (const char *l = block; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, prefix, strlen(prefix)))
+            continue;
+        const char *e = strchr(l, '\n'), *h = strstr(l, needle);
+        return h && (!e || h < e) ? (int)(h - l) : -1;
+    }
+    return -1;
+}
+
+/* Table columns follow the longest name (lambda:asia-northeast-1 is longer than the old fixed
+ * zone column): headers and values start at the same column in both tables. */
+static void test_table_widths(void **state)
+{
+    (void)state;
+    char job[4200];
+    snprintf(job, sizeof job, "%s/tests/data/jobs/train_gpt3_13b_megatron.json", getenv("FLOTILLA_SOURCE_ROOT"));
+    cli_result r = run_cli(NULL, "plan", job, NULL);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    const char *res = strstr(r.out, "Resources\n"), *pip = strstr(r.out, "Pipelines\n");
+    assert_non_null(res);
+    assert_non_null(pip);
+    assert_int_equal(col_of(res, "  zone", "gpu "), col_of(res, "  lambda:", "A100"));
+    assert_int_equal(col_of(res, "  zone", "instance"), col_of(res, "  lambda:", "gpu_8x"));
+    assert_int_equal(col_of(pip, "  pipe", "zone"), col_of(pip, "  0    0", "lambda:"));
+    /* tp is right-aligned in 3 columns: its last character sits under the header's "p" */
+    assert_int_equal(col_of(pip, "  pipe", " tp ") + 2, col_of(pip, "  0    0", " 4 ") + 1);
+    cli_result_free(&r);
+}
+
 static void test_infeasible_budget(void **state)
 {
     (void)state;
@@ -173,6 +229,8 @@ int main(void)
         cmocka_unit_test(test_gpt3_175b_min_cost),
         cmocka_unit_test(test_llama3_8b_per_dollar),
         cmocka_unit_test(test_extras_and_output_file),
+        cmocka_unit_test(test_equals_options),
+        cmocka_unit_test(test_table_widths),
         cmocka_unit_test(test_infeasible_budget),
         cmocka_unit_test(test_bad_micro_batch),
     };
