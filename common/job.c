@@ -76,6 +76,52 @@ int fl_job_allows_zone(const fl_job *job, int zone_index)
     return 0;
 }
 
+int fl_job_prefers_zone(const fl_job *job, int zone_index)
+{
+    return job->preferred_zones && zone_index >= 0 && job->preferred_zones[zone_index];
+}
+
+/* 1 when `want` names zone z: its zone name, "cloud:region", region or continent (case-insensitive). */
+static int names_zone(const fl_zone *z, const char *want)
+{
+    char cr[256];
+    snprintf(cr, sizeof cr, "%s:%s", z->cloud, z->region);
+    return !strcasecmp(want, z->name) || !strcasecmp(want, cr) || !strcasecmp(want, z->region) ||
+           (z->continent && !strcasecmp(want, z->continent));
+}
+
+/* "allow": {"prefer_regions": ["us-east-1", "aws:us-east-1", "na", ...]}: zones the planner picks
+ * among equally priced ones. Each entry must name at least one catalog zone. */
+static fl_status parse_prefer_regions(fl_job *job, json_t *allow, fl_error *err)
+{
+    json_t *arr = json_object_get(allow, "prefer_regions");
+    if (!arr || json_is_null(arr))
+        return FL_OK;
+    const char *p = "job.allow.prefer_regions";
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return fl_fail(err, FL_EINVAL, p, "%s: expected a non-empty array of region, cloud:region, continent or zone names", p);
+    size_t nz = fl_catalog_zone_count(job->cat);
+    job->preferred_zones = calloc(nz + 1, 1);
+    if (!job->preferred_zones)
+        return fl_fail(err, FL_ENOMEM, p, "out of memory");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        char pe[96];
+        snprintf(pe, sizeof pe, "%s[%zu]", p, i);
+        if (!json_is_string(e))
+            return fl_fail(err, FL_EINVAL, pe, "%s: expected a name", pe);
+        int hits = 0;
+        for (size_t z = 0; z < nz; z++)
+            if (names_zone(fl_catalog_zone(job->cat, z), json_string_value(e)))
+                job->preferred_zones[z] = 1, hits++;
+        if (!hits)
+            return fl_fail(err, FL_ENOTFOUND, pe,
+                           "%s: \"%s\" names no zone, region, cloud:region or continent of the catalog", pe,
+                           json_string_value(e));
+    }
+    return FL_OK;
+}
+
 fl_status fl_model_from_json(const fl_catalog *cat, json_t *v, const char *path, fl_model *out,
                              char **name_out, int *index_out, fl_error *err)
 {
@@ -176,6 +222,8 @@ static fl_status parse_allow(fl_job *job, json_t *root, fl_error *err)
     if (!json_is_object(allow))
         return fl_fail(err, FL_EINVAL, "job.allow", "job.allow: expected an object");
     fl_status rc = fl_json_bool(allow, "job.allow", "spot", &job->allow_spot, err);
+    if (!rc)
+        rc = parse_prefer_regions(job, allow, err);
     if (rc)
         return rc;
     const char *keys[2] = {"gpus", "zones"};
@@ -470,7 +518,7 @@ static fl_status check_job_keys(json_t *root, fl_job_kind kind, fl_error *err)
     static const char *const serving[] = {"kind", "model", "models", "name", "description", "objective",
                                           "budget_per_hour", "horizon_hours", "allow", "precision", "workload",
                                           "slo", "engine", NULL};
-    static const char *const allow[] = {"gpus", "zones", "spot", NULL};
+    static const char *const allow[] = {"gpus", "zones", "spot", "prefer_regions", NULL};
     static const char *const train_prec[] = {"compute", "master_weights", "grads", NULL};
     fl_status rc;
     if ((rc = fl_json_check_keys(root, "job", kind == FL_JOB_TRAINING ? training : serving, err)) ||
@@ -589,6 +637,7 @@ void fl_job_free(fl_job *job)
     }
     free(job->allowed_gpus);
     free(job->allowed_zones);
+    free(job->preferred_zones);
     free(job->model_name);
     json_decref(job->raw);
     free(job);

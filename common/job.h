@@ -109,6 +109,7 @@ struct fl_job {
     int *allowed_gpus;       /* catalog GPU indexes */
     int n_allowed_zones;     /* 0 = all */
     int *allowed_zones;      /* catalog zone indexes */
+    char *preferred_zones;   /* per catalog zone: 1 when job.allow.prefer_regions names it; NULL = none */
     double horizon_hours;    /* replanning horizon (default 24) */
 
     /* serving */
@@ -119,6 +120,9 @@ struct fl_job {
 /* 1 when GPU gpu_index / zone zone_index is allowed by job.allow. */
 int fl_job_allows_gpu(const fl_job *job, int gpu_index);
 int fl_job_allows_zone(const fl_job *job, int zone_index);
+/* 1 when job.allow.prefer_regions names zone zone_index (its region, cloud:region, continent or
+ * zone name): the planner's tie-break between zones of equal price. */
+int fl_job_prefers_zone(const fl_job *job, int zone_index);
 
 /* Parse an inline model object ("model": {...}) or resolve a catalog name into *out.
  * Strings are duplicated into *names_out (caller frees). `path` is the JSON path for errors. */

@@ -158,7 +158,8 @@ static json_t *placement_reasons(const fl_catalog *cat, const fl_job *job, const
             double alt_p2p = 0;
             for (int c = 0; c < pool->n_cells; c++) {
                 int y = pool->cells[c].zone;
-                if (y == z0 || strcmp(fl_catalog_zone(cat, (size_t)y)->region, fl_catalog_zone(cat, (size_t)z0)->region))
+                if (y == z0 || strcmp(fl_catalog_zone(cat, (size_t)y)->region, fl_catalog_zone(cat, (size_t)z0)->region) ||
+                    strcmp(fl_catalog_zone(cat, (size_t)y)->cloud, fl_catalog_zone(cat, (size_t)z0)->cloud))
                     continue;
                 double p2p = fl_train_p2p_time(cat, pool->cells[st[0].cell].gpu, z0, y, 0, act);
                 if (alt < 0 || p2p < alt_p2p)
@@ -181,6 +182,32 @@ static json_t *placement_reasons(const fl_catalog *cat, const fl_job *job, const
                          sol->x[t], fl_catalog_zone(cat, (size_t)z0)->name);
             }
         }
+        json_object_set_new(o, "text", json_string(text));
+        json_array_append_new(a, o);
+    }
+    /* zones kept among several selling a GPU type at the same lowest price, when the plan uses them */
+    for (int k = 0; k < pool->n_ties; k++) {
+        const fl_tp_tie *tie = &pool->ties[k];
+        int used = 0;
+        for (int t = 0; t < set->n_tpl && !used; t++)
+            for (int j = 0; sol->x[t] && j < set->tpl[t].n_stages && !used; j++) {
+                const fl_tp_cell *c = &pool->cells[set->stages[set->tpl[t].first_stage + j].cell];
+                used = c->gpu == tie->gpu && c->zone == tie->zone;
+            }
+        if (!used)
+            continue;
+        const char *zn = fl_catalog_zone(cat, (size_t)tie->zone)->name;
+        if (tie->preferred)
+            snprintf(text, sizeof text, "%s: %d zones sell it at the same lowest price; %s is in job.allow.prefer_regions",
+                     fl_catalog_gpu(cat, (size_t)tie->gpu)->name, tie->n_equal, zn);
+        else
+            snprintf(text, sizeof text,
+                     "%s: %d zones sell it at the same lowest price; %s is the first by name (name the regions you "
+                     "prefer in job.allow.prefer_regions, or list zones in job.allow.zones)",
+                     fl_catalog_gpu(cat, (size_t)tie->gpu)->name, tie->n_equal, zn);
+        json_t *o = json_object();
+        json_object_set_new(o, "zones_at_same_price", json_integer(tie->n_equal));
+        json_object_set_new(o, "zone", json_string(zn));
         json_object_set_new(o, "text", json_string(text));
         json_array_append_new(a, o);
     }

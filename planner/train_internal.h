@@ -43,9 +43,18 @@ typedef struct fl_tp_owned {
     char *cells;                /* n_zones * n_gpus: 1 where owned capacity replaces the catalog's offerings */
 } fl_tp_owned;
 
+/* Which zone the pool kept for a GPU type when several unlimited zones sell it at the same
+ * lowest price (prune_cells), and why: for the plan's placement reasons. */
+typedef struct fl_tp_tie {
+    int gpu, zone;              /* catalog indexes of the GPU type and the kept zone */
+    int n_equal;                /* zones at that price (>= 2) */
+    int preferred;              /* 1: kept because job.allow.prefer_regions names it */
+} fl_tp_tie;
+
 typedef struct fl_tp_pool {
     fl_tp_cell *cells; int n_cells;
     fl_tp_offer *offers; int n_offers;
+    fl_tp_tie *ties; int n_ties;
     int limited;                /* availability is a closed list */
     fl_tp_owned owned;          /* the owned offerings the offers may point to */
 } fl_tp_pool;

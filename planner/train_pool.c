@@ -44,6 +44,9 @@ static void prune_cells(const fl_catalog *cat, const fl_job *job, fl_tp_pool *p)
     int *types = calloc(nz + 1, sizeof *types);
     double *zprice = calloc(nz + 1, sizeof *zprice);
     int *map = malloc(((size_t)p->n_cells + 1) * sizeof *map);
+    free(p->ties);
+    p->n_ties = 0;
+    p->ties = calloc(ng + 1, sizeof *p->ties); /* NULL: no tie notes, planning unchanged */
     if (!keep || !eff || !zkeep || !types || !zprice || !map)
         goto out; /* keep everything: slower, still correct */
     int all_unlimited = 1;
@@ -57,20 +60,38 @@ static void prune_cells(const fl_catalog *cat, const fl_job *job, fl_tp_pool *p)
             cap = job->max_gpus;
         if (job->budget_per_hour > 0 && cheapest > 0 && job->budget_per_hour / cheapest < cap)
             cap = job->budget_per_hour / cheapest;
-        int best = -1;
+        int best = -1, n_equal = 0;
         for (int i = 0; i < p->n_cells; i++) {
             if (p->cells[i].gpu != (int)g)
                 continue;
             eff[i] = p->cells[i].avail < 0 || p->cells[i].avail >= cap;
             all_unlimited &= p->cells[i].avail < 0;
-            if (!eff[i])
+            if (!eff[i]) {
                 keep[i] = 1;
-            else if (best < 0 || p->cells[i].gpu_price < p->cells[best].gpu_price)
+                continue;
+            }
+            /* cheapest; among equal prices the job's preferred regions, then catalog order */
+            double bp = best < 0 ? 0 : p->cells[best].gpu_price, cp = p->cells[i].gpu_price;
+            int equal = best >= 0 && fabs(cp - bp) <= 1e-9 * fmax(1.0, bp);
+            if (best < 0 || (!equal && cp < bp)) {
                 best = i;
+                n_equal = 1;
+            } else if (equal) {
+                n_equal++;
+                if (fl_job_prefers_zone(job, p->cells[i].zone) && !fl_job_prefers_zone(job, p->cells[best].zone))
+                    best = i;
+            }
         }
         if (best >= 0) {
             keep[best] = 1;
             zkeep[p->cells[best].zone] = 1;
+            if (n_equal > 1 && p->ties) {
+                fl_tp_tie *t = &p->ties[p->n_ties++];
+                t->gpu = (int)g;
+                t->zone = p->cells[best].zone;
+                t->n_equal = n_equal;
+                t->preferred = fl_job_prefers_zone(job, t->zone);
+            }
         }
     }
     if (all_unlimited) {
@@ -81,7 +102,10 @@ static void prune_cells(const fl_catalog *cat, const fl_job *job, fl_tp_pool *p)
         for (int r = 0; r < FL_POOL_RICH_ZONES; r++) {
             int bz = -1;
             for (size_t z = 0; z < nz; z++)
-                if (types[z] > 1 && (bz < 0 || types[z] > types[bz] || (types[z] == types[bz] && zprice[z] < zprice[bz])))
+                if (types[z] > 1 && (bz < 0 || types[z] > types[bz] ||
+                                     (types[z] == types[bz] && zprice[z] < zprice[bz]) ||
+                                     (types[z] == types[bz] && zprice[z] == zprice[bz] &&
+                                      fl_job_prefers_zone(job, (int)z) && !fl_job_prefers_zone(job, bz))))
                     bz = (int)z;
             if (bz < 0)
                 break;
@@ -324,6 +348,7 @@ void fl_tp_pool_free(fl_tp_pool *pool)
         return;
     free(pool->cells);
     free(pool->offers);
+    free(pool->ties);
     fl_tp_owned_free(&pool->owned);
     memset(pool, 0, sizeof *pool);
 }

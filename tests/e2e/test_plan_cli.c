@@ -197,6 +197,28 @@ static void test_table_widths(void **state)
     cli_result_free(&r);
 }
 
+/* Zones selling a GPU at the same price: the plan says which it kept and why, and
+ * job.allow.prefer_regions moves it to the user's continent (not the first name, an Asian zone). */
+static void test_prefer_regions(void **state)
+{
+    (void)state;
+    cli_result r = run_cli(NULL, "plan", example("train_llama3_8b_per_dollar.json"), "--json", NULL);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    assert_non_null(strstr(r.out, "the same lowest price"));
+    assert_non_null(strstr(r.out, "first by name"));
+    cli_result_free(&r);
+    char job[4200];
+    snprintf(job, sizeof job, "%s/tests/data/jobs/train_llama3_8b_prefer_na.json", getenv("FLOTILLA_SOURCE_ROOT"));
+    r = run_cli(NULL, "plan", job, "--json", NULL);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    assert_non_null(strstr(r.out, "is in job.allow.prefer_regions"));
+    assert_non_null(strstr(r.out, "\"zone\": \"lambda:us-east-1\""));
+    assert_null(strstr(r.out, "asia-"));
+    cli_result_free(&r);
+}
+
 static void test_infeasible_budget(void **state)
 {
     (void)state;
@@ -225,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt3_13b_mixed),
+        cmocka_unit_test(test_prefer_regions),
         cmocka_unit_test(test_gpt3_13b_small),
         cmocka_unit_test(test_gpt3_175b_min_cost),
         cmocka_unit_test(test_llama3_8b_per_dollar),
