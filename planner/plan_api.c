@@ -3,7 +3,7 @@
 #include "common/plan.h"
 #include "common/error.h"
 #include "common/json_util.h"
-#include "matching/replan.h"
+#include "whatif/replan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +68,7 @@ fl_status fl_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availab
                        ? fl_train_plan_job(cat, job, av, opts, &doc, &alts, &n_alts, err)
                        : fl_serve_plan_job(cat, job, av, opts, &doc, &alts, &n_alts, err);
     if (!rc && opts->current_placement_json && (rc = fl_replan_apply(cat, job, av, opts, &doc, err))) {
-        json_decref(doc); /* migration-aware replanning (matching/replan.c) */
+        json_decref(doc); /* migration-aware replanning (whatif/replan.c) */
         for (size_t i = 0; i < n_alts; i++)
             json_decref(alts[i]);
         free(alts);

@@ -1,11 +1,11 @@
-/* simulator/whatif.c — what-if replay of an availability trace under three policies
+/* whatif/whatif.c — what-if replay of an availability trace under three policies
  * (migration-aware, keep-first, replan-always) and scenario sweeps. Plans are cached by the
  * availability signature restricted to what the job may use, per cloud region for training jobs
  * (whatif_cache.c, which also prefetches plans on several threads); events that change nothing
  * the job may use are not replanned.
  * Every shortcut gives what planning from scratch at each event gives (tests/matching). */
-#include "simulator/whatif_cache.h"
-#include "matching/replan.h"
+#include "whatif/whatif_cache.h"
+#include "whatif/replan.h"
 #include "common/plan.h"
 #include "common/error.h"
 

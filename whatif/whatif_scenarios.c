@@ -1,6 +1,6 @@
-/* simulator/whatif_scenarios.c — scenario sweeps: plan the job under named availability
+/* whatif/whatif_scenarios.c — scenario sweeps: plan the job under named availability
  * variants (replace, scale one GPU type, remove zones) and tabulate the best throughput and cost. */
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 #include "common/plan.h"
 #include "common/error.h"
 #include "common/json_util.h"
