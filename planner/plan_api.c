@@ -3,7 +3,7 @@
 #include "common/plan.h"
 #include "common/error.h"
 #include "common/json_util.h"
-#include "whatif/replan.h"
+#include "planner/plan_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +43,11 @@ void fl_plan_free(fl_plan *plan)
 
 fl_job_kind fl_plan_get_kind(const fl_plan *plan) { return plan ? plan->kind : FL_JOB_TRAINING; }
 
-fl_status fl_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
-                      const fl_plan_options *opts, fl_plan **out, fl_error *err)
+/* The plan API's planning step without a running placement: validate, dispatch by job kind,
+ * wrap the document and its alternatives. opts->current_placement_json is ignored here; the
+ * public fl_plan_job (whatif/plan_current.c, a layer above matching) applies it afterwards. */
+fl_status fl_plan_job_fresh(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
+                            const fl_plan_options *opts, fl_plan **out, fl_error *err)
 {
     if (!out)
         return fl_fail(err, FL_EMISUSE, "out", "fl_plan_job: out is NULL");
@@ -67,12 +70,6 @@ fl_status fl_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availab
     fl_status rc = job->kind == FL_JOB_TRAINING
                        ? fl_train_plan_job(cat, job, av, opts, &doc, &alts, &n_alts, err)
                        : fl_serve_plan_job(cat, job, av, opts, &doc, &alts, &n_alts, err);
-    if (!rc && opts->current_placement_json && (rc = fl_replan_apply(cat, job, av, opts, &doc, err))) {
-        json_decref(doc); /* migration-aware replanning (whatif/replan.c) */
-        for (size_t i = 0; i < n_alts; i++)
-            json_decref(alts[i]);
-        free(alts);
-    }
     if (rc)
         return rc;
     fl_plan *p = fl_plan_wrap(job->kind, doc);

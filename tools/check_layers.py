@@ -23,7 +23,6 @@ RANK = {"common": 0, "profiles": 1, "simulator": 2, "planner": 3,
 ALLOWED = {
     ("common/job.c", "simulator/serve_model.h"),
     ("common/job.h", "profiles/catalog.h"),
-    ("planner/plan_api.c", "whatif/replan.h"),
 }
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
