@@ -78,6 +78,8 @@ def main():
         print(f"error: upward include: {src} includes {hdr}")
         status = 1
     for src, hdr in sorted(set(ALLOWED) - seen_allowed):
+        if not os.path.exists(os.path.join(root, src)):
+            continue  # a tree without that file (e.g. the test fixture): nothing to shrink
         print(f"error: allow-listed edge no longer exists, remove it: {src} -> {hdr}")
         status = 1
     if status == 0:
