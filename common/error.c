@@ -105,3 +105,15 @@ void fl_thread_cleanup(void)
 {
     glp_free_env();
 }
+
+fl_status fl_check_version(unsigned int version, unsigned int current, const char *struct_name, fl_error *err)
+{
+    if (version >= 1 && version <= current)
+        return FL_OK;
+    char field[96];
+    snprintf(field, sizeof field, "%s.version", struct_name);
+    return fl_fail(err, FL_EINVAL, field,
+                   "%s.version is %u: %s (this library reads versions 1 to %u; fill the struct with its "
+                   "_init function or FL_..._INIT macro)",
+                   struct_name, version, version == 0 ? "not initialised" : "newer than this library", current);
+}

@@ -12,6 +12,9 @@
 
 /* Fill err (when non-NULL) and return code, so callers can `return fl_fail(...)`. */
 fl_status fl_fail(fl_error *err, fl_status code, const char *field, const char *fmt, ...) FL_PRINTF(4, 5);
+/* FL_EINVAL naming `<struct_name>.version` unless 1 <= version <= current (docs/api.md: a
+ * version 0 is an uninitialised struct, a larger one a caller built against a newer header). */
+fl_status fl_check_version(unsigned int version, unsigned int current, const char *struct_name, fl_error *err);
 
 /* The code an earlier call stored in err (when err is non-NULL and holds one), else fallback: for
  * returning after a call that fills err but returns an index, so the status always equals err->code. */

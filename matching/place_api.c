@@ -18,6 +18,7 @@ void fl_place_options_init(fl_place_options *opts)
     if (!opts)
         return;
     memset(opts, 0, sizeof *opts);
+    opts->version = FL_PLACE_OPTIONS_VERSION;
     opts->restart_s = 120.0;
     opts->train_bytes_per_param = 16.0;
     opts->max_candidates = 16;
@@ -82,6 +83,9 @@ static fl_status place_docs(const fl_catalog *cat, json_t **docs, size_t n, cons
         fl_place_options_init(&dflt);
         opts = &dflt;
     }
+    fl_status vrc = fl_check_version(opts->version, FL_PLACE_OPTIONS_VERSION, "fl_place_options", err);
+    if (vrc)
+        return vrc;
     fl_place_state st = {cat, nodes, calloc(nodes->n + 1, sizeof(uint64_t)), *opts};
     size_t *ord = malloc((n ? n : 1) * sizeof *ord);
     fl_shard_set *sets = calloc(n ? n : 1, sizeof *sets);

@@ -96,7 +96,7 @@ void fl_migration_estimate(const fl_catalog *cat, const fl_nodes *nodes, const f
 fl_status fl_place_against(const fl_catalog *cat, json_t *new_doc, json_t *current_doc,
                            const fl_place_options *opts, fl_migration *mig, fl_error *err);
 
-/* Move-or-keep rule shared by `plan --current` and what-if (matching/replan.c). */
+/* Move-or-keep rule shared by `plan --current` and what-if (whatif/replan.c). */
 typedef struct fl_move_eval {
     double old_rate, new_rate;      /* tokens/s (training) or requests/s (serving) */
     double old_cost_h, new_cost_h;  /* $/hour */

@@ -3,7 +3,7 @@
 #include "common/plan.h"
 #include "common/error.h"
 #include "common/json_util.h"
-#include "matching/replan.h"
+#include "planner/plan_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +14,12 @@ void fl_plan_options_init(fl_plan_options *opts)
     if (!opts)
         return;
     memset(opts, 0, sizeof *opts);
+    opts->version = FL_PLAN_OPTIONS_VERSION;
     opts->top_k = 1;
     opts->time_limit_s = 10.0;
 }
+
+size_t fl_plan_options_size(void) { return sizeof(fl_plan_options); }
 
 fl_plan *fl_plan_wrap(fl_job_kind kind, json_t *doc)
 {
@@ -43,8 +46,11 @@ void fl_plan_free(fl_plan *plan)
 
 fl_job_kind fl_plan_get_kind(const fl_plan *plan) { return plan ? plan->kind : FL_JOB_TRAINING; }
 
-fl_status fl_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
-                      const fl_plan_options *opts, fl_plan **out, fl_error *err)
+/* The plan API's planning step without a running placement: validate, dispatch by job kind,
+ * wrap the document and its alternatives. opts->current_placement_json is ignored here; the
+ * public fl_plan_job (whatif/plan_current.c, a layer above matching) applies it afterwards. */
+fl_status fl_plan_job_fresh(const fl_catalog *cat, const fl_job *job, const fl_availability *av,
+                            const fl_plan_options *opts, fl_plan **out, fl_error *err)
 {
     if (!out)
         return fl_fail(err, FL_EMISUSE, "out", "fl_plan_job: out is NULL");
@@ -60,6 +66,9 @@ fl_status fl_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availab
         fl_plan_options_init(&defaults);
         opts = &defaults;
     }
+    fl_status vrc = fl_check_version(opts->version, FL_PLAN_OPTIONS_VERSION, "fl_plan_options", err);
+    if (vrc)
+        return vrc;
     if (opts->top_k < 0 || opts->top_k > 100)
         return fl_fail(err, FL_EINVAL, "top_k", "top_k must be between 1 and 100 (got %d)", opts->top_k);
     json_t *doc = NULL, **alts = NULL;
@@ -67,12 +76,6 @@ fl_status fl_plan_job(const fl_catalog *cat, const fl_job *job, const fl_availab
     fl_status rc = job->kind == FL_JOB_TRAINING
                        ? fl_train_plan_job(cat, job, av, opts, &doc, &alts, &n_alts, err)
                        : fl_serve_plan_job(cat, job, av, opts, &doc, &alts, &n_alts, err);
-    if (!rc && opts->current_placement_json && (rc = fl_replan_apply(cat, job, av, opts, &doc, err))) {
-        json_decref(doc); /* migration-aware replanning (matching/replan.c) */
-        for (size_t i = 0; i < n_alts; i++)
-            json_decref(alts[i]);
-        free(alts);
-    }
     if (rc)
         return rc;
     fl_plan *p = fl_plan_wrap(job->kind, doc);
@@ -202,6 +205,7 @@ void fl_estimate_query_init(fl_estimate_query *q)
     if (!q)
         return;
     memset(q, 0, sizeof *q);
+    q->version = FL_ESTIMATE_QUERY_VERSION;
     q->phase = FL_PHASE_TRAIN;
     q->tp = 1;
     q->pp = 1;
@@ -218,6 +222,9 @@ fl_status fl_estimate(const fl_catalog *cat, const fl_estimate_query *q, fl_esti
     if (!cat || !q || !out)
         return fl_fail(err, FL_EMISUSE, "estimate", "fl_estimate: NULL argument");
     memset(out, 0, sizeof *out);
+    fl_status vrc = fl_check_version(q->version, FL_ESTIMATE_QUERY_VERSION, "fl_estimate_query", err);
+    if (vrc)
+        return vrc;
     if (q->tp < 1 || q->tp > 64)
         return fl_fail(err, FL_EINVAL, "tp", "tp must be between 1 and 64 (got %d)", q->tp);
     if (q->pp < 1)

@@ -10,7 +10,7 @@
  * threads (default 0: one per online CPU; 1: everything on one thread). Run from the source root:
  *   bench_whatif [JOB.json|-] [EVENTS|-] [TRACE_OUT.csv|-] [--check] [--threads N]   (- = defaults) */
 #include "flotilla/flotilla.h"
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 #include "common/json_util.h"
 
 #include <jansson.h>

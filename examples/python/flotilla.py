@@ -14,8 +14,14 @@ class Error(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("field", ctypes.c_char * 128), ("message", ctypes.c_char * 512)]
 
 
+# Copy of fl_plan_options (include/flotilla/fl_plan.h) at layout version PLAN_OPTIONS_VERSION.
+# _load() checks its size against the library's fl_plan_options_size(), and the library checks
+# the version field, so a layout that drifted from the C header fails loudly, never misread.
+PLAN_OPTIONS_VERSION = 1
+
+
 class PlanOptions(ctypes.Structure):
-    _fields_ = [("top_k", ctypes.c_int), ("pareto", ctypes.c_int), ("marginal", ctypes.c_int),
+    _fields_ = [("version", ctypes.c_uint), ("top_k", ctypes.c_int), ("pareto", ctypes.c_int), ("marginal", ctypes.c_int),
                 ("time_limit_s", ctypes.c_double), ("horizon_hours", ctypes.c_double),
                 ("current_placement_json", ctypes.c_char_p)]
 
@@ -49,6 +55,7 @@ def _load():
         "fl_availability_from_json": (ctypes.c_int, [vp, cp, ctypes.POINTER(vp), err]),
         "fl_availability_free": (None, [vp]),
         "fl_plan_options_init": (None, [ctypes.POINTER(PlanOptions)]),
+        "fl_plan_options_size": (ctypes.c_size_t, []),
         "fl_plan_job": (ctypes.c_int, [vp, vp, vp, ctypes.POINTER(PlanOptions), ctypes.POINTER(vp), err]),
         "fl_plan_get_summary": (ctypes.c_int, [vp, ctypes.POINTER(PlanSummary), err]),
         "fl_plan_to_json": (vp, [vp, ctypes.c_int]),
@@ -62,6 +69,10 @@ def _load():
     for name, (res, args) in sig.items():
         f = getattr(lib, name)
         f.restype, f.argtypes = res, args
+    size = lib.fl_plan_options_size()
+    if size != ctypes.sizeof(PlanOptions):
+        raise OSError(f"{path}: fl_plan_options is {size} bytes in the library but {ctypes.sizeof(PlanOptions)} "
+                      "in flotilla.py: update PlanOptions to the library's include/flotilla/fl_plan.h")
     return lib
 
 
@@ -107,6 +118,9 @@ class Catalog:
                                                       ctypes.byref(av_h), ctypes.byref(err)), err)
             opts = PlanOptions()
             _lib.fl_plan_options_init(ctypes.byref(opts))
+            if opts.version != PLAN_OPTIONS_VERSION:
+                raise OSError(f"fl_plan_options version {opts.version} in the library, flotilla.py copies "
+                              f"version {PLAN_OPTIONS_VERSION}")
             cur = json.dumps(current).encode() if current else None
             opts.current_placement_json = cur
             opts.horizon_hours = horizon_hours

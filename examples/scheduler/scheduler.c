@@ -96,8 +96,7 @@ static int schedule(const fl_catalog *cat, const fl_job *job, double now, double
     int rc = -1;
     if (current_inventory(cat, &inv, &av, &err)) goto out;
 
-    fl_plan_options opts;
-    fl_plan_options_init(&opts);
+    fl_plan_options opts = FL_PLAN_OPTIONS_INIT; /* versioned: see docs/api.md */
     opts.current_placement_json = *running;   /* NULL on the first round */
     opts.horizon_hours = horizon;
     if (fl_plan_job(cat, job, av, &opts, &plan, &err)) goto out;

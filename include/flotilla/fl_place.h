@@ -43,7 +43,15 @@ FL_API size_t fl_nodes_count(const fl_nodes *nodes);
 FL_API char *fl_nodes_to_json(const fl_nodes *nodes);
 FL_API void fl_nodes_free(fl_nodes *nodes);
 
+/* Layout version of fl_place_options (docs/api.md): fields are only appended, the version bumps when
+ * they are, and the library keeps reading every older version. */
+#define FL_PLACE_OPTIONS_VERSION 1u
+/* Static initialiser carrying the version: `fl_place_options o = FL_PLACE_OPTIONS_INIT;` then the
+ * defaults are those of fl_place_options_init (fields left 0 mean "default" where documented). */
+#define FL_PLACE_OPTIONS_INIT                                                                      \
+    {.version = FL_PLACE_OPTIONS_VERSION, .restart_s = 120.0, .train_bytes_per_param = 16.0, .max_candidates = 16}
 typedef struct fl_place_options {
+    unsigned int version;        /* FL_PLACE_OPTIONS_VERSION (set by the init function/macro) */
     double restart_s;            /* fixed stop + restart time of a migration (default 120 s) */
     double train_bytes_per_param;/* model state moved per parameter for training (default 16:
                                     bf16 weights + grads, fp32 master + Adam m, v) */

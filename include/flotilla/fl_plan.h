@@ -10,7 +10,14 @@ extern "C" {
 
 typedef struct fl_plan fl_plan;
 
+/* Layout version of fl_plan_options (docs/api.md): fields are only appended, the version bumps when
+ * they are, and the library keeps reading every older version. */
+#define FL_PLAN_OPTIONS_VERSION 1u
+/* Static initialiser carrying the version: `fl_plan_options o = FL_PLAN_OPTIONS_INIT;` then the
+ * defaults are those of fl_plan_options_init (fields left 0 mean "default" where documented). */
+#define FL_PLAN_OPTIONS_INIT {.version = FL_PLAN_OPTIONS_VERSION, .top_k = 1, .time_limit_s = 10.0}
 typedef struct fl_plan_options {
+    unsigned int version;   /* FL_PLAN_OPTIONS_VERSION (set by the init function/macro) */
     int top_k;              /* >= 1: also keep the next best alternatives (fl_plan_alternative) */
     int pareto;             /* 1: compute the cost/throughput frontier (in the plan JSON) */
     int marginal;           /* 1: marginal value of one more GPU per (zone, type) */
@@ -21,6 +28,8 @@ typedef struct fl_plan_options {
 
 /* Fill options with defaults. */
 FL_API void fl_plan_options_init(fl_plan_options *opts);
+/* sizeof(fl_plan_options) in this library build (for bindings that copy the layout). */
+FL_API size_t fl_plan_options_size(void);
 
 /* Plan a job (training or serving) under availability (NULL: catalog offerings, unlimited).
  * The returned plan has been re-simulated and is feasible. FL_EINFEASIBLE explains what binds. */
@@ -62,7 +71,16 @@ FL_API const fl_plan *fl_plan_alternative(const fl_plan *plan, size_t i);
 
 /* One-question estimates (`flotilla estimate`). */
 typedef enum fl_phase { FL_PHASE_TRAIN = 0, FL_PHASE_PREFILL = 1, FL_PHASE_DECODE = 2 } fl_phase;
+/* Layout version of fl_estimate_query (docs/api.md): fields are only appended, the version bumps when
+ * they are, and the library keeps reading every older version. */
+#define FL_ESTIMATE_QUERY_VERSION 1u
+/* Static initialiser carrying the version: `fl_estimate_query o = FL_ESTIMATE_QUERY_INIT;` then the
+ * defaults are those of fl_estimate_query_init (fields left 0 mean "default" where documented). */
+#define FL_ESTIMATE_QUERY_INIT                                                                     \
+    {.version = FL_ESTIMATE_QUERY_VERSION, .phase = FL_PHASE_TRAIN, .tp = 1, .pp = 1, .batch = 1,    \
+     .context = 1024, .dtype = "bf16", .recompute = "none", .flash = 1}
 typedef struct fl_estimate_query {
+    unsigned int version; /* FL_ESTIMATE_QUERY_VERSION (set by the init function/macro) */
     const char *gpu, *model;
     fl_phase phase;
     int tp;          /* default 1 */

@@ -24,7 +24,14 @@
 extern "C" {
 #endif
 
+/* Layout version of fl_whatif_options (docs/api.md): fields are only appended, the version bumps when
+ * they are, and the library keeps reading every older version. */
+#define FL_WHATIF_OPTIONS_VERSION 1u
+/* Static initialiser carrying the version: `fl_whatif_options o = FL_WHATIF_OPTIONS_INIT;` then the
+ * defaults are those of fl_whatif_options_init (fields left 0 mean "default" where documented). */
+#define FL_WHATIF_OPTIONS_INIT {.version = FL_WHATIF_OPTIONS_VERSION, .restart_s = 120.0}
 typedef struct fl_whatif_options {
+    unsigned int version;  /* FL_WHATIF_OPTIONS_VERSION (set by the init function/macro) */
     double horizon_hours;  /* gain horizon of the move decision; 0: the job's (default 24 h) */
     double restart_s;      /* fixed stop + restart time of a migration (default 120 s) */
     double end_s;          /* end of the replay; 0: last event + the mean gap between events */

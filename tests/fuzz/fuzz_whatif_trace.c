@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_whatif_trace.c — what-if availability trace CSV: parse (rows sorted by time,
  * events grouping equal times, every index inside the catalog); a short trace is replayed. */
 #include "fuzz_common.h"
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,9 +7,9 @@
 #include <cmocka.h>
 
 #include "flotilla/flotilla.h"
-#include "matching/replan.h"
+#include "whatif/replan.h"
 #include "planner/train_regions.h"
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 #include "tests/common/testutil.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
-/* simulator/whatif_scenarios.c — scenario sweeps: plan the job under named availability
+/* whatif/whatif_scenarios.c — scenario sweeps: plan the job under named availability
  * variants (replace, scale one GPU type, remove zones) and tabulate the best throughput and cost. */
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 #include "common/plan.h"
 #include "common/error.h"
 #include "common/json_util.h"
@@ -117,6 +117,11 @@ fl_status fl_whatif_scenarios(const fl_catalog *cat, const fl_job *job, const ch
     *out = NULL;
     if (!cat || !job || !scenarios_json)
         return fl_fail(err, FL_EMISUSE, "scenarios", "fl_whatif_scenarios: NULL argument");
+    if (opts) {
+        fl_status vrc = fl_check_version(opts->version, FL_WHATIF_OPTIONS_VERSION, "fl_whatif_options", err);
+        if (vrc)
+            return vrc;
+    }
     json_t *doc;
     fl_status rc = fl_json_parse_object(scenarios_json, "scenarios", &doc, err);
     if (rc)

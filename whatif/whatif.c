@@ -1,11 +1,11 @@
-/* simulator/whatif.c — what-if replay of an availability trace under three policies
+/* whatif/whatif.c — what-if replay of an availability trace under three policies
  * (migration-aware, keep-first, replan-always) and scenario sweeps. Plans are cached by the
  * availability signature restricted to what the job may use, per cloud region for training jobs
  * (whatif_cache.c, which also prefetches plans on several threads); events that change nothing
  * the job may use are not replanned.
  * Every shortcut gives what planning from scratch at each event gives (tests/matching). */
-#include "simulator/whatif_cache.h"
-#include "matching/replan.h"
+#include "whatif/whatif_cache.h"
+#include "whatif/replan.h"
 #include "common/plan.h"
 #include "common/error.h"
 
@@ -21,6 +21,7 @@ void fl_whatif_options_init(fl_whatif_options *opts)
     if (!opts)
         return;
     memset(opts, 0, sizeof *opts);
+    opts->version = FL_WHATIF_OPTIONS_VERSION;
     opts->restart_s = 120.0;
 }
 
@@ -174,6 +175,9 @@ fl_status fl_whatif_replay_internal(const fl_catalog *cat, const fl_job *job, co
         fl_whatif_options_init(&dflt);
         opts = &dflt;
     }
+    fl_status vrc = fl_check_version(opts->version, FL_WHATIF_OPTIONS_VERSION, "fl_whatif_options", err);
+    if (vrc)
+        return vrc;
     fl_whatif_internal no_in;
     if (!in) {
         memset(&no_in, 0, sizeof no_in);

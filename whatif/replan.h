@@ -1,4 +1,4 @@
-/* matching/replan.h — migration-aware replanning, called by the plan API (planner/plan_api.c)
+/* whatif/replan.h — migration-aware replanning, called by the plan API (planner/plan_api.c)
  * when a running placement is given, and by the what-if replay. */
 #ifndef FL_MATCHING_REPLAN_H
 #define FL_MATCHING_REPLAN_H

@@ -1,4 +1,4 @@
-/* simulator/whatif_internal.h — what-if replay internals: parsed traces and the report layout. */
+/* whatif/whatif_internal.h — what-if replay internals: parsed traces and the report layout. */
 #ifndef FL_SIMULATOR_WHATIF_INTERNAL_H
 #define FL_SIMULATOR_WHATIF_INTERNAL_H
 

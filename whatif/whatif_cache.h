@@ -1,4 +1,4 @@
-/* simulator/whatif_cache.h — the what-if replay's plans by availability (whatif_cache.c).
+/* whatif/whatif_cache.h — the what-if replay's plans by availability (whatif_cache.c).
  *
  * A table maps the counts of a fixed list of (zone, GPU) cells (its signature) to the planner's
  * answer for them. Training jobs with a limited availability use one table per cloud region: a
@@ -10,7 +10,7 @@
 #ifndef FL_SIMULATOR_WHATIF_CACHE_H
 #define FL_SIMULATOR_WHATIF_CACHE_H
 
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 #include "common/job.h"
 
 #include <jansson.h>

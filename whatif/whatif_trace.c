@@ -1,6 +1,6 @@
-/* simulator/whatif_trace.c — availability traces for what-if replay: CSV `time_s,zone,gpu,count`
+/* whatif/whatif_trace.c — availability traces for what-if replay: CSV `time_s,zone,gpu,count`
  * parsed into time-grouped events, with errors naming the line. */
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 #include "common/error.h"
 #include "common/utf8.h"
 

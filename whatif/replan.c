@@ -1,7 +1,7 @@
-/* matching/replan.c — migration-aware replanning: given the running plan (with its placement)
+/* whatif/replan.c — migration-aware replanning: given the running plan (with its placement)
  * and a freshly planned one, place the new plan with migration minimisation, estimate the move
  * and keep the running plan unless moving pays over the horizon under the job's objective. */
-#include "matching/replan.h"
+#include "whatif/replan.h"
 #include "common/error.h"
 #include "common/json_util.h"
 

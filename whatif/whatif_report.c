@@ -1,6 +1,6 @@
-/* simulator/whatif_report.c — what-if reports out: JSON, a CSV timeline and a hand-written SVG
+/* whatif/whatif_report.c — what-if reports out: JSON, a CSV timeline and a hand-written SVG
  * chart (throughput and cost per hour over time, one polyline per policy). */
-#include "simulator/whatif_internal.h"
+#include "whatif/whatif_internal.h"
 #include "common/json_util.h"
 
 #include <stdarg.h>

@@ -1,9 +1,9 @@
-/* simulator/whatif_cache.c — the what-if replay's plans by availability (whatif_cache.h): one
+/* whatif/whatif_cache.c — the what-if replay's plans by availability (whatif_cache.h): one
  * table per cloud region for training jobs with a limited availability, one for the whole
  * availability; recombination of region plans exactly as fl_plan_job does it, with regions that
  * cannot win skipped by their objective bound; and a prefetch that plans every entry a trace
  * will need on several threads before the replay walks it. */
-#include "simulator/whatif_cache.h"
+#include "whatif/whatif_cache.h"
 #include "planner/train_regions.h"
 #include "common/error.h"
 #include "common/plan.h"
