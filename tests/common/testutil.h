@@ -18,6 +18,8 @@ void cli_result_free(cli_result *r);
 json_t *cli_json(const cli_result *r);
 /* Path of a file in tests/data (static buffer, valid until the next call). */
 const char *test_data(const char *name);
+/* The whole file as a NUL-terminated string (caller frees), or NULL when it cannot be read. */
+char *test_read_text(const char *path);
 /* The test program's private temporary directory (under $TMPDIR), removed with its contents at
  * exit; every temporary file of the tests lives in it. */
 const char *test_tmpdir(void);

@@ -14,18 +14,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/common/testutil.h"
+
+/* The file's text; fails the test when it cannot be read. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
+    char *s = test_read_text(path);
+    if (!s)
+        fail_msg("cannot read %s", path);
     return s;
 }
 

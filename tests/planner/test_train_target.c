@@ -113,25 +113,6 @@ static const char *megatron_check(json_t *doc, int layers, int heads, long globa
     return NULL;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* Plan `job_text` (target set to `target` unless NULL) under `avail_text`; returns the doc. */
 static json_t *plan(const char *job_text, const char *target, const char *avail_text, fl_job **job_out)
 {
@@ -202,7 +183,7 @@ static void test_megatron_plans_pass(void **state)
     int planned = 0;
     for (size_t j = 0; j < sizeof jobs / sizeof *jobs; j++) {
         snprintf(path, sizeof path, "%s/examples/jobs/%s", getenv("FLOTILLA_SOURCE_ROOT"), jobs[j]);
-        char *text = slurp(path);
+        char *text = test_read_text(path);
         assert_non_null(text);
         for (size_t a = 0; a < sizeof avails / sizeof *avails; a++) {
             fl_job *job = NULL;

@@ -18,19 +18,13 @@
 
 #define MIB 1048576.0
 
+/* The file's text; fails the test when it cannot be read. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
+    char *s = test_read_text(path);
+    if (!s)
+        fail_msg("cannot read %s", path);
+    return s;
 }
 
 static fl_catalog *open_builtin(void)
